@@ -1,0 +1,534 @@
+"""Leader election on ZooKeeper, in the layout of ZooKeeper's own LeaderElectionSupport.
+
+What is guaranteed, first:
+
+* At most one candidate holds a valid Lease at any moment the ensemble agrees on:
+  a lease is granted only after a read, sent by this candidate and answered by the
+  ensemble, shows that its own node (owned by its live session) is still there, and
+  it runs out after half the session timeout counted from when that read was sent.
+  The ensemble cannot give the leadership away before our session expires, and it
+  cannot expire before a full session timeout after it last heard us, so a lease
+  holder that is frozen (SIGSTOP, a long GC-like pause, a VM migration) finds its
+  lease gone when it wakes, before it does any work.
+* Leadership is revoked locally the moment the connection is SUSPENDED, long before
+  the ensemble could expire the session (kazoo suspends after 2/3 of it).
+* Every leadership carries a fencing token, the czxid of the leader's node: it only
+  grows from one leader to the next, so a downstream system can refuse stale work.
+
+What is not:
+
+* Work between the lease check and its side effect is not atomic with it: a process
+  frozen in that window (microseconds) acts late. Fencing tokens are the answer for
+  side effects that must never be stale; the tick log carries them.
+* The lease assumes the servers grant the session timeout we ask for. They clamp it
+  to 2..20 ticks; keep ZK_SESSION_TIMEOUT_S inside that range (4..40 s by default).
+
+Usage::
+
+    election = LeaderElection("zoo1:2181", "/leader-election", "service1",
+                              session_timeout_s=10, notify=wake_up_the_worker)
+    if election.start(should_stop, sleep):
+        while running:
+            lease = election.confirm()
+            if lease and election.holds(lease):
+                do_the_work(fencing_token=lease.leadership.token)
+            ...  # sleep until the next tick or until notify() is called
+    election.close()
+
+Layout: a persistent root (default /leader-election); each candidate is an
+EPHEMERAL_SEQUENTIAL child ``n_<sequence>`` whose data is its identity (UTF-8); the
+lowest sequence leads; each other candidate watches only the node just below its own,
+so a leader change wakes one candidate (no herd). Children that do not look like
+``n_<digits>`` are ignored, never fatal.
+
+Connection states, as kazoo reports them (handled in ``_on_state``):
+
+* SUSPENDED: revoke leadership at once; watches are gone (kazoo fires and clears them).
+* CONNECTED again on the same session: re-check that our node exists and is lowest,
+  then lead again with the same fencing token.
+* LOST (session expired): our node is gone with the session; join again with a new
+  node on the new session that kazoo opens by itself. No restart needed.
+
+Only this module imports kazoo. kazoo's listener and watch callbacks run on kazoo's
+event thread: they only set fields, queue notes and wake threads; they never block
+and never call ZooKeeper. ZooKeeper calls happen on the election's own thread, and the
+per-tick confirmation read on the caller's.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import tenacity
+from kazoo.client import KazooClient, KazooState
+from kazoo.exceptions import (
+    ConnectionLoss,
+    KazooException,
+    NoNodeError,
+    SessionExpiredError,
+)
+from kazoo.handlers.threading import KazooTimeoutError
+from kazoo.protocol.states import EventType, WatchedEvent
+from kazoo.retry import KazooRetry
+
+from .logs import log_event
+
+__all__ = ["Candidate", "LeaderElection", "Leadership", "Lease", "read_candidates"]
+
+log = logging.getLogger(__name__)
+
+# The Java recipe's node name prefix; its sequence suffix is ZooKeeper's 10-digit counter.
+NODE_PREFIX = "n_"
+_NODE_NAME = re.compile(r"^n_(\d{10})$")
+# Half a session timeout: a lease only has to cover the gap between its confirming read
+# and the work it guards (milliseconds); the rest is margin for clock rate and clamping.
+_LEASE_FRACTION = 0.5
+# After an unexpected error on the election thread, look again after this long.
+_RETRY_STEP_S = 0.5
+# A connection error blocks no longer than this: kazoo reports the session state soon.
+_JOIN_THREAD_S = 3.0
+
+_CONNECTION_ERRORS = (ConnectionLoss, SessionExpiredError, KazooTimeoutError)
+
+
+class _Life(enum.Enum):
+    LATENT = "latent"
+    STARTED = "started"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class Leadership:
+    """This candidate leads: its node, the session that owns it, the fencing token."""
+
+    token: int  # czxid of our node: grows from one leader to the next
+    node: str
+    session_id: int
+
+    @property
+    def session_hex(self) -> str:
+        return f"0x{self.session_id:x}"
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Leadership confirmed by the ensemble, valid until `deadline` (time.monotonic())."""
+
+    leadership: Leadership
+    deadline: float
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One child of the election root, as `read_candidates` sees it."""
+
+    node: str
+    sequence: int
+    identity: str
+    czxid: int
+    session_id: int
+
+
+def _sequence(name: str) -> int | None:
+    match = _NODE_NAME.match(name)
+    return int(match.group(1)) if match else None
+
+
+def _identity(data: bytes | None) -> str:
+    return (data or b"").decode("utf-8", errors="replace")
+
+
+class LeaderElection:
+    """One candidate in one election. See the module docstring for the contract."""
+
+    def __init__(
+        self,
+        hosts: str,
+        path: str,
+        identity: str,
+        *,
+        session_timeout_s: float = 10.0,
+        connect_timeout_s: float = 5.0,
+        retry_max_delay_s: float = 5.0,
+        notify: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._hosts = hosts
+        self._root = path
+        self._identity = identity
+        self._connect_timeout_s = connect_timeout_s
+        self._retry_max_delay_s = retry_max_delay_s
+        self._lease_s = session_timeout_s * _LEASE_FRACTION
+        self._notify = notify
+        self._client = KazooClient(
+            hosts=hosts,
+            timeout=session_timeout_s,
+            # kazoo's default reconnect backoff grows toward an hour; cap it, and never
+            # give up: a worker outlives any ensemble outage.
+            connection_retry=KazooRetry(
+                max_tries=-1, delay=0.1, backoff=2, max_jitter=0.4, max_delay=retry_max_delay_s
+            ),
+        )
+        self._client.add_listener(self._on_state)
+        self._life = _Life.LATENT
+        self._lock = threading.Lock()
+        self._leadership: Leadership | None = None  # guarded by _lock
+        self._wake = threading.Event()  # wakes the election thread
+        self._notes: deque[tuple[str, object]] = deque()  # from kazoo's thread, to log
+        self._thread = threading.Thread(target=self._run, name="election", daemon=True)
+        # Owned by the election thread:
+        self._node: str | None = None
+        self._node_token = 0
+        self._node_session: int | None = None
+        self._orphan_session: int | None = None  # a create may have landed in this session
+        self._following: tuple[str, str] | None = None
+        self._foreign_seen: set[str] = set()
+
+    # ----------------------------------------------------------------- public verbs
+
+    def start(self, should_stop: Callable[[], bool], sleep: Callable[[float], None]) -> bool:
+        """Connect, retrying with capped exponential backoff and jitter, then join.
+
+        Returns False when `should_stop()` turned true first. `sleep` waits between
+        attempts and should return early when the caller is asked to stop.
+        """
+        if self._life is not _Life.LATENT:
+            raise RuntimeError(f"election {self._root} cannot start: it is {self._life.value}")
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(_NotConnected),
+            wait=tenacity.wait_exponential_jitter(
+                initial=0.5, max=self._retry_max_delay_s, jitter=0.5
+            ),
+            stop=lambda _state: should_stop(),
+            sleep=sleep,
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        try:
+            retrying(self._connect_once, should_stop)
+        except _NotConnected:
+            return False
+        self._life = _Life.STARTED
+        self._thread.start()
+        self._wake.set()
+        return True
+
+    @property
+    def leadership(self) -> Leadership | None:
+        """The local view, free to ask: who we are if we lead, else None."""
+        with self._lock:
+            return self._leadership
+
+    @property
+    def session_hex(self) -> str | None:
+        client_id = self._client.client_id
+        return f"0x{client_id[0]:x}" if client_id else None
+
+    def confirm(self, timeout: float | None = None) -> Lease | None:
+        """Ask the ensemble, with one small read, whether we still lead. Returns a Lease.
+
+        The lease counts from the moment the read was sent: a reply that waited in a
+        socket buffer while this process was frozen confirms nothing.
+        """
+        lead = self.leadership
+        if lead is None:
+            return None
+        sent = time.monotonic()
+        try:
+            stat = self._client.exists_async(lead.node).get(
+                timeout=timeout if timeout is not None else self._lease_s / 2
+            )
+        except _CONNECTION_ERRORS:
+            return None  # the state listener revokes; or the next tick asks again
+        except KazooException as exc:
+            log_event(log, "confirm_failed", f"Leadership check failed: {exc!r}",
+                      level=logging.WARNING, node=lead.node)
+            return None
+        if stat is None or stat.ephemeralOwner != lead.session_id or stat.czxid != lead.token:
+            self._revoke(lead, "node_gone")
+            self._wake.set()
+            return None
+        if self.leadership != lead:
+            return None
+        return Lease(lead, sent + self._lease_s)
+
+    def holds(self, lease: Lease | None) -> bool:
+        """True while `lease` is unexpired and nothing has revoked it locally."""
+        return (
+            lease is not None
+            and time.monotonic() < lease.deadline
+            and self.leadership == lease.leadership
+        )
+
+    def close(self) -> None:
+        """Resign: stop leading, delete our node, close the session. Idempotent."""
+        if self._life is _Life.CLOSED:
+            return
+        started = self._life is _Life.STARTED
+        self._life = _Life.CLOSED
+        self._wake.set()
+        with self._lock:
+            lead, self._leadership = self._leadership, None
+        if lead is not None:
+            log_event(log, "leadership_lost", "Leadership given up: shutting down",
+                      fencing_token=lead.token, reason="shutdown", session_id=lead.session_hex)
+        node = self._node
+        if node is not None and self._client.connected:
+            self._delete_best_effort(node)
+        try:
+            self._client.stop()  # closeSession: the ensemble drops our ephemerals now
+        except KazooException as exc:
+            log_event(log, "close_failed", f"Closing the session failed: {exc!r}",
+                      level=logging.WARNING)
+        self._client.close()
+        if started:
+            self._thread.join(timeout=_JOIN_THREAD_S)
+
+    # ------------------------------------------------------------------- start-up
+
+    def _connect_once(self, should_stop: Callable[[], bool]) -> None:
+        live = self._client.start_async()
+        deadline = time.monotonic() + self._connect_timeout_s
+        # Wait in slices so a SIGTERM during a slow attempt is honoured at once.
+        while not live.wait(0.1):
+            if should_stop():
+                self._client.stop()
+                raise _NotConnected("stopped while connecting")
+            if time.monotonic() >= deadline:
+                self._client.stop()
+                raise _NotConnected(
+                    f"no ZooKeeper session from {self._hosts} within {self._connect_timeout_s:g} s"
+                )
+
+    def _log_retry(self, state: tenacity.RetryCallState) -> None:
+        wait_s = state.next_action.sleep if state.next_action else 0.0
+        error = state.outcome.exception() if state.outcome else None
+        log_event(log, "retry", f"ZooKeeper not reachable yet; retry {state.attempt_number} "
+                  f"in {wait_s:.1f} s", level=logging.WARNING,
+                  attempt=state.attempt_number, wait_s=round(wait_s, 3), error=str(error))
+
+    # --------------------------------------------------------- kazoo's thread only
+
+    def _on_state(self, state: KazooState) -> None:
+        """kazoo's connection listener: set fields, queue a note, wake; never block."""
+        if state != KazooState.CONNECTED:
+            reason = "suspended" if state == KazooState.SUSPENDED else "session_lost"
+            with self._lock:
+                lead, self._leadership = self._leadership, None
+            if lead is not None:
+                self._notes.append(("lost", (lead, reason)))
+                self._notify()
+        client_id = self._client.client_id
+        self._notes.append(("state", (str(state), client_id[0] if client_id else None)))
+        self._wake.set()
+
+    def _on_predecessor(self, event: WatchedEvent) -> None:
+        # EventType.NONE is kazoo clearing watches on SUSPENDED, not a node change.
+        if event.type != EventType.NONE:
+            self._notes.append(("watch", event.path))
+        self._wake.set()
+
+    # ------------------------------------------------------ the election's thread
+
+    def _run(self) -> None:
+        retry_in: float | None = None
+        while True:
+            self._wake.wait(timeout=retry_in)
+            self._wake.clear()
+            retry_in = None
+            self._log_notes()
+            if self._life is _Life.CLOSED:
+                return
+            if not self._client.connected:
+                continue  # the listener wakes us when a session is back
+            try:
+                self._step()
+            except _CONNECTION_ERRORS:
+                retry_in = _RETRY_STEP_S  # the listener usually wakes us first
+            except NoNodeError:
+                retry_in = 0.0  # raced with a deletion: look again now
+            except KazooException as exc:
+                log_event(log, "election_error", f"Election step failed: {exc!r}",
+                          level=logging.WARNING)
+                retry_in = _RETRY_STEP_S
+
+    def _step(self) -> None:
+        """Join if we have no node on this session, then lead or watch the predecessor."""
+        client_id = self._client.client_id
+        if client_id is None:
+            return
+        session_id = client_id[0]
+        if self._node is None or self._node_session != session_id:
+            self._join(session_id)
+        assert self._node is not None
+        children = self._client.get_children(self._root)
+        ranked = sorted(
+            (seq, name) for name in children if (seq := self._ranked(name)) is not None
+        )
+        own_name = self._node.rsplit("/", 1)[1]
+        names = [name for _, name in ranked]
+        if own_name not in names:
+            log_event(log, "node_gone", f"Our node {self._node} is gone; joining again",
+                      level=logging.WARNING, node=self._node)
+            self._revoke(self.leadership, "node_gone")
+            self._node = None
+            self._wake.set()
+            return
+        position = names.index(own_name)
+        if position == 0:
+            self._following = None
+            self._lead(Leadership(self._node_token, self._node, session_id))
+            return
+        self._revoke(self.leadership, "not_lowest")
+        predecessor = f"{self._root}/{names[position - 1]}"
+        if self._client.exists(predecessor, watch=self._on_predecessor) is None:
+            self._wake.set()  # it went between the two reads: rank again
+            return
+        leader_node = f"{self._root}/{names[0]}"
+        if self._following != (predecessor, leader_node):
+            self._following = (predecessor, leader_node)
+            leader = self._identity_of(leader_node)
+            log_event(log, "following", f"Following {leader or 'an unknown leader'}; "
+                      f"watching {predecessor}", node=self._node,
+                      predecessor=predecessor, leader=leader)
+
+    def _join(self, session_id: int) -> None:
+        """Offer ourselves: create our node, or find the one a lost reply left behind."""
+        self._node = None
+        self._following = None
+        if self._orphan_session == session_id and self._adopt_orphan(session_id):
+            return
+        self._orphan_session = session_id
+        self._client.ensure_path(self._root)
+        # If this create's reply is lost (ConnectionLoss), the node may exist all the
+        # same: _orphan_session stays set, and on this session's return _adopt_orphan
+        # finds the node by its owner instead of offering twice.
+        path, stat = self._client.create(
+            f"{self._root}/{NODE_PREFIX}", self._identity.encode(),
+            ephemeral=True, sequence=True, include_data=True,
+        )
+        self._orphan_session = None
+        self._node, self._node_token, self._node_session = path, stat.czxid, session_id
+        log_event(log, "joined", f"Joined the election as {path}", node=path,
+                  fencing_token=stat.czxid, session_id=f"0x{session_id:x}")
+
+    def _adopt_orphan(self, session_id: int) -> bool:
+        """After a create whose reply was lost, find nodes our session owns; keep the lowest."""
+        ours: list[tuple[int, str, int]] = []
+        for name in self._client.get_children(self._root):
+            seq = _sequence(name)
+            if seq is None:
+                continue
+            try:
+                _data, stat = self._client.get(f"{self._root}/{name}")
+            except NoNodeError:
+                continue
+            if stat.ephemeralOwner == session_id:
+                ours.append((seq, f"{self._root}/{name}", stat.czxid))
+        if not ours:
+            return False
+        ours.sort()
+        for _seq, extra, _czxid in ours[1:]:
+            self._delete_best_effort(extra)
+        _seq, path, czxid = ours[0]
+        self._orphan_session = None
+        self._node, self._node_token, self._node_session = path, czxid, session_id
+        log_event(log, "joined", f"Found our node {path} after a lost reply", node=path,
+                  fencing_token=czxid, session_id=f"0x{session_id:x}", adopted=True)
+        return True
+
+    def _ranked(self, name: str) -> int | None:
+        seq = _sequence(name)
+        if seq is None and name not in self._foreign_seen:
+            self._foreign_seen.add(name)
+            log_event(log, "foreign_child", f"Ignoring {self._root}/{name}: not a candidate node",
+                      level=logging.WARNING, node=f"{self._root}/{name}")
+        return seq
+
+    def _identity_of(self, node: str) -> str | None:
+        try:
+            data, _stat = self._client.get(node)
+        except NoNodeError:
+            return None
+        return _identity(data)
+
+    def _lead(self, lead: Leadership) -> None:
+        with self._lock:
+            if self._leadership == lead or self._life is _Life.CLOSED:
+                return
+            self._leadership = lead
+        self._notify()
+        log_event(log, "leader_elected", f"Leading the election at {self._root} "
+                  f"(fencing token {lead.token})", fencing_token=lead.token,
+                  node=lead.node, session_id=lead.session_hex)
+
+    def _revoke(self, lead: Leadership | None, reason: str) -> None:
+        if lead is None:
+            return
+        with self._lock:
+            if self._leadership != lead:
+                return
+            self._leadership = None
+        self._notify()
+        self._log_lost(lead, reason)
+
+    def _log_notes(self) -> None:
+        while self._notes:
+            kind, value = self._notes.popleft()
+            if kind == "state":
+                state, session_id = value  # type: ignore[misc]
+                log_event(log, "zk_state", f"ZooKeeper connection {state}", state=state,
+                          session_id=None if session_id is None else f"0x{session_id:x}")
+            elif kind == "lost":
+                lead, reason = value  # type: ignore[misc]
+                self._log_lost(lead, reason)
+            elif kind == "watch":
+                log_event(log, "watch_fired", f"Predecessor {value} changed; ranking again",
+                          path=value)
+
+    @staticmethod
+    def _log_lost(lead: Leadership, reason: str) -> None:
+        log_event(log, "leadership_lost", f"Leadership lost ({reason})", level=logging.WARNING,
+                  fencing_token=lead.token, reason=reason, session_id=lead.session_hex)
+
+    def _delete_best_effort(self, node: str) -> None:
+        try:
+            self._client.delete_async(node).get(timeout=1.0)
+        except (KazooException, KazooTimeoutError):
+            pass  # the session's close, or its expiry, removes it anyway
+
+
+class _NotConnected(Exception):
+    """One start-up attempt got no session in time."""
+
+
+def read_candidates(hosts: str, path: str, timeout_s: float = 5.0) -> list[Candidate]:
+    """Every candidate node under `path`, lowest (the leader) first. For status tools."""
+    client = KazooClient(hosts=hosts, timeout=10.0)
+    client.start(timeout=timeout_s)
+    try:
+        try:
+            names = client.get_children(path)
+        except NoNodeError:
+            return []
+        found = []
+        for name in names:
+            seq = _sequence(name)
+            if seq is None:
+                continue
+            try:
+                data, stat = client.get(f"{path}/{name}")
+            except NoNodeError:
+                continue
+            found.append(Candidate(f"{path}/{name}", seq, _identity(data), stat.czxid,
+                                   stat.ephemeralOwner))
+        return sorted(found, key=lambda c: c.sequence)
+    finally:
+        client.stop()
+        client.close()

@@ -1,0 +1,185 @@
+"""Settings: the environment, read once at start, validated, frozen.
+
+This is the only module that reads the environment. Every setting is checked before
+anything connects to ZooKeeper; a bad value raises ConfigError, whose message is one
+line naming the variable, the value and what is accepted. The worker prints it and
+exits with code 2 (E10), so a typo never turns into a crash loop with a traceback.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+__all__ = ["ConfigError", "Settings", "describe"]
+
+
+class ConfigError(ValueError):
+    """A setting has a value the worker cannot run with. The message is one line."""
+
+
+# host:port or [v6]:port, as kazoo accepts them; the port may be left out (2181).
+_HOST_PORT = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::(\d{1,5}))?$")
+# A ZooKeeper path: absolute, no empty, "." or ".." segment, no trailing slash.
+_PATH_SEGMENT = re.compile(r"^[^/\x00-\x1f\x7f]+$")
+# The identity is written into the candidate's node and read back by people and by
+# the Java recipe's getLeaderHostName(): a host-name-like token keeps both happy.
+_SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_LOG_FORMATS = ("json", "text")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What one worker needs to know. Environment variable in capitals, default after it."""
+
+    # SERVICE_NAME, default: the service's own name (service1, service2), else the host
+    # name. The candidate's identity: stored as its node's data and put on every log line.
+    service_name: str
+    # ZK_HOSTS, default "zoo1:2181,zoo2:2181,zoo3:2181": the ensemble, host:port, commas.
+    zk_hosts: str = "zoo1:2181,zoo2:2181,zoo3:2181"
+    # ELECTION_PATH, default "/leader-election": the persistent root the candidates'
+    # EPHEMERAL_SEQUENTIAL nodes n_<sequence> live under (the Java recipe's layout).
+    election_path: str = "/leader-election"
+    # ZK_SESSION_TIMEOUT_S, default 10 (as in the article), seconds. How long the ensemble
+    # waits for a silent worker before it ends the session and the next candidate leads.
+    # The servers clamp it to 2..20 ticks (4..40 s with the default tickTime of 2 s).
+    zk_session_timeout_s: float = 10.0
+    # TICK_INTERVAL_S, default 1, seconds: how often the leader logs "Processing...".
+    tick_interval_s: float = 1.0
+    # ZK_CONNECT_TIMEOUT_S, default 5, seconds: one start-up attempt waits this long for
+    # a session before it is counted as failed and retried with backoff.
+    zk_connect_timeout_s: float = 5.0
+    # ZK_RETRY_MAX_DELAY_S, default 5, seconds: the cap of every backoff, start-up retries
+    # and kazoo's reconnect loop alike (kazoo's own default cap is an hour).
+    zk_retry_max_delay_s: float = 5.0
+    # LOG_FORMAT, default "json": one JSON object per line; "text" for short human lines.
+    log_format: str = "json"
+    # LOG_LEVEL, default "INFO": DEBUG, INFO, WARNING or ERROR.
+    log_level: str = "INFO"
+    # HEALTH_FILE, default "" (off): a file the worker rewrites at least once per tick
+    # interval with its state, read by `python -m common.health` (the container check).
+    health_file: str = ""
+
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, default_service_name: str | None = None
+    ) -> Settings:
+        """Read and validate every setting; raise ConfigError naming all bad ones."""
+        env = os.environ if env is None else env
+        reader = _Reader(env)
+        settings = cls(
+            service_name=reader.text(
+                "SERVICE_NAME",
+                default_service_name or socket.gethostname(),
+                _valid_service_name,
+            ),
+            zk_hosts=reader.text("ZK_HOSTS", cls.zk_hosts, _valid_hosts),
+            election_path=reader.text("ELECTION_PATH", cls.election_path, _valid_path),
+            zk_session_timeout_s=reader.seconds("ZK_SESSION_TIMEOUT_S", cls.zk_session_timeout_s, 1, 120),
+            tick_interval_s=reader.seconds("TICK_INTERVAL_S", cls.tick_interval_s, 0.01, 3600),
+            zk_connect_timeout_s=reader.seconds("ZK_CONNECT_TIMEOUT_S", cls.zk_connect_timeout_s, 0.5, 120),
+            zk_retry_max_delay_s=reader.seconds("ZK_RETRY_MAX_DELAY_S", cls.zk_retry_max_delay_s, 0.1, 300),
+            log_format=reader.choice("LOG_FORMAT", cls.log_format, _LOG_FORMATS, fold=str.lower),
+            log_level=reader.choice("LOG_LEVEL", cls.log_level, _LOG_LEVELS, fold=str.upper),
+            health_file=reader.text("HEALTH_FILE", cls.health_file, _valid_health_file),
+        )
+        if reader.errors:
+            raise ConfigError("; ".join(reader.errors))
+        return settings
+
+
+def describe(settings: Settings) -> dict[str, Any]:
+    """The settings as a flat dict, for the start-up log line."""
+    return {f.name: getattr(settings, f.name) for f in fields(settings)}
+
+
+class _Reader:
+    """Reads variables one by one and collects every error, so one run names them all."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+        self.errors: list[str] = []
+
+    def _raw(self, name: str) -> str | None:
+        value = self._env.get(name)
+        return None if value is None else value.strip()
+
+    def text(self, name: str, default: str, check: Callable[[str], str | None]) -> str:
+        raw = self._raw(name)
+        value = default if raw is None else raw
+        problem = check(value)
+        if problem:
+            self.errors.append(f"{name} {problem} (got {value!r})")
+        return value
+
+    def seconds(self, name: str, default: float, low: float, high: float) -> float:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        rule = f"must be a number of seconds between {low:g} and {high:g}"
+        try:
+            value = float(raw)
+        except ValueError:
+            self.errors.append(f"{name} {rule} (got {raw!r})")
+            return default
+        if not math.isfinite(value) or not low <= value <= high:
+            self.errors.append(f"{name} {rule} (got {raw!r})")
+            return default
+        return value
+
+    def choice(
+        self, name: str, default: str, allowed: tuple[str, ...], fold: Callable[[str], str]
+    ) -> str:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        value = fold(raw)
+        if value not in allowed:
+            self.errors.append(f"{name} must be one of {', '.join(allowed)} (got {raw!r})")
+            return default
+        return value
+
+
+def _valid_service_name(value: str) -> str | None:
+    if not _SERVICE_NAME.match(value):
+        return "must be 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit"
+    return None
+
+
+def _valid_hosts(value: str) -> str | None:
+    rule = "must be a comma-separated list of host:port, e.g. zoo1:2181,zoo2:2181"
+    if not value:
+        return rule
+    for entry in value.split(","):
+        match = _HOST_PORT.match(entry.strip())
+        if not match:
+            return rule
+        port = match.group(1)
+        if port is not None and not 1 <= int(port) <= 65535:
+            return rule + " (ports 1-65535)"
+    return None
+
+
+def _valid_path(value: str) -> str | None:
+    rule = "must be an absolute ZooKeeper path like /leader-election"
+    if not value.startswith("/") or value == "/" or value.endswith("/"):
+        return rule
+    segments = value[1:].split("/")
+    if any(s in (".", "..") or not _PATH_SEGMENT.match(s) for s in segments):
+        return rule + " (no empty, '.' or '..' segments, no control characters)"
+    if segments[0] == "zookeeper":
+        return "must not be under /zookeeper, which ZooKeeper reserves"
+    return None
+
+
+def _valid_health_file(value: str) -> str | None:
+    if value and not os.path.isabs(value):
+        return "must be empty (off) or an absolute file path"
+    return None

@@ -1,0 +1,193 @@
+"""The worker: the article's once-per-second loop, made safe.
+
+`run("service1")` is the whole program: read the settings, join the election, and
+while leading log "Processing..." once per TICK_INTERVAL_S, each tick confirmed by
+the ensemble first (see election.Lease); stop at SIGTERM or SIGINT by resigning and
+closing the session, then exit 0. Returns the exit code.
+
+The main thread sleeps in select() on a self-pipe. Three things write to it: the
+election when leadership flips (no polling), and the signal machinery through
+signal.set_wakeup_fd (so a signal handler never has to take a lock). Followers wake
+once per tick interval only to refresh the health file; they send ZooKeeper nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import select
+import signal
+import sys
+import time
+from types import FrameType
+
+from .election import LeaderElection
+from .logs import log_event, rfc3339, setup
+from .settings import ConfigError, Settings, describe
+
+__all__ = ["run"]
+
+log = logging.getLogger(__name__)
+
+# While a tick cannot be confirmed but leadership has not been revoked yet (a slow
+# read, a connection about to be declared dead), ask again this soon.
+_RECONFIRM_S = 0.25
+
+
+def run(service_name: str) -> int:
+    """Run one worker named `service_name` (SERVICE_NAME overrides it). The exit code."""
+    try:
+        settings = Settings.from_env(default_service_name=service_name)
+    except ConfigError as exc:
+        print(f"{service_name}: configuration error: {exc}", file=sys.stderr)
+        return 2
+    setup(settings.service_name, settings.log_format, settings.log_level)
+    return _Worker(settings).run()
+
+
+class _Wakeup:
+    """A self-pipe: notify() from any thread or a signal ends the current wait()."""
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(self._write, False)
+
+    @property
+    def fd(self) -> int:
+        return self._write
+
+    def notify(self) -> None:
+        try:
+            os.write(self._write, b"\0")
+        except BlockingIOError:
+            pass  # the pipe is full: a wake-up is pending already
+
+    def wait(self, timeout: float) -> None:
+        ready, _, _ = select.select([self._read], [], [], max(0.0, timeout))
+        if ready:
+            try:
+                while os.read(self._read, 512):
+                    pass
+            except BlockingIOError:
+                pass
+
+    def close(self) -> None:
+        os.close(self._read)
+        os.close(self._write)
+
+
+class _Health:
+    """Writes the worker's state to HEALTH_FILE (if set), atomically, at most once a tick."""
+
+    def __init__(self, path: str, service: str, every_s: float) -> None:
+        self._path = path
+        self._service = service
+        self._every_s = every_s
+        self._state = ""
+        self._written = 0.0
+
+    def report(self, state: str) -> None:
+        now = time.monotonic()
+        if not self._path or (state == self._state and now - self._written < self._every_s):
+            return
+        self._state, self._written = state, now
+        temp = f"{self._path}.tmp"
+        body = {"state": state, "updated": time.time(), "service": self._service}
+        try:
+            with open(temp, "w", encoding="utf-8") as out:
+                json.dump(body, out)
+            os.replace(temp, self._path)
+        except OSError as exc:
+            log_event(log, "health_write_failed", f"Cannot write {self._path}: {exc}",
+                      level=logging.WARNING, path=self._path)
+
+    def remove_best_effort(self) -> None:
+        if self._path:
+            try:
+                os.unlink(self._path)
+            except OSError:
+                pass
+
+
+class _Worker:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._stop_signal: int | None = None
+        self._wakeup = _Wakeup()
+        self._health = _Health(settings.health_file, settings.service_name,
+                               settings.tick_interval_s)
+
+    def run(self) -> int:
+        s = self._settings
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+        signal.set_wakeup_fd(self._wakeup.fd, warn_on_full_buffer=False)
+        log_event(log, "started", f"{s.service_name} starting; election {s.election_path} "
+                  f"on {s.zk_hosts}", settings=describe(s), pid=os.getpid())
+        election = LeaderElection(
+            s.zk_hosts, s.election_path, s.service_name,
+            session_timeout_s=s.zk_session_timeout_s,
+            connect_timeout_s=s.zk_connect_timeout_s,
+            retry_max_delay_s=s.zk_retry_max_delay_s,
+            notify=self._wakeup.notify,
+        )
+        try:
+            self._health.report("connecting")
+            if election.start(self._stopping, self._sleep):
+                self._loop(election)
+        finally:
+            election.close()
+            self._health.remove_best_effort()
+        name = signal.Signals(self._stop_signal).name if self._stop_signal else "none"
+        log_event(log, "shutdown", f"{s.service_name} stopped ({name}); session closed",
+                  exit_code=0, signal=name)
+        return 0
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        # No locks, no I/O: set_wakeup_fd has already written to the pipe.
+        self._stop_signal = signum
+
+    def _stopping(self) -> bool:
+        return self._stop_signal is not None
+
+    def _sleep(self, seconds: float) -> None:
+        """tenacity's sleep: ends early on a signal, refreshes the health file."""
+        deadline = time.monotonic() + seconds
+        while not self._stopping() and (left := deadline - time.monotonic()) > 0:
+            self._health.report("connecting")
+            self._wakeup.wait(min(left, self._settings.tick_interval_s))
+
+    def _loop(self, election: LeaderElection) -> None:
+        interval = self._settings.tick_interval_s
+        token: int | None = None
+        next_tick = 0.0
+        while not self._stopping():
+            now = time.monotonic()
+            lead = election.leadership
+            if lead is None:
+                token = None
+                self._health.report("follower" if election.session_hex else "connecting")
+                self._wakeup.wait(interval)
+                continue
+            self._health.report("leader")
+            if lead.token != token:
+                token, next_tick = lead.token, now  # the first tick the moment we win
+            if now >= next_tick:
+                if self._tick(election):
+                    next_tick += interval
+                    if next_tick <= now:  # fell behind (a pause): skip, don't burst
+                        next_tick = now + interval
+                else:
+                    next_tick = now + min(interval, _RECONFIRM_S)
+            self._wakeup.wait(next_tick - time.monotonic())
+
+    def _tick(self, election: LeaderElection) -> bool:
+        lease = election.confirm()
+        if lease is None or not election.holds(lease):
+            return False
+        held = lease.leadership
+        log_event(log, "processing", f"Processing... {rfc3339(time.time(), digits=0)}",
+                  fencing_token=held.token, session_id=held.session_hex)
+        return True
