@@ -1,0 +1,242 @@
+"""Worker processes under test, and polling with a deadline.
+
+Usage::
+
+    worker = WorkerProcess("service1", {"ZK_HOSTS": hosts}, tmp / "w1.log", name="w1")
+    worker.start()
+    elected = worker.wait_for_event(lambda e: e["event"] == "leader_elected", timeout=15)
+    assert worker.stop() == 0          # SIGTERM, then SIGKILL by PID after the deadline
+
+A worker runs exactly as its container does (``python -m service1`` from the repo
+root); stdout and stderr go to one log file that the tests read as JSON lines. Every
+process is signalled by its own PID, never by name, and an ``atexit`` hook kills any
+a caller forgot.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+T = TypeVar("T")
+
+
+def wait_until(
+    predicate: Callable[[], T], timeout: float, interval: float = 0.05, message: str = ""
+) -> T:
+    """Poll ``predicate`` until it returns something truthy; return that value.
+
+    Raises AssertionError naming ``message`` and the seconds waited when the deadline
+    passes (the predicate is tried once more at the deadline).
+    """
+    started = time.monotonic()
+    deadline = started + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            waited = time.monotonic() - started
+            raise AssertionError(f"timed out after {waited:.1f} s waiting for: {message}")
+        time.sleep(interval)
+
+
+class WorkerProcess:
+    """One worker process: start, signal by PID, stop, and read its JSON log lines."""
+
+    def __init__(
+        self,
+        module: str,
+        env: dict[str, str],
+        log_path: Path,
+        name: str,
+        cwd: Path = REPO_ROOT,
+        argv: list[str] | None = None,
+        stderr_path: Path | None = None,
+    ) -> None:
+        self.module = module
+        self.env = {k: str(v) for k, v in env.items()}
+        self.log_path = Path(log_path)
+        self.stderr_path = stderr_path  # None: stderr goes to log_path too
+        self.name = name
+        self.cwd = cwd
+        self.argv = argv or [sys.executable, "-m", module]
+        self._process: subprocess.Popen[bytes] | None = None
+        self._events: list[dict[str, Any]] = []
+        self._read_offset = 0
+        self._partial = b""
+        self.started_at: float | None = None  # epoch seconds, just before Popen
+
+    def __repr__(self) -> str:
+        return f"WorkerProcess({self.name!r}, module={self.module!r}, pid={self.pid})"
+
+    # -- life cycle ----------------------------------------------------------------
+
+    def start(self) -> WorkerProcess:
+        if self._process is not None:
+            raise RuntimeError(f"worker {self.name} already started (pid {self.pid})")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
+        self.started_at = time.time()
+        with open(self.log_path, "wb") as out:
+            err = open(self.stderr_path, "wb") if self.stderr_path else None  # noqa: SIM115
+            try:
+                # Own session: Ctrl-C on the test run must not reach the workers
+                # (a test decides which signal each one gets).
+                self._process = subprocess.Popen(
+                    self.argv,
+                    cwd=self.cwd,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err if err is not None else subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            finally:
+                if err is not None:
+                    err.close()
+        _LIVE_WORKERS.add(self)
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.poll() if self._process is not None else None
+
+    def is_running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def signal(self, sig: int) -> None:
+        """Send ``sig`` to this worker's PID (no-op once it has exited)."""
+        if self.is_running():
+            assert self._process is not None
+            self._process.send_signal(sig)
+
+    def pause(self) -> None:
+        self.signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.signal(signal.SIGCONT)
+
+    def kill(self) -> int | None:
+        """SIGKILL and reap; the exit code (-9), or the earlier one if it had exited."""
+        self.signal(signal.SIGKILL)
+        return self.wait(timeout=10)
+
+    def wait(self, timeout: float) -> int | None:
+        """The exit code, or None if still running after ``timeout`` seconds."""
+        if self._process is None:
+            return None
+        try:
+            return self._process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, timeout: float = 5.0) -> int | None:
+        """SIGTERM (and SIGCONT, in case it is paused); SIGKILL after ``timeout``."""
+        if self._process is None:
+            return None
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+            self._process.send_signal(signal.SIGCONT)
+            if self.wait(timeout) is None:
+                self._process.kill()
+                self._process.wait(timeout=10)
+        return self._process.returncode
+
+    # -- the log -------------------------------------------------------------------
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def stderr_text(self) -> str:
+        if self.stderr_path is None:
+            return self.log_text()
+        try:
+            return self.stderr_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every JSON object logged so far, in order; other lines are skipped.
+
+        Reads only what was appended since the last call (twenty workers are polled
+        twenty times a second in some tests).
+        """
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(self._read_offset)
+                chunk = log.read()
+        except FileNotFoundError:
+            return list(self._events)
+        self._read_offset += len(chunk)
+        data = self._partial + chunk
+        lines = data.split(b"\n")
+        self._partial = lines.pop()  # an unfinished last line waits for its newline
+        for line in lines:
+            event = _parse_json_line(line)
+            if event is not None:
+                self._events.append(event)
+        return list(self._events)
+
+    def wait_for_event(
+        self, pred: Callable[[dict[str, Any]], bool], timeout: float, message: str = ""
+    ) -> dict[str, Any]:
+        """The first event (oldest first) for which ``pred`` holds; poll until timeout."""
+
+        def first_match() -> dict[str, Any] | None:
+            return next((e for e in self.events() if pred(e)), None)
+
+        try:
+            return wait_until(first_match, timeout, message=message or f"an event in {self.name}")
+        except AssertionError as err:
+            raise AssertionError(
+                f"{err} (worker {self.name}, pid {self.pid}, returncode {self.returncode})"
+            ) from None
+
+
+def _parse_json_line(line: bytes) -> dict[str, Any] | None:
+    line = line.strip()
+    if not line.startswith(b"{"):
+        return None
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def event_named(name: str, **fields: Any) -> Callable[[dict[str, Any]], bool]:
+    """A predicate: ``event == name`` and every given field equal (for wait_for_event)."""
+
+    def pred(event: dict[str, Any]) -> bool:
+        return event.get("event") == name and all(event.get(k) == v for k, v in fields.items())
+
+    return pred
+
+
+_LIVE_WORKERS: weakref.WeakSet[WorkerProcess] = weakref.WeakSet()
+
+
+@atexit.register
+def _kill_leftover_workers() -> None:
+    for worker in list(_LIVE_WORKERS):
+        if worker.is_running():
+            worker.kill()

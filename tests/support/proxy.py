@@ -1,0 +1,290 @@
+"""A TCP fault proxy between ZooKeeper clients and the servers, on loopback.
+
+Usage::
+
+    proxy = FaultProxy([("127.0.0.1", 2181), ("127.0.0.1", 2182)])
+    proxy.start()
+    hosts = proxy.connect_string()   # give this to the worker as ZK_HOSTS
+    proxy.blackhole()                # the network goes dead: nothing arrives
+    proxy.forward()                  # back to normal
+    proxy.drop()                     # every connection reset, new ones closed at once
+    proxy.close()
+
+One listener on 127.0.0.1 per upstream server, so a client sees as many "servers" as
+the ensemble has, each of them behind the fault. The three modes:
+
+``forward``
+    Bytes are piped both ways, untouched.
+``drop``
+    Every open connection is closed at once, and each new one is accepted and closed
+    at once: what a client sees when the servers are down or the host refuses.
+``blackhole``
+    Open connections stay open and new ones are accepted, but nothing is forwarded:
+    bytes from either side are read and discarded, nothing is sent. What a client sees
+    when a cable is cut or a firewall drops packets: silence until its own timeout.
+
+A stream whose bytes were discarded cannot go on (ZooKeeper's framing is lost), so
+``forward()`` after ``blackhole()`` closes every connection that lived through the
+blackhole; the client reconnects, as it would have after its read timeout in a real
+outage. A short cut is therefore always seen by the client as a disconnect.
+
+Threads: one acceptor (a selector over the listeners and a wake-up socket), two pump
+threads per connection doing blocking reads. Closing a socket pair with
+``shutdown()`` ends its pumps; ``close()`` joins every thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import selectors
+import socket
+import threading
+
+FORWARD = "forward"
+DROP = "drop"
+BLACKHOLE = "blackhole"
+
+_CHUNK = 65536
+_UPSTREAM_CONNECT_TIMEOUT_S = 2.0
+
+
+class _Connection:
+    """One accepted client socket and (when forwarding) its upstream socket."""
+
+    def __init__(self, client: socket.socket, upstream: socket.socket | None) -> None:
+        self.client = client
+        self.upstream = upstream
+        # Set once a byte was discarded or the connection was born in a blackhole:
+        # such a stream is closed when forwarding resumes.
+        self.blackholed = upstream is None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def close(self) -> None:
+        """Close both sockets; the pumps' blocking reads return and they exit."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        for sock in (self.client, self.upstream):
+            if sock is None:
+                continue
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def close_upstream(self) -> None:
+        """The server hung up during a blackhole: keep the client side silent and open."""
+        with self._lock:
+            upstream = self.upstream
+        if upstream is not None:
+            with contextlib.suppress(OSError):
+                upstream.shutdown(socket.SHUT_RDWR)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+
+class FaultProxy:
+    """Listeners on 127.0.0.1 (free ports) piping to ``upstreams``; see the module doc."""
+
+    def __init__(self, upstreams: list[tuple[str, int]]) -> None:
+        if not upstreams:
+            raise ValueError("FaultProxy needs at least one upstream (got none)")
+        self.upstreams = list(upstreams)
+        self._mode = FORWARD
+        self._lock = threading.Lock()
+        self._connections: set[_Connection] = set()
+        self._listeners: list[socket.socket] = []
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._selector = selectors.DefaultSelector()
+        self._acceptor: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._pumps: list[threading.Thread] = []
+        self.ports: list[int] = []
+
+    def __enter__(self) -> FaultProxy:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    def start(self) -> None:
+        """Bind one listener per upstream and start accepting."""
+        if self._acceptor is not None:
+            return
+        for index, _upstream in enumerate(self.upstreams):
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(128)
+            listener.setblocking(False)
+            self._listeners.append(listener)
+            self.ports.append(listener.getsockname()[1])
+            self._selector.register(listener, selectors.EVENT_READ, index)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._acceptor = threading.Thread(
+            target=self._accept_loop, name="fault-proxy-accept", daemon=True
+        )
+        self._acceptor.start()
+
+    def connect_string(self) -> str:
+        """``127.0.0.1:p1,127.0.0.1:p2,...`` in the order of ``upstreams``."""
+        return ",".join(f"127.0.0.1:{port}" for port in self.ports)
+
+    def connection_count(self) -> int:
+        """Open client connections right now (any mode)."""
+        with self._lock:
+            return sum(1 for c in self._connections if not c.closed)
+
+    def forward(self) -> None:
+        """Pipe bytes again. Connections that lived through a blackhole are closed."""
+        with self._lock:
+            self._mode = FORWARD
+            stale = [c for c in self._connections if c.blackholed]
+        for conn in stale:
+            self._forget(conn)
+
+    def drop(self) -> None:
+        """Close every open connection now; accept and close new ones at once."""
+        with self._lock:
+            self._mode = DROP
+            doomed = list(self._connections)
+        for conn in doomed:
+            self._forget(conn)
+
+    def blackhole(self) -> None:
+        """Keep connections open, send nothing either way, swallow what arrives."""
+        with self._lock:
+            self._mode = BLACKHOLE
+            for conn in self._connections:
+                conn.blackholed = True
+
+    def close(self) -> None:
+        """Stop accepting, close every connection, join every thread. Idempotent."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        if self._acceptor is not None:
+            with contextlib.suppress(OSError):
+                self._wake_w.send(b"x")
+            self._acceptor.join(timeout=5)
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:
+            self._forget(conn)
+        with self._lock:
+            pumps = list(self._pumps)
+        for thread in pumps:
+            thread.join(timeout=5)
+        self._selector.close()
+        for listener in self._listeners:
+            listener.close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    # -- the acceptor thread -------------------------------------------------------
+
+    def _accept_loop(self) -> None:
+        while not self._stopping.is_set():
+            for key, _events in self._selector.select(timeout=1.0):
+                if key.data is None:
+                    return  # woken by close()
+                self._accept_one(key.fileobj, key.data)  # type: ignore[arg-type]
+
+    def _accept_one(self, listener: socket.socket, index: int) -> None:
+        try:
+            client, _addr = listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        client.setblocking(True)
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self._lock:
+            mode = self._mode
+        if mode == DROP:
+            client.close()
+            return
+        upstream = None
+        if mode == FORWARD:
+            upstream = self._connect_upstream(index)
+            if upstream is None:
+                client.close()  # the server is down: so is its stand-in
+                return
+        conn = _Connection(client, upstream)
+        with self._lock:
+            if self._mode != mode:  # changed while we connected: start over cleanly
+                conn.close()
+                return
+            self._connections.add(conn)
+        self._start_pumps(conn)
+
+    def _connect_upstream(self, index: int) -> socket.socket | None:
+        try:
+            upstream = socket.create_connection(
+                self.upstreams[index], timeout=_UPSTREAM_CONNECT_TIMEOUT_S
+            )
+        except OSError:
+            return None
+        upstream.settimeout(None)
+        upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return upstream
+
+    def _start_pumps(self, conn: _Connection) -> None:
+        pairs = [(conn.client, conn.upstream, "up")]
+        if conn.upstream is not None:
+            pairs.append((conn.upstream, conn.client, "down"))
+        for source, sink, direction in pairs:
+            thread = threading.Thread(
+                target=self._pump,
+                args=(conn, source, sink),
+                name=f"fault-proxy-{direction}",
+                daemon=True,
+            )
+            with self._lock:
+                self._pumps = [t for t in self._pumps if t.is_alive()]
+                self._pumps.append(thread)
+            thread.start()
+
+    # -- pump threads --------------------------------------------------------------
+
+    def _pump(self, conn: _Connection, source: socket.socket, sink: socket.socket | None) -> None:
+        """Copy source -> sink while forwarding; read and discard in a blackhole."""
+        while True:
+            try:
+                data = source.recv(_CHUNK)
+            except OSError:
+                data = b""
+            if not data:
+                self._source_closed(conn, source)
+                return
+            with self._lock:
+                forwarding = self._mode == FORWARD and not conn.blackholed
+                if not forwarding:
+                    conn.blackholed = True
+            if not forwarding or sink is None:
+                continue
+            try:
+                sink.sendall(data)
+            except OSError:
+                self._forget(conn)
+                return
+
+    def _source_closed(self, conn: _Connection, source: socket.socket) -> None:
+        with self._lock:
+            silent = conn.blackholed and source is conn.upstream
+        if silent:
+            # A dead network would never tell the client the server hung up.
+            conn.close_upstream()
+        else:
+            self._forget(conn)
+
+    def _forget(self, conn: _Connection) -> None:
+        conn.close()
+        with self._lock:
+            self._connections.discard(conn)
