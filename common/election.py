@@ -247,8 +247,13 @@ class LeaderElection:
         except _CONNECTION_ERRORS:
             return None  # the state listener revokes; or the next tick asks again
         except KazooException as exc:
-            log_event(log, "confirm_failed", f"Leadership check failed: {exc!r}",
-                      level=logging.WARNING, node=lead.node)
+            log_event(
+                log,
+                "confirm_failed",
+                f"Leadership check failed: {exc!r}",
+                level=logging.WARNING,
+                node=lead.node,
+            )
             return None
         if stat is None or stat.ephemeralOwner != lead.session_id or stat.czxid != lead.token:
             self._revoke(lead, "node_gone")
@@ -276,16 +281,23 @@ class LeaderElection:
         with self._lock:
             lead, self._leadership = self._leadership, None
         if lead is not None:
-            log_event(log, "leadership_lost", "Leadership given up: shutting down",
-                      fencing_token=lead.token, reason="shutdown", session_id=lead.session_hex)
+            log_event(
+                log,
+                "leadership_lost",
+                "Leadership given up: shutting down",
+                fencing_token=lead.token,
+                reason="shutdown",
+                session_id=lead.session_hex,
+            )
         node = self._node
         if node is not None and self._client.connected:
             self._delete_best_effort(node)
         try:
             self._client.stop()  # closeSession: the ensemble drops our ephemerals now
         except KazooException as exc:
-            log_event(log, "close_failed", f"Closing the session failed: {exc!r}",
-                      level=logging.WARNING)
+            log_event(
+                log, "close_failed", f"Closing the session failed: {exc!r}", level=logging.WARNING
+            )
         self._client.close()
         if started:
             self._thread.join(timeout=_JOIN_THREAD_S)
@@ -309,9 +321,15 @@ class LeaderElection:
     def _log_retry(self, state: tenacity.RetryCallState) -> None:
         wait_s = state.next_action.sleep if state.next_action else 0.0
         error = state.outcome.exception() if state.outcome else None
-        log_event(log, "retry", f"ZooKeeper not reachable yet; retry {state.attempt_number} "
-                  f"in {wait_s:.1f} s", level=logging.WARNING,
-                  attempt=state.attempt_number, wait_s=round(wait_s, 3), error=str(error))
+        log_event(
+            log,
+            "retry",
+            f"ZooKeeper not reachable yet; retry {state.attempt_number} in {wait_s:.1f} s",
+            level=logging.WARNING,
+            attempt=state.attempt_number,
+            wait_s=round(wait_s, 3),
+            error=str(error),
+        )
 
     # --------------------------------------------------------- kazoo's thread only
 
@@ -354,8 +372,9 @@ class LeaderElection:
             except NoNodeError:
                 retry_in = 0.0  # raced with a deletion: look again now
             except KazooException as exc:
-                log_event(log, "election_error", f"Election step failed: {exc!r}",
-                          level=logging.WARNING)
+                log_event(
+                    log, "election_error", f"Election step failed: {exc!r}", level=logging.WARNING
+                )
                 retry_in = _RETRY_STEP_S
 
     def _step(self) -> None:
@@ -368,14 +387,17 @@ class LeaderElection:
             self._join(session_id)
         assert self._node is not None
         children = self._client.get_children(self._root)
-        ranked = sorted(
-            (seq, name) for name in children if (seq := self._ranked(name)) is not None
-        )
+        ranked = sorted((seq, name) for name in children if (seq := self._ranked(name)) is not None)
         own_name = self._node.rsplit("/", 1)[1]
         names = [name for _, name in ranked]
         if own_name not in names:
-            log_event(log, "node_gone", f"Our node {self._node} is gone; joining again",
-                      level=logging.WARNING, node=self._node)
+            log_event(
+                log,
+                "node_gone",
+                f"Our node {self._node} is gone; joining again",
+                level=logging.WARNING,
+                node=self._node,
+            )
             self._revoke(self.leadership, "node_gone")
             self._node = None
             self._wake.set()
@@ -394,9 +416,14 @@ class LeaderElection:
         if self._following != (predecessor, leader_node):
             self._following = (predecessor, leader_node)
             leader = self._identity_of(leader_node)
-            log_event(log, "following", f"Following {leader or 'an unknown leader'}; "
-                      f"watching {predecessor}", node=self._node,
-                      predecessor=predecessor, leader=leader)
+            log_event(
+                log,
+                "following",
+                f"Following {leader or 'an unknown leader'}; watching {predecessor}",
+                node=self._node,
+                predecessor=predecessor,
+                leader=leader,
+            )
 
     def _join(self, session_id: int) -> None:
         """Offer ourselves: create our node, or find the one a lost reply left behind."""
@@ -410,13 +437,22 @@ class LeaderElection:
         # same: _orphan_session stays set, and on this session's return _adopt_orphan
         # finds the node by its owner instead of offering twice.
         path, stat = self._client.create(
-            f"{self._root}/{NODE_PREFIX}", self._identity.encode(),
-            ephemeral=True, sequence=True, include_data=True,
+            f"{self._root}/{NODE_PREFIX}",
+            self._identity.encode(),
+            ephemeral=True,
+            sequence=True,
+            include_data=True,
         )
         self._orphan_session = None
         self._node, self._node_token, self._node_session = path, stat.czxid, session_id
-        log_event(log, "joined", f"Joined the election as {path}", node=path,
-                  fencing_token=stat.czxid, session_id=f"0x{session_id:x}")
+        log_event(
+            log,
+            "joined",
+            f"Joined the election as {path}",
+            node=path,
+            fencing_token=stat.czxid,
+            session_id=f"0x{session_id:x}",
+        )
 
     def _adopt_orphan(self, session_id: int) -> bool:
         """After a create whose reply was lost, find nodes our session owns; keep the lowest."""
@@ -439,16 +475,28 @@ class LeaderElection:
         _seq, path, czxid = ours[0]
         self._orphan_session = None
         self._node, self._node_token, self._node_session = path, czxid, session_id
-        log_event(log, "joined", f"Found our node {path} after a lost reply", node=path,
-                  fencing_token=czxid, session_id=f"0x{session_id:x}", adopted=True)
+        log_event(
+            log,
+            "joined",
+            f"Found our node {path} after a lost reply",
+            node=path,
+            fencing_token=czxid,
+            session_id=f"0x{session_id:x}",
+            adopted=True,
+        )
         return True
 
     def _ranked(self, name: str) -> int | None:
         seq = _sequence(name)
         if seq is None and name not in self._foreign_seen:
             self._foreign_seen.add(name)
-            log_event(log, "foreign_child", f"Ignoring {self._root}/{name}: not a candidate node",
-                      level=logging.WARNING, node=f"{self._root}/{name}")
+            log_event(
+                log,
+                "foreign_child",
+                f"Ignoring {self._root}/{name}: not a candidate node",
+                level=logging.WARNING,
+                node=f"{self._root}/{name}",
+            )
         return seq
 
     def _identity_of(self, node: str) -> str | None:
@@ -464,9 +512,14 @@ class LeaderElection:
                 return
             self._leadership = lead
         self._notify()
-        log_event(log, "leader_elected", f"Leading the election at {self._root} "
-                  f"(fencing token {lead.token})", fencing_token=lead.token,
-                  node=lead.node, session_id=lead.session_hex)
+        log_event(
+            log,
+            "leader_elected",
+            f"Leading the election at {self._root} (fencing token {lead.token})",
+            fencing_token=lead.token,
+            node=lead.node,
+            session_id=lead.session_hex,
+        )
 
     def _revoke(self, lead: Leadership | None, reason: str) -> None:
         if lead is None:
@@ -483,19 +536,32 @@ class LeaderElection:
             kind, value = self._notes.popleft()
             if kind == "state":
                 state, session_id = value  # type: ignore[misc]
-                log_event(log, "zk_state", f"ZooKeeper connection {state}", state=state,
-                          session_id=None if session_id is None else f"0x{session_id:x}")
+                log_event(
+                    log,
+                    "zk_state",
+                    f"ZooKeeper connection {state}",
+                    state=state,
+                    session_id=None if session_id is None else f"0x{session_id:x}",
+                )
             elif kind == "lost":
                 lead, reason = value  # type: ignore[misc]
                 self._log_lost(lead, reason)
             elif kind == "watch":
-                log_event(log, "watch_fired", f"Predecessor {value} changed; ranking again",
-                          path=value)
+                log_event(
+                    log, "watch_fired", f"Predecessor {value} changed; ranking again", path=value
+                )
 
     @staticmethod
     def _log_lost(lead: Leadership, reason: str) -> None:
-        log_event(log, "leadership_lost", f"Leadership lost ({reason})", level=logging.WARNING,
-                  fencing_token=lead.token, reason=reason, session_id=lead.session_hex)
+        log_event(
+            log,
+            "leadership_lost",
+            f"Leadership lost ({reason})",
+            level=logging.WARNING,
+            fencing_token=lead.token,
+            reason=reason,
+            session_id=lead.session_hex,
+        )
 
     def _delete_best_effort(self, node: str) -> None:
         try:
@@ -526,8 +592,9 @@ def read_candidates(hosts: str, path: str, timeout_s: float = 5.0) -> list[Candi
                 data, stat = client.get(f"{path}/{name}")
             except NoNodeError:
                 continue
-            found.append(Candidate(f"{path}/{name}", seq, _identity(data), stat.czxid,
-                                   stat.ephemeralOwner))
+            found.append(
+                Candidate(f"{path}/{name}", seq, _identity(data), stat.czxid, stat.ephemeralOwner)
+            )
         return sorted(found, key=lambda c: c.sequence)
     finally:
         client.stop()

@@ -94,7 +94,9 @@ class _TextLines(logging.Formatter):
         return line
 
 
-def setup(service: str, fmt: str = "json", level: str = "INFO", stream: TextIO | None = None) -> None:
+def setup(
+    service: str, fmt: str = "json", level: str = "INFO", stream: TextIO | None = None
+) -> None:
     """Send every log line of this process to `stream` (stdout) in `fmt`."""
     handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(_JsonLines(service) if fmt == "json" else _TextLines(service))

@@ -66,7 +66,6 @@ class Settings:
     # interval with its state, read by `python -m common.health` (the container check).
     health_file: str = ""
 
-
     @classmethod
     def from_env(
         cls, env: Mapping[str, str] | None = None, default_service_name: str | None = None
@@ -82,10 +81,16 @@ class Settings:
             ),
             zk_hosts=reader.text("ZK_HOSTS", cls.zk_hosts, _valid_hosts),
             election_path=reader.text("ELECTION_PATH", cls.election_path, _valid_path),
-            zk_session_timeout_s=reader.seconds("ZK_SESSION_TIMEOUT_S", cls.zk_session_timeout_s, 1, 120),
+            zk_session_timeout_s=reader.seconds(
+                "ZK_SESSION_TIMEOUT_S", cls.zk_session_timeout_s, 1, 120
+            ),
             tick_interval_s=reader.seconds("TICK_INTERVAL_S", cls.tick_interval_s, 0.01, 3600),
-            zk_connect_timeout_s=reader.seconds("ZK_CONNECT_TIMEOUT_S", cls.zk_connect_timeout_s, 0.5, 120),
-            zk_retry_max_delay_s=reader.seconds("ZK_RETRY_MAX_DELAY_S", cls.zk_retry_max_delay_s, 0.1, 300),
+            zk_connect_timeout_s=reader.seconds(
+                "ZK_CONNECT_TIMEOUT_S", cls.zk_connect_timeout_s, 0.5, 120
+            ),
+            zk_retry_max_delay_s=reader.seconds(
+                "ZK_RETRY_MAX_DELAY_S", cls.zk_retry_max_delay_s, 0.1, 300
+            ),
             log_format=reader.choice("LOG_FORMAT", cls.log_format, _LOG_FORMATS, fold=str.lower),
             log_level=reader.choice("LOG_LEVEL", cls.log_level, _LOG_LEVELS, fold=str.upper),
             health_file=reader.text("HEALTH_FILE", cls.health_file, _valid_health_file),

@@ -13,6 +13,7 @@ once per tick interval only to refresh the health file; they send ZooKeeper noth
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -100,15 +101,18 @@ class _Health:
                 json.dump(body, out)
             os.replace(temp, self._path)
         except OSError as exc:
-            log_event(log, "health_write_failed", f"Cannot write {self._path}: {exc}",
-                      level=logging.WARNING, path=self._path)
+            log_event(
+                log,
+                "health_write_failed",
+                f"Cannot write {self._path}: {exc}",
+                level=logging.WARNING,
+                path=self._path,
+            )
 
     def remove_best_effort(self) -> None:
         if self._path:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(self._path)
-            except OSError:
-                pass
 
 
 class _Worker:
@@ -116,18 +120,26 @@ class _Worker:
         self._settings = settings
         self._stop_signal: int | None = None
         self._wakeup = _Wakeup()
-        self._health = _Health(settings.health_file, settings.service_name,
-                               settings.tick_interval_s)
+        self._health = _Health(
+            settings.health_file, settings.service_name, settings.tick_interval_s
+        )
 
     def run(self) -> int:
         s = self._settings
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
         signal.set_wakeup_fd(self._wakeup.fd, warn_on_full_buffer=False)
-        log_event(log, "started", f"{s.service_name} starting; election {s.election_path} "
-                  f"on {s.zk_hosts}", settings=describe(s), pid=os.getpid())
+        log_event(
+            log,
+            "started",
+            f"{s.service_name} starting; election {s.election_path} on {s.zk_hosts}",
+            settings=describe(s),
+            pid=os.getpid(),
+        )
         election = LeaderElection(
-            s.zk_hosts, s.election_path, s.service_name,
+            s.zk_hosts,
+            s.election_path,
+            s.service_name,
             session_timeout_s=s.zk_session_timeout_s,
             connect_timeout_s=s.zk_connect_timeout_s,
             retry_max_delay_s=s.zk_retry_max_delay_s,
@@ -141,8 +153,13 @@ class _Worker:
             election.close()
             self._health.remove_best_effort()
         name = signal.Signals(self._stop_signal).name if self._stop_signal else "none"
-        log_event(log, "shutdown", f"{s.service_name} stopped ({name}); session closed",
-                  exit_code=0, signal=name)
+        log_event(
+            log,
+            "shutdown",
+            f"{s.service_name} stopped ({name}); session closed",
+            exit_code=0,
+            signal=name,
+        )
         return 0
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
@@ -188,6 +205,11 @@ class _Worker:
         if lease is None or not election.holds(lease):
             return False
         held = lease.leadership
-        log_event(log, "processing", f"Processing... {rfc3339(time.time(), digits=0)}",
-                  fencing_token=held.token, session_id=held.session_hex)
+        log_event(
+            log,
+            "processing",
+            f"Processing... {rfc3339(time.time(), digits=0)}",
+            fencing_token=held.token,
+            session_id=held.session_hex,
+        )
         return True
