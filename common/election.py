@@ -80,7 +80,7 @@ from kazoo.retry import KazooRetry
 
 from .logs import log_event
 
-__all__ = ["Candidate", "LeaderElection", "Leadership", "Lease", "read_candidates"]
+__all__ = ["Candidate", "LeaderElection", "Leadership", "Lease", "Unavailable", "read_candidates"]
 
 log = logging.getLogger(__name__)
 
@@ -574,10 +574,17 @@ class _NotConnected(Exception):
     """One start-up attempt got no session in time."""
 
 
+class Unavailable(Exception):
+    """The ensemble could not be read (read_candidates); the message says why."""
+
+
 def read_candidates(hosts: str, path: str, timeout_s: float = 5.0) -> list[Candidate]:
     """Every candidate node under `path`, lowest (the leader) first. For status tools."""
     client = KazooClient(hosts=hosts, timeout=10.0)
-    client.start(timeout=timeout_s)
+    try:
+        client.start(timeout=timeout_s)
+    except KazooTimeoutError as exc:
+        raise Unavailable(f"no ZooKeeper session from {hosts} within {timeout_s:g} s") from exc
     try:
         try:
             names = client.get_children(path)
@@ -596,6 +603,8 @@ def read_candidates(hosts: str, path: str, timeout_s: float = 5.0) -> list[Candi
                 Candidate(f"{path}/{name}", seq, _identity(data), stat.czxid, stat.ephemeralOwner)
             )
         return sorted(found, key=lambda c: c.sequence)
+    except KazooException as exc:
+        raise Unavailable(f"reading {path} failed: {exc!r}") from exc
     finally:
         client.stop()
         client.close()

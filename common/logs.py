@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
-__all__ = ["log_event", "rfc3339", "setup"]
+__all__ = ["log_event", "quiet_kazoo", "rfc3339", "setup"]
 
 # Fields every line has, in this order, ahead of the event's own.
 _HEAD = ("time", "level", "service", "event", "message")
@@ -105,6 +105,10 @@ def setup(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    # kazoo narrates every refused connection and DNS miss as a warning; our own
-    # zk_state and retry events say the same once, so keep kazoo to real errors.
-    logging.getLogger("kazoo").setLevel("DEBUG" if level == "DEBUG" else "ERROR")
+    quiet_kazoo("DEBUG" if level == "DEBUG" else "ERROR")
+
+
+def quiet_kazoo(level: str = "ERROR") -> None:
+    """kazoo narrates every refused connection and DNS miss as a warning; our own
+    zk_state and retry events say the same once, so keep kazoo to real errors."""
+    logging.getLogger("kazoo").setLevel(level)
