@@ -1,0 +1,93 @@
+"""Settings.from_env: defaults, accepted values, and one clear line per bad value (E10)."""
+
+import pytest
+
+from common.settings import ConfigError, Settings, describe
+
+
+def from_env(**env: str) -> Settings:
+    return Settings.from_env(env, default_service_name="service1")
+
+
+def test_settings_defaults_match_the_article():
+    s = from_env()
+    assert s.service_name == "service1"
+    assert s.zk_hosts == "zoo1:2181,zoo2:2181,zoo3:2181"
+    assert s.election_path == "/leader-election"
+    assert s.zk_session_timeout_s == 10.0
+    assert s.tick_interval_s == 1.0
+    assert (s.log_format, s.log_level, s.health_file) == ("json", "INFO", "")
+
+
+def test_settings_service_name_defaults_to_host_name(monkeypatch):
+    monkeypatch.setattr("socket.gethostname", lambda: "a1b2c3d4e5f6")
+    assert Settings.from_env({}).service_name == "a1b2c3d4e5f6"
+
+
+def test_settings_accept_good_values():
+    s = from_env(
+        SERVICE_NAME="worker-7",
+        ZK_HOSTS="127.0.0.1:2181, [::1]:2182,zoo3",
+        ELECTION_PATH="/apps/demo/leader",
+        ZK_SESSION_TIMEOUT_S=" 4.5 ",
+        TICK_INTERVAL_S="0.25",
+        LOG_FORMAT="TEXT",
+        LOG_LEVEL="debug",
+        HEALTH_FILE="/tmp/health",
+    )
+    assert s.service_name == "worker-7"
+    assert s.zk_session_timeout_s == 4.5
+    assert s.tick_interval_s == 0.25
+    assert (s.log_format, s.log_level) == ("text", "DEBUG")
+    assert describe(s)["election_path"] == "/apps/demo/leader"
+
+
+def test_settings_are_frozen():
+    with pytest.raises(AttributeError):
+        from_env().tick_interval_s = 2  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("ZK_SESSION_TIMEOUT_S", "abc", "between 1 and 120"),
+        ("ZK_SESSION_TIMEOUT_S", "-1", "between 1 and 120"),
+        ("ZK_SESSION_TIMEOUT_S", "nan", "between 1 and 120"),
+        ("ZK_SESSION_TIMEOUT_S", "1000", "between 1 and 120"),
+        ("TICK_INTERVAL_S", "0", "between 0.01 and 3600"),
+        ("TICK_INTERVAL_S", "", "between 0.01 and 3600"),
+        ("ZK_CONNECT_TIMEOUT_S", "0", "between 0.5 and 120"),
+        ("ZK_RETRY_MAX_DELAY_S", "inf", "between 0.1 and 300"),
+        ("ZK_HOSTS", "", "comma-separated list of host:port"),
+        ("ZK_HOSTS", "zoo1:2181,", "comma-separated list of host:port"),
+        ("ZK_HOSTS", "zoo1:99999", "ports 1-65535"),
+        ("ZK_HOSTS", "zoo1:2181/chroot", "comma-separated list of host:port"),
+        ("ELECTION_PATH", "relative", "absolute ZooKeeper path"),
+        ("ELECTION_PATH", "/", "absolute ZooKeeper path"),
+        ("ELECTION_PATH", "/a//b", "no empty"),
+        ("ELECTION_PATH", "/a/../b", "no empty"),
+        ("ELECTION_PATH", "/trailing/", "absolute ZooKeeper path"),
+        ("ELECTION_PATH", "/zookeeper/x", "reserves"),
+        ("SERVICE_NAME", "two words", "letters, digits"),
+        ("SERVICE_NAME", "-dash", "letters, digits"),
+        ("LOG_FORMAT", "xml", "one of json, text"),
+        ("LOG_LEVEL", "loud", "one of DEBUG, INFO, WARNING, ERROR"),
+        ("HEALTH_FILE", "relative/file", "absolute file path"),
+    ],
+)
+def test_settings_reject_bad_value_naming_variable_and_value(name, value, says):
+    with pytest.raises(ConfigError) as caught:
+        from_env(**{name: value})
+    message = str(caught.value)
+    assert message.startswith(f"{name} ")
+    assert says in message
+    assert repr(value.strip()) in message
+    assert "\n" not in message
+
+
+def test_settings_report_every_bad_variable_in_one_line():
+    with pytest.raises(ConfigError) as caught:
+        from_env(TICK_INTERVAL_S="0", ZK_HOSTS="")
+    message = str(caught.value)
+    assert "TICK_INTERVAL_S" in message and "ZK_HOSTS" in message
+    assert "\n" not in message
