@@ -218,10 +218,15 @@ class FaultProxy:
                 return
         conn = _Connection(client, upstream)
         with self._lock:
-            if self._mode != mode:  # changed while we connected: start over cleanly
-                conn.close()
-                return
-            self._connections.add(conn)
+            # The mode may have changed while we connected upstream: obey the new one.
+            if self._mode == BLACKHOLE:
+                conn.blackholed = True
+            doomed = self._mode == DROP or (self._mode == FORWARD and conn.blackholed)
+            if not doomed:
+                self._connections.add(conn)
+        if doomed:
+            conn.close()
+            return
         self._start_pumps(conn)
 
     def _connect_upstream(self, index: int) -> socket.socket | None:
