@@ -189,3 +189,23 @@ def test_proxy_close_ends_every_thread_and_connection(echo: EchoServer) -> None:
     alive = [t.name for t in threading.enumerate() if t.name.startswith("fault-proxy")]
     assert alive == []
     proxy.close()  # idempotent
+
+
+def test_proxy_faults_one_listener_only(echo: EchoServer) -> None:
+    with FaultProxy([("127.0.0.1", echo.port), ("127.0.0.1", echo.port)]) as two:
+        first = socket.create_connection(("127.0.0.1", two.ports[0]), timeout=2)
+        with first:
+            first.sendall(b"a")
+            assert first.recv(10) == b"a"
+            assert two.connected_indexes() == [0]
+            two.blackhole(0)
+            assert two.modes() == ["blackhole", "forward"] and two.mode == "mixed"
+            with socket.create_connection(("127.0.0.1", two.ports[1]), timeout=2) as second:
+                second.sendall(b"b")
+                assert second.recv(10) == b"b", "the healthy listener stopped forwarding"
+            first.sendall(b"lost")
+            assert _silent(first)
+            two.forward(0)
+            assert _closed_by_peer(first)
+        with pytest.raises(IndexError):
+            two.drop(2)

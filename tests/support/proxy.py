@@ -11,7 +11,9 @@ Usage::
     proxy.close()
 
 One listener on 127.0.0.1 per upstream server, so a client sees as many "servers" as
-the ensemble has, each of them behind the fault. The three modes:
+the ensemble has, each of them behind the fault. Each verb takes an optional listener
+index to fault one server only (``proxy.blackhole(proxy.connected_indexes()[0])``:
+the server the client is on right now). The three modes:
 
 ``forward``
     Bytes are piped both ways, untouched.
@@ -39,6 +41,7 @@ import contextlib
 import selectors
 import socket
 import threading
+from collections.abc import Callable
 
 FORWARD = "forward"
 DROP = "drop"
@@ -51,7 +54,8 @@ _UPSTREAM_CONNECT_TIMEOUT_S = 2.0
 class _Connection:
     """One accepted client socket and (when forwarding) its upstream socket."""
 
-    def __init__(self, client: socket.socket, upstream: socket.socket | None) -> None:
+    def __init__(self, index: int, client: socket.socket, upstream: socket.socket | None) -> None:
+        self.index = index  # which listener (and upstream) it came through
         self.client = client
         self.upstream = upstream
         # Set once a byte was discarded or the connection was born in a blackhole:
@@ -93,7 +97,7 @@ class FaultProxy:
         if not upstreams:
             raise ValueError("FaultProxy needs at least one upstream (got none)")
         self.upstreams = list(upstreams)
-        self._mode = FORWARD
+        self._modes = [FORWARD] * len(self.upstreams)  # one per listener, guarded by _lock
         self._lock = threading.Lock()
         self._connections: set[_Connection] = set()
         self._listeners: list[socket.socket] = []
@@ -113,7 +117,15 @@ class FaultProxy:
 
     @property
     def mode(self) -> str:
-        return self._mode
+        """The mode of every listener, or "mixed" after a fault on some of them."""
+        with self._lock:
+            modes = set(self._modes)
+        return modes.pop() if len(modes) == 1 else "mixed"
+
+    def modes(self) -> list[str]:
+        """The mode of each listener, in the order of ``upstreams``."""
+        with self._lock:
+            return list(self._modes)
 
     def start(self) -> None:
         """Bind one listener per upstream and start accepting."""
@@ -138,33 +150,53 @@ class FaultProxy:
         """``127.0.0.1:p1,127.0.0.1:p2,...`` in the order of ``upstreams``."""
         return ",".join(f"127.0.0.1:{port}" for port in self.ports)
 
-    def connection_count(self) -> int:
-        """Open client connections right now (any mode)."""
+    def connection_count(self, index: int | None = None) -> int:
+        """Open client connections right now (any mode), on one listener or all."""
         with self._lock:
-            return sum(1 for c in self._connections if not c.closed)
+            return sum(
+                1 for c in self._connections if not c.closed and (index is None or c.index == index)
+            )
 
-    def forward(self) -> None:
-        """Pipe bytes again. Connections that lived through a blackhole are closed."""
+    def connected_indexes(self) -> list[int]:
+        """Listeners with an open client connection: which server a client is on."""
         with self._lock:
-            self._mode = FORWARD
-            stale = [c for c in self._connections if c.blackholed]
-        for conn in stale:
+            return sorted({c.index for c in self._connections if not c.closed})
+
+    def forward(self, index: int | None = None) -> None:
+        """Pipe bytes again. Connections that lived through a blackhole are closed.
+
+        ``index`` limits the change to one listener (None: all), here and below.
+        """
+        for conn in self._set_mode(FORWARD, index, lambda c: c.blackholed):
             self._forget(conn)
 
-    def drop(self) -> None:
+    def drop(self, index: int | None = None) -> None:
         """Close every open connection now; accept and close new ones at once."""
-        with self._lock:
-            self._mode = DROP
-            doomed = list(self._connections)
-        for conn in doomed:
+        for conn in self._set_mode(DROP, index, lambda c: True):
             self._forget(conn)
 
-    def blackhole(self) -> None:
+    def blackhole(self, index: int | None = None) -> None:
         """Keep connections open, send nothing either way, swallow what arrives."""
         with self._lock:
-            self._mode = BLACKHOLE
-            for conn in self._connections:
+            for conn in self._set_mode_locked(BLACKHOLE, index, lambda c: True):
                 conn.blackholed = True
+
+    def _set_mode(
+        self, mode: str, index: int | None, pick: Callable[[_Connection], bool]
+    ) -> list[_Connection]:
+        with self._lock:
+            return self._set_mode_locked(mode, index, pick)
+
+    def _set_mode_locked(
+        self, mode: str, index: int | None, pick: Callable[[_Connection], bool]
+    ) -> list[_Connection]:
+        """Set the mode of one listener or all; return their connections that ``pick``."""
+        if index is not None and not 0 <= index < len(self.upstreams):
+            raise IndexError(f"FaultProxy has {len(self.upstreams)} listeners (got {index})")
+        for i in range(len(self._modes)):
+            if index is None or i == index:
+                self._modes[i] = mode
+        return [c for c in self._connections if (index is None or c.index == index) and pick(c)]
 
     def close(self) -> None:
         """Stop accepting, close every connection, join every thread. Idempotent."""
@@ -206,7 +238,7 @@ class FaultProxy:
         client.setblocking(True)
         client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._lock:
-            mode = self._mode
+            mode = self._modes[index]
         if mode == DROP:
             client.close()
             return
@@ -216,12 +248,13 @@ class FaultProxy:
             if upstream is None:
                 client.close()  # the server is down: so is its stand-in
                 return
-        conn = _Connection(client, upstream)
+        conn = _Connection(index, client, upstream)
         with self._lock:
             # The mode may have changed while we connected upstream: obey the new one.
-            if self._mode == BLACKHOLE:
+            now = self._modes[index]
+            if now == BLACKHOLE:
                 conn.blackholed = True
-            doomed = self._mode == DROP or (self._mode == FORWARD and conn.blackholed)
+            doomed = now == DROP or (now == FORWARD and conn.blackholed)
             if not doomed:
                 self._connections.add(conn)
         if doomed:
@@ -269,7 +302,7 @@ class FaultProxy:
                 self._source_closed(conn, source)
                 return
             with self._lock:
-                forwarding = self._mode == FORWARD and not conn.blackholed
+                forwarding = self._modes[conn.index] == FORWARD and not conn.blackholed
                 if not forwarding:
                     conn.blackholed = True
             if not forwarding or sink is None:

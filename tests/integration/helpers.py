@@ -1,0 +1,97 @@
+"""Helpers shared by the election integration tests: reading a run from the workers' logs.
+
+Everything here judges from log lines (their own timestamps), never from the test's
+sleeps. A test asks "who leads?" by waiting for events, and "was it correct?" by
+handing every worker's ticks to the checker.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from tests.support.checker import Tick, parse_time, summary, ticks_from_events, violations
+from tests.support.procs import WorkerProcess, wait_until
+
+SESSION_TIMEOUT_S = 4.0  # the tests' ZK_SESSION_TIMEOUT_S (conftest's default)
+TICK_INTERVAL_S = 1.0
+
+
+def events_named(worker: WorkerProcess, name: str, after: float | None = None) -> list[dict]:
+    """``worker``'s events called ``name``, optionally only those logged after ``after``."""
+    return [
+        e
+        for e in worker.events()
+        if e.get("event") == name and (after is None or parse_time(e["time"]) > after)
+    ]
+
+
+def event_time(event: dict[str, Any]) -> float:
+    return parse_time(event["time"])
+
+
+def all_ticks(workers: Iterable[WorkerProcess]) -> list[Tick]:
+    """Every worker's ticks, keyed by the worker's name (its SERVICE_NAME)."""
+    ticks: list[Tick] = []
+    for worker in workers:
+        ticks += ticks_from_events(worker.events(), service=worker.name)
+    return sorted(ticks, key=lambda t: t.time)
+
+
+def worker_ticks(worker: WorkerProcess, after: float | None = None) -> list[Tick]:
+    return [
+        t
+        for t in ticks_from_events(worker.events(), service=worker.name)
+        if after is None or t.time > after
+    ]
+
+
+def assert_one_leader_history(workers: Iterable[WorkerProcess]) -> list[Tick]:
+    """E1 over the whole run: zero violations. Returns the ticks for further checks."""
+    workers = list(workers)
+    ticks = all_ticks(workers)
+    found = violations(ticks)
+    assert found == [], "E1 violated:\n" + summary(ticks)
+    return ticks
+
+
+def wait_for_leader(
+    workers: Iterable[WorkerProcess], timeout: float = 20.0, min_ticks: int = 1, after: float = 0
+) -> WorkerProcess:
+    """The one worker that has ticked at least ``min_ticks`` times after ``after``."""
+    workers = list(workers)
+
+    def leader() -> WorkerProcess | None:
+        ticking = [w for w in workers if len(worker_ticks(w, after)) >= min_ticks]
+        return ticking[0] if len(ticking) == 1 else None
+
+    return wait_until(
+        leader, timeout, interval=0.1, message=f"one worker with {min_ticks} ticks after {after}"
+    )
+
+
+def wait_following(worker: WorkerProcess, timeout: float = 20.0, after: float = 0) -> dict:
+    """The first ``following`` event of ``worker`` logged after ``after``."""
+    return worker.wait_for_event(
+        lambda e: e.get("event") == "following" and event_time(e) > after,
+        timeout,
+        message=f"{worker.name} following",
+    )
+
+
+def assert_alive(*workers: WorkerProcess) -> None:
+    for worker in workers:
+        assert worker.is_running(), (
+            f"{worker.name} exited with {worker.returncode}:\n{worker.log_text()[-3000:]}"
+        )
+
+
+def assert_no_traceback(*workers: WorkerProcess) -> None:
+    for worker in workers:
+        assert "Traceback" not in worker.log_text(), f"{worker.name} logged a traceback"
+
+
+def now() -> float:
+    """Epoch seconds on the host clock, the same clock the workers' log times use."""
+    return time.time()

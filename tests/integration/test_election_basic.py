@@ -1,0 +1,108 @@
+"""E1 one leader, E2 handoff on SIGTERM, E3 takeover after SIGKILL: a real ensemble."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from tests.integration.helpers import (
+    SESSION_TIMEOUT_S,
+    assert_no_traceback,
+    assert_one_leader_history,
+    event_time,
+    events_named,
+    now,
+    wait_following,
+    wait_for_leader,
+    worker_ticks,
+)
+from tests.support.checker import first_tick_after, spacings, ticks_after
+from tests.support.procs import wait_until
+
+pytestmark = pytest.mark.integration
+
+ZK_TICK_S = 0.5
+
+
+def _start_pair(spawn_worker):
+    """service1 and service2 (the two services of the demo), started together."""
+    return spawn_worker("service1"), spawn_worker("service2")
+
+
+def test_election_two_workers_exactly_one_ticks_once_per_second(ensemble, spawn_worker) -> None:
+    workers = _start_pair(spawn_worker)
+    leader = wait_for_leader(workers, timeout=30, min_ticks=6)
+    (follower,) = [w for w in workers if w is not leader]
+
+    ticks = assert_one_leader_history(workers)
+    assert worker_ticks(follower) == [], f"{follower.name} ticked while {leader.name} led"
+    following = wait_following(follower, timeout=5)
+    assert following["predecessor"].startswith(follower.env["ELECTION_PATH"] + "/n_")
+    assert following["leader"] == leader.name
+
+    gaps = spacings(ticks, leader.name)[:5]
+    assert len(gaps) == 5
+    assert all(0.8 <= gap <= 1.2 for gap in gaps), f"tick spacing not 1 s +- 0.2: {gaps}"
+    tokens = {t.token for t in ticks}
+    (elected,) = events_named(leader, "leader_elected")
+    assert tokens == {elected["fencing_token"]}
+    assert isinstance(elected["fencing_token"], int) and elected["fencing_token"] > 0
+    assert_no_traceback(*workers)
+
+
+def test_election_sigterm_hands_off_within_a_second(ensemble, spawn_worker, measure) -> None:
+    workers = _start_pair(spawn_worker)
+    leader = wait_for_leader(workers, timeout=30, min_ticks=2)
+    (follower,) = [w for w in workers if w is not leader]
+    wait_following(follower, timeout=10)
+
+    sent = now()
+    leader.signal(signal.SIGTERM)
+    code = leader.wait(timeout=2.0)
+    exited = now()
+    assert code == 0, f"{leader.name} did not exit 0 within 2 s of SIGTERM (got {code})"
+    measure("SIGTERM to exit", exited - sent, "s")
+
+    new_first = follower.wait_for_event(
+        lambda e: e.get("event") == "processing", timeout=5, message="the follower's first tick"
+    )
+    resigned = [e for e in events_named(leader, "leadership_lost") if e["reason"] == "shutdown"]
+    assert resigned, f"{leader.name} did not log leadership_lost reason=shutdown"
+    last_old = worker_ticks(leader)[-1]
+    handoff = event_time(new_first) - event_time(resigned[-1])
+    measure("handoff latency (leader resigned -> next tick)", handoff, "s")
+    measure("handoff latency (SIGTERM -> next tick)", event_time(new_first) - sent, "s")
+    measure("handoff gap (last old tick -> first new tick)", event_time(new_first) - last_old.time)
+    assert 0 <= handoff < 1.0, f"handoff took {handoff:.3f} s"
+    shutdown = events_named(leader, "shutdown")
+    assert shutdown and shutdown[-1]["exit_code"] == 0
+
+    wait_until(lambda: len(worker_ticks(follower)) >= 2, 5, message="the new leader ticks on")
+    ticks = assert_one_leader_history(workers)
+    assert ticks_after(ticks, leader.name, event_time(new_first)) == []
+    assert_no_traceback(*workers)
+
+
+def test_election_sigkill_takeover_within_session_timeout(ensemble, spawn_worker, measure) -> None:
+    workers = _start_pair(spawn_worker)
+    leader = wait_for_leader(workers, timeout=30, min_ticks=2)
+    (follower,) = [w for w in workers if w is not leader]
+    wait_following(follower, timeout=10)
+
+    killed = now()
+    leader.kill()
+    last_old = worker_ticks(leader)[-1]
+    budget = SESSION_TIMEOUT_S + 3.0
+    wait_until(lambda: worker_ticks(follower), budget + 2, message="takeover after SIGKILL")
+
+    ticks = assert_one_leader_history(workers)
+    first_new = first_tick_after(ticks, killed, exclude_service=leader.name)
+    assert first_new is not None
+    takeover = first_new.time - killed
+    measure("crash takeover latency (SIGKILL -> next tick)", takeover, "s")
+    measure("crash gap (last old tick -> first new tick)", first_new.time - last_old.time)
+    assert takeover < budget, f"takeover took {takeover:.2f} s (budget {budget:.1f} s)"
+    # Not before the session could have expired: the ensemble alone decides.
+    assert takeover > SESSION_TIMEOUT_S - 2 * ZK_TICK_S - 0.5, f"suspiciously fast: {takeover}"
+    assert_no_traceback(follower)
