@@ -1,0 +1,1 @@
+"""Baseline workers the benchmark compares ours with."""

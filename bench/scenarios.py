@@ -1,0 +1,404 @@
+"""The measured scenarios: one implementation, one run. Definitions of every figure.
+
+Usage::
+
+    trial = Trial(impl, ensemble, config, logdir, run=1)
+    try:
+        handoff = run_handoff(trial)             # alone: it measures milliseconds
+        gate = threading.Event()                 # then these two side by side:
+        many = run_many(trial, gate)             #   twenty candidates (counts only)
+        faults = run_faults(trial, gate)         #   kill, freeze, cut (seconds-scale)
+    finally:
+        trial.stop_all()
+
+Times: the bench takes ``time.time()`` just before it sends a signal or flips the
+proxy; tick times come from the workers' own log lines. Same host, same clock.
+
+* **handoff_s**: SIGTERM to the leader -> the first tick of another candidate.
+* **silence_s**: the longest stretch without any tick, from 1.5 s before the fault to
+  the new leader's first tick: what a reader of the merged log sees as a gap.
+* **takeover_s** (SIGKILL, freeze, cut): the fault -> the first tick of another candidate.
+* **stale_ticks**: the old leader's ticks strictly after the new leader's first tick,
+  until the end of the observation (``observe_s`` after the freeze or cut ended);
+  ``still_ticking`` when the last of them is within 1.5 s of that end (it never stops).
+* **packets_s / requests_s**: per candidate, from the servers' ``cons`` counters over
+  ``steady_s`` seconds: packets in and out (requests, responses, pings, notifications);
+  requests = growth of ``lcxid`` (every request but pings).
+* **watchers_notified**: sessions, other than the leader's, holding a watch that the
+  leader's node deletion fires (on the node itself, or a child watch on the election
+  root), read from ``wchp`` just before SIGTERM. The server-side count of wake-ups.
+* **readers**: candidates, other than the old leader, whose ``lcxid`` grew between
+  SIGTERM and 2 s after the new leader's first tick: everyone who read the election
+  in that window, woken or polling. For ours, ``watch_fired`` lines are counted too.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import statistics
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.impls import Implementation
+from bench.zkstats import Connection, ZkProbe
+from tests.support.checker import (
+    Tick,
+    first_tick_after,
+    longest_silence,
+    parse_time,
+    ticks_after,
+    ticks_from_events,
+)
+from tests.support.ensemble import Ensemble
+from tests.support.procs import WorkerProcess, wait_until
+from tests.support.proxy import FaultProxy
+
+
+class ScenarioError(Exception):
+    """A scenario could not be measured (a candidate died at start, a wait ran out)."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """What every scenario shares; the defaults are the article's and a default server's."""
+
+    session_timeout_s: float = 10.0  # the article's ZooKeeper(..., 10000, ...)
+    tick_ms: int = 2000  # zoo.cfg's tickTime in Debian's and the official image's defaults
+    handoffs: int = 2  # SIGTERM handoffs per run (each a sample)
+    hold_s: float = 20.0  # freeze / cut length: twice the session timeout
+    observe_s: float = 5.0  # watched after the freeze or cut ended
+    steady_s: float = 12.0  # window for packet counts (pings come every ~3.3 s)
+    many: int = 20  # candidates for the herd and the 20-candidate packet counts
+
+    @property
+    def takeover_timeout_s(self) -> float:
+        """Longer than any correct takeover: session, one server tick, room for a JVM."""
+        return self.session_timeout_s + self.tick_ms / 1000 + 15.0
+
+
+class Trial:
+    """One implementation in one run: starts candidates, remembers them, stops them all."""
+
+    def __init__(
+        self, impl: Implementation, ensemble: Ensemble, config: Config, logdir: Path, run: int
+    ) -> None:
+        self.impl = impl
+        self.ensemble = ensemble
+        self.config = config
+        self.logdir = logdir
+        self.run = run
+        self.probe = ZkProbe(ensemble)
+        self._workers: list[WorkerProcess] = []
+        self._lock = threading.Lock()
+
+    def path(self, scenario: str) -> str:
+        """A flat root per scenario: the Java recipe creates only the last level."""
+        return f"/bench-{self.impl.key}-r{self.run}-{scenario}"
+
+    def spawn(self, scenario: str, index: int, connect: str | None = None) -> WorkerProcess:
+        name = f"{self.impl.kind}-{scenario}-{index}"
+        worker = self.impl.candidate(
+            name=name,
+            connect=connect or self.ensemble.connect_string(),
+            path=self.path(scenario),
+            log=self.logdir / f"{name}.log",
+            session_timeout_s=self.config.session_timeout_s,
+        )
+        with self._lock:
+            self._workers.append(worker)
+        worker.start()
+        return worker
+
+    def stop_all(self, workers: list[WorkerProcess] | None = None) -> None:
+        """SIGTERM (and SIGCONT) to all at once, then reap; SIGKILL stragglers by PID."""
+        with self._lock:
+            targets = list(self._workers if workers is None else workers)
+        for worker in targets:
+            worker.signal(signal.SIGTERM)
+            worker.signal(signal.SIGCONT)
+        for worker in targets:
+            worker.stop(timeout=5)
+
+    # -- waiting ----------------------------------------------------------------------
+
+    def wait_first_tick(self, worker: WorkerProcess, timeout: float = 60.0) -> None:
+        def ticking() -> bool:
+            if worker.returncode is not None:
+                raise ScenarioError(
+                    f"{worker.name} exited with {worker.returncode} before its first tick: "
+                    f"{worker.log_text()[-600:]}"
+                )
+            return any(e.get("event") == "processing" for e in worker.events())
+
+        wait_until(ticking, timeout, 0.1, f"{worker.name}'s first tick")
+
+    def wait_registered(self, scenario: str, count: int, timeout: float = 90.0) -> None:
+        """Until ``count`` candidates' nodes exist under the scenario's election root."""
+        path = self.path(scenario)
+        wait_until(
+            lambda: len(self.probe.ephemerals(path)) >= count,
+            timeout,
+            0.25,
+            f"{count} candidates registered under {path}",
+        )
+
+    def wait_takeover(
+        self, old: WorkerProcess, others: list[WorkerProcess], after: float
+    ) -> Tick | None:
+        """The first tick by any of ``others`` after ``after``; None after the timeout."""
+        deadline = time.monotonic() + self.config.takeover_timeout_s
+        while time.monotonic() < deadline:
+            tick = first_tick_after(ticks_of(others), after, exclude_service=old.name)
+            if tick is not None:
+                return tick
+            time.sleep(0.05)
+        return None
+
+    # -- server-side counts -------------------------------------------------------------
+
+    def steady(self, scenario: str) -> dict[str, Any]:
+        """Packets and requests per second of the leader and the followers (mean)."""
+        owners = self.probe.ephemerals(self.path(scenario))
+        leader_session = owners[min(owners, key=sequence)]
+        before = self.probe.connections()
+        started = time.monotonic()
+        time.sleep(self.config.steady_s)
+        after = self.probe.connections()
+        seconds = time.monotonic() - started
+        rates: dict[str, tuple[float, float]] = {}
+        for session in owners.values():
+            if session in before and session in after:
+                counts = Connection.delta(before[session], after[session])
+                if counts is not None:
+                    rates[session] = (counts.packets / seconds, counts.requests / seconds)
+        followers = [rate for session, rate in rates.items() if session != leader_session]
+        leader = rates.get(leader_session)
+        return {
+            "seconds": round(seconds, 2),
+            "candidates": len(owners),
+            "followers_measured": len(followers),
+            "leader_packets_s": leader[0] if leader else None,
+            "leader_requests_s": leader[1] if leader else None,
+            "follower_packets_s": _mean([f[0] for f in followers]),
+            "follower_requests_s": _mean([f[1] for f in followers]),
+            "follower_packets_s_max": max((f[0] for f in followers), default=None),
+        }
+
+
+def sequence(node: str) -> int:
+    """The sequence suffix of ``n_0000000007`` or kazoo's ``<uuid>__lock__0000000007``."""
+    match = re.search(r"(\d+)$", node)
+    return int(match.group(1)) if match else 1 << 62
+
+
+def ticks_of(workers: list[WorkerProcess]) -> list[Tick]:
+    ticks: list[Tick] = []
+    for worker in workers:
+        ticks += ticks_from_events(worker.events(), service=worker.name)
+    return sorted(ticks, key=lambda tick: tick.time)
+
+
+def outcome(worker: WorkerProcess) -> dict[str, Any]:
+    """How a candidate ended: its exit code and, if it crashed, the error it logged."""
+    crashed = [e for e in worker.events() if e.get("event") == "crashed"]
+    return {
+        "exit": worker.returncode,
+        "error": crashed[-1].get("message") if crashed else None,
+    }
+
+
+def _mean(values: list[float]) -> float | None:
+    return statistics.fmean(values) if values else None
+
+
+def _sleep_until(epoch: float) -> None:
+    delay = epoch - time.time()
+    if delay > 0:
+        time.sleep(delay)
+
+
+# -- the scenarios ----------------------------------------------------------------------
+
+
+def run_handoff(trial: Trial) -> dict[str, Any]:
+    """Two candidates: steady-state counts, then ``handoffs`` SIGTERM handoffs in a row."""
+    leader = trial.spawn("handoff", 1)
+    trial.wait_first_tick(leader)
+    follower = trial.spawn("handoff", 2)
+    trial.wait_registered("handoff", 2)
+    time.sleep(2.0)
+    result: dict[str, Any] = {"steady": trial.steady("handoff"), "handoffs": []}
+    for round_no in range(trial.config.handoffs):
+        signalled = time.time()
+        leader.signal(signal.SIGTERM)
+        new = trial.wait_takeover(leader, [follower], signalled)
+        exit_code = leader.wait(timeout=5)
+        sample: dict[str, Any] = {
+            "handoff_s": None if new is None else new.time - signalled,
+            "old_exit": exit_code,
+            "old_error": outcome(leader)["error"],
+        }
+        if new is None:
+            sample["error"] = f"no takeover within {trial.config.takeover_timeout_s:.0f} s"
+            result["handoffs"].append(sample)
+            break
+        ticks = ticks_of([leader, follower])
+        sample["silence_s"] = longest_silence(ticks, signalled - 1.5, new.time)
+        result["handoffs"].append(sample)
+        if round_no + 1 < trial.config.handoffs:
+            leader, follower = follower, trial.spawn("handoff", round_no + 3)
+            trial.wait_registered("handoff", 2)
+            time.sleep(1.0)
+    return result
+
+
+_FAULTS = ("crash", "freeze", "cut")
+
+
+def run_faults(trial: Trial, gate: threading.Event | None = None) -> dict[str, Any]:
+    """Three pairs, one per fault, hit at once: SIGKILL, SIGSTOP for hold_s, cut for hold_s.
+
+    The cut pair's leader talks to the ensemble through a FaultProxy that blackholes:
+    connections stay open, nothing arrives either way, as when a cable is pulled.
+    ``gate``: wait for it before the faults (the twenty-candidate start-up is over).
+    """
+    config = trial.config
+    upstreams = [("127.0.0.1", s.client_port) for s in trial.ensemble.servers]
+    proxy = FaultProxy(upstreams)
+    proxy.start()
+    workers: list[WorkerProcess] = []
+    try:
+        leaders = {
+            kind: trial.spawn(kind, 1, proxy.connect_string() if kind == "cut" else None)
+            for kind in _FAULTS
+        }
+        workers += leaders.values()
+        for worker in leaders.values():
+            trial.wait_first_tick(worker)
+        followers = {kind: trial.spawn(kind, 2) for kind in _FAULTS}
+        workers += followers.values()
+        for kind in _FAULTS:
+            trial.wait_registered(kind, 2)
+        if gate is not None:
+            gate.wait(timeout=240)
+        time.sleep(2.0)
+        started = {"crash": time.time()}
+        leaders["crash"].signal(signal.SIGKILL)
+        started["freeze"] = time.time()
+        leaders["freeze"].pause()
+        started["cut"] = time.time()
+        proxy.blackhole()
+        _sleep_until(started["crash"] + config.hold_s)
+        ended = {"freeze": time.time()}
+        leaders["freeze"].resume()
+        ended["cut"] = time.time()
+        proxy.forward()
+        _sleep_until(max(ended.values()) + config.observe_s)
+        end = time.time()
+        return {
+            kind: _judge_fault(leaders[kind], followers[kind], started[kind], ended.get(kind), end)
+            for kind in _FAULTS
+        }
+    finally:
+        trial.stop_all(workers)
+        proxy.close()
+
+
+def _judge_fault(
+    old: WorkerProcess, new: WorkerProcess, fault: float, healed: float | None, end: float
+) -> dict[str, Any]:
+    ticks = ticks_of([old, new])
+    takeover = first_tick_after(ticks, fault, exclude_service=old.name)
+    old_after_fault = ticks_after(ticks, old.name, fault)
+    result: dict[str, Any] = {
+        "takeover_s": None if takeover is None else takeover.time - fault,
+        "silence_s": longest_silence(ticks, fault - 1.5, end),
+        # While cut off or frozen, before anyone else took over: how long it went on.
+        "old_last_tick_after_fault_s": (
+            max(
+                (t.time for t in old_after_fault if takeover is None or t.time < takeover.time),
+                default=fault,
+            )
+            - fault
+        ),
+        "healed_after_s": None if healed is None else healed - fault,
+        "observed_until_s": end - fault,
+        "old": outcome(old),
+    }
+    if takeover is None:
+        result["stale_ticks"] = None
+        result["still_ticking"] = None
+        result["error"] = "no takeover"
+        return result
+    stale = [t for t in old_after_fault if t.time > takeover.time]
+    result["stale_ticks"] = len(stale)
+    result["still_ticking"] = bool(stale) and stale[-1].time > end - 1.5
+    return result
+
+
+def run_many(trial: Trial, gate: threading.Event | None = None) -> dict[str, Any]:
+    """``many`` candidates: steady-state counts, then one SIGTERM and who woke up."""
+    config = trial.config
+    try:
+        leader = trial.spawn("many", 1)
+        trial.wait_first_tick(leader)
+        others = [trial.spawn("many", i) for i in range(2, config.many + 1)]
+        trial.wait_registered("many", config.many, timeout=240)
+    finally:
+        if gate is not None:
+            gate.set()
+    workers = [leader, *others]
+    try:
+        time.sleep(3.0)
+        result: dict[str, Any] = {"steady": trial.steady("many")}
+        path = trial.path("many")
+        owners = trial.probe.ephemerals(path)
+        leader_node = min(owners, key=sequence)
+        leader_session = owners[leader_node]
+        watches = trial.probe.watchers()
+        notified = (watches.get(leader_node, set()) | watches.get(path, set())) - {leader_session}
+        before = trial.probe.connections()
+        signalled = time.time()
+        leader.signal(signal.SIGTERM)
+        new = trial.wait_takeover(leader, others, signalled)
+        if new is not None:
+            _sleep_until(new.time + 2.0)
+        after = trial.probe.connections()
+        window_end = time.time()
+        readers = 0
+        for session in set(owners.values()) - {leader_session}:
+            if session in before and session in after:
+                counts = Connection.delta(before[session], after[session])
+                if counts is None or counts.requests > 0:
+                    readers += 1  # a reconnect counts as woken
+        fired = sum(
+            1
+            for worker in others
+            for e in worker.events()
+            if e.get("event") == "watch_fired" and signalled <= _event_time(e) <= window_end
+        )
+        deaths = [{"name": w.name, **outcome(w)} for w in others if w.returncode is not None]
+        result["change"] = {
+            "handoff_s": None if new is None else new.time - signalled,
+            "watchers_notified": len(notified),
+            "readers": readers,
+            "watch_fired_lines": fired if trial.impl.kind == "ours" else None,
+            "window_s": window_end - signalled,
+            "deaths": deaths,
+        }
+        if new is None:
+            result["change"]["error"] = "no takeover"
+        return result
+    finally:
+        trial.stop_all(workers)
+
+
+def _event_time(event: dict[str, Any]) -> float:
+    try:
+        return parse_time(str(event.get("time")))
+    except ValueError:
+        return 0.0
