@@ -48,6 +48,13 @@ def _handoffs(field: str) -> Callable[[Record], list[float | None]]:
     return extract
 
 
+def _fault_silence(record: Record) -> list[float | None]:
+    """The longest of the three faults' silences in one run (None if none measured)."""
+    values = [_section(record, "faults", kind, "silence_s") for kind in ("crash", "freeze", "cut")]
+    known = [v for v in values if v is not None]
+    return [max(known) if known else None]
+
+
 @dataclass(frozen=True)
 class Metric:
     key: str
@@ -69,7 +76,11 @@ METRICS: tuple[Metric, ...] = (
         chart="handoff",
     ),
     Metric(
-        "handoff_silence_s", "SIGTERM: longest gap between ticks", "s", _handoffs("silence_s"), 2
+        "handoff_gap_s",
+        "SIGTERM: old leader's last tick -> new leader's first",
+        "s",
+        _handoffs("gap_s"),
+        2,
     ),
     Metric(
         "crash_s",
@@ -120,6 +131,13 @@ METRICS: tuple[Metric, ...] = (
         _one("faults", "cut", "old_last_tick_after_fault_s"),
         1,
         ratio=False,
+    ),
+    Metric(
+        "fault_silence_s",
+        "longest silence (no tick by anyone) around SIGKILL, SIGSTOP or cut",
+        "s",
+        _fault_silence,
+        2,
     ),
     Metric(
         "follower_packets_2",

@@ -15,9 +15,16 @@ Times: the bench takes ``time.time()`` just before it sends a signal or flips th
 proxy; tick times come from the workers' own log lines. Same host, same clock.
 
 * **handoff_s**: SIGTERM to the leader -> the first tick of another candidate.
-* **silence_s**: the longest stretch without any tick, from 1.5 s before the fault to
-  the new leader's first tick: what a reader of the merged log sees as a gap.
+* **gap_s** (SIGTERM): the old leader's last tick -> the new leader's first tick: the
+  gap a reader of the merged log sees (up to one tick interval of it is the phase of
+  the loop at the moment of the signal).
+* **silence_s** (SIGKILL, freeze, cut): the longest stretch without any tick by anyone,
+  from 1.5 s before the fault to the end of the observation.
 * **takeover_s** (SIGKILL, freeze, cut): the fault -> the first tick of another candidate.
+  The servers count the session timeout from the last packet they heard, and expire
+  sessions once per tick (2 s): so a takeover lands between S - (time since the
+  leader's last packet) and S + 2 s after the fault. A leader that sends nothing but
+  pings (every S/3) can be expired sooner after the fault than one that reads each tick.
 * **stale_ticks**: the old leader's ticks strictly after the new leader's first tick,
   until the end of the observation (``observe_s`` after the freeze or cut ended);
   ``still_ticking`` when the last of them is within 1.5 s of that end (it never stops).
@@ -246,8 +253,8 @@ def run_handoff(trial: Trial) -> dict[str, Any]:
             sample["error"] = f"no takeover within {trial.config.takeover_timeout_s:.0f} s"
             result["handoffs"].append(sample)
             break
-        ticks = ticks_of([leader, follower])
-        sample["silence_s"] = longest_silence(ticks, signalled - 1.5, new.time)
+        before = [t.time for t in ticks_of([leader, follower]) if t.time < new.time]
+        sample["gap_s"] = new.time - max(before) if before else None
         result["handoffs"].append(sample)
         if round_no + 1 < trial.config.handoffs:
             leader, follower = follower, trial.spawn("handoff", round_no + 3)
