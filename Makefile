@@ -1,0 +1,62 @@
+# The verbs of the workshop. `make` alone lists them.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PY := .venv/bin/python
+# Compose v2 (`docker compose`) where it is installed, else Compose v1 (`docker-compose`).
+COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+DEMO := COMPOSE="$(COMPOSE)" docker/demo.sh
+
+.PHONY: help install test lint standins up down logs \
+	demo-stop demo-kill demo-pause demo-partition demo-zk-leader demo-quorum bench soak
+
+help: ## List the verbs
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+install: ## Create .venv with the pinned runtime and dev requirements
+	python3 -m venv .venv
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+
+test: ## Run every test: unit, integration (ZooKeeper), end to end (Docker); PYTEST_ARGS=...
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: ## ruff check and ruff format --check
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+standins: ## Build the stand-in images for a machine without a registry (CI)
+	docker/standins/build.sh --env-file .build/standins.env
+
+up: ## Build and start the ensemble and both workers, in the background
+	$(COMPOSE) up -d --build
+	@echo "Watch: one worker logs \"Processing...\" once per second, the other follows: make logs"
+
+down: ## Stop and remove everything, the ensemble's data volumes too
+	$(COMPOSE) down -v
+
+logs: ## Follow the two workers' logs
+	$(COMPOSE) logs -f --tail=20 service1 service2
+
+demo-stop: ## Stop the leading worker (SIGTERM): the other leads within a second
+	$(DEMO) stop
+
+demo-kill: ## Kill the leading worker (SIGKILL): the other leads after the session timeout
+	$(DEMO) kill
+
+demo-pause: ## Freeze the leader past its session: on thaw it must not work again
+	$(DEMO) pause
+
+demo-partition: ## Cut the leader off the network, then reconnect it
+	$(DEMO) partition
+
+demo-zk-leader: ## Stop the ZooKeeper node that leads the ensemble: the worker leader stays
+	$(DEMO) zk-leader
+
+demo-quorum: ## Stop two ZooKeeper nodes (nobody works), then start them (one leader)
+	$(DEMO) quorum
+
+bench: ## Failover, traffic and herd benchmark: ours, kazoo's Election, the article's recipe
+	$(PY) -m bench
+
+soak: ## Ten minutes of random faults against the election, checked from the logs
+	$(PY) -m bench.soak --minutes 10

@@ -1,0 +1,301 @@
+"""One run of docker-compose.yml, driven with the user's own commands and read from its logs.
+
+Usage::
+
+    project = ComposeProject(repo_root, name="zke2e1a2b3c4d", env=images_and_ports)
+    project.up()
+    leader, other = project.wait_steady()
+    project.compose("stop", leader)
+    ...
+    project.down()
+
+Everything the tests judge comes from the workers' own log lines (their "time" field,
+see tests.support.checker) and from `docker inspect`; nothing from the test's sleeps.
+Containers are never recreated by the tests (stop/start/kill/pause/network only), so a
+service's container id, and with it `docker logs`, covers the whole run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tests.support.checker import Tick, parse_time, ticks_from_events
+from tests.support.procs import wait_until
+
+WORKERS = ("service1", "service2")
+ZK_NODES = ("zoo1", "zoo2", "zoo3")
+# The compose file's ZK_SESSION_TIMEOUT_S: the demo's own setting, not a test setting.
+SESSION_TIMEOUT_S = 10.0
+# The last events that say where a worker stands in the election.
+_ROLE_EVENTS = {"following", "leader_elected", "leadership_lost", "started", "shutdown"}
+
+
+def compose_command() -> list[str] | None:
+    """`docker compose` (v2) where it works, else `docker-compose` (v1), else None."""
+    if shutil.which("docker"):
+        probe = subprocess.run(
+            ["docker", "compose", "version"], capture_output=True, timeout=30, check=False
+        )
+        if probe.returncode == 0:
+            return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    return None
+
+
+def docker_engine_answers() -> bool:
+    """True when a Docker CLI is installed and its engine answers."""
+    if not shutil.which("docker"):
+        return False
+    try:
+        probe = subprocess.run(["docker", "info"], capture_output=True, timeout=30, check=False)
+    except subprocess.TimeoutExpired:
+        return False
+    return probe.returncode == 0
+
+
+def image_present(image: str) -> bool:
+    probe = subprocess.run(
+        ["docker", "image", "inspect", image], capture_output=True, timeout=30, check=False
+    )
+    return probe.returncode == 0
+
+
+def free_loopback_ports(count: int) -> list[int]:
+    """Ports that were free on 127.0.0.1 a moment ago (bound to port 0, then released)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def docker_time(text: str) -> float:
+    """Docker's RFC 3339 time with nanoseconds -> epoch seconds (microsecond precision)."""
+    head, _, fraction = text.rstrip("Z").partition(".")
+    moment = datetime.fromisoformat(f"{head}.{(fraction or '0')[:6]:0<6}").replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+class ComposeProject:
+    """A compose project with its own name, so a test run never touches a user's demo."""
+
+    def __init__(self, root: Path, name: str, command: Sequence[str], env: dict[str, str]):
+        self.root = root
+        self.name = name
+        self._command = [*command, "--project-name", name, "--file", "docker-compose.yml"]
+        self._env = {**os.environ, **env}
+        self._containers: dict[str, str] = {}
+        self.up_started: float | None = None
+
+    # -- commands ---------------------------------------------------------------------
+
+    def compose(self, *args: str, timeout: float = 120) -> str:
+        """Run one compose command (the user's own); its output. Raises on failure."""
+        return self._run([*self._command, *args], timeout)
+
+    def docker(self, *args: str, timeout: float = 60) -> str:
+        return self._run(["docker", *args], timeout)
+
+    def _run(self, argv: list[str], timeout: float) -> str:
+        done = subprocess.run(
+            argv,
+            cwd=self.root,
+            env=self._env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise AssertionError(
+                f"`{' '.join(argv)}` exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+            )
+        return done.stdout
+
+    def up(self) -> None:
+        """`up -d --build`, as two steps so that `up_started` excludes the image build."""
+        self.compose("build", timeout=900)
+        self.up_started = time.time()
+        self.compose("up", "-d", timeout=300)
+
+    def down(self) -> None:
+        """`down -v`, plus the images this project built (they are tagged per project)."""
+        self.compose("down", "--volumes", "--rmi", "local", "--timeout", "5", timeout=300)
+
+    # -- containers -------------------------------------------------------------------
+
+    def container(self, service: str) -> str:
+        if service not in self._containers:
+            found = self.compose("ps", "-q", service).split()
+            assert found, f"no container for {service} in project {self.name}"
+            self._containers[service] = found[0]
+        return self._containers[service]
+
+    def state(self, service: str) -> dict[str, Any]:
+        """`docker inspect`'s State of the service's container."""
+        text = self.docker("inspect", "--format", "{{json .State}}", self.container(service))
+        return json.loads(text)
+
+    def network(self, service: str) -> str:
+        """The project network the service's container is attached to."""
+        text = self.docker(
+            "inspect", "--format", "{{json .NetworkSettings.Networks}}", self.container(service)
+        )
+        names = list(json.loads(text) or {})
+        assert names, f"{service} is attached to no network"
+        return names[0]
+
+    def zk_mode(self, node: str) -> str | None:
+        """The node's `srvr` Mode (leader, follower, ...), None when it does not serve."""
+        if not self.state(node).get("Running"):
+            return None
+        probe = subprocess.run(
+            [
+                "docker",
+                "exec",
+                self.container(node),
+                "sh",
+                "-c",
+                "echo srvr | nc -w 2 localhost 2181",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        for line in probe.stdout.splitlines():
+            if line.startswith("Mode: "):
+                return line.removeprefix("Mode: ").strip()
+        return None
+
+    def zk_leader(self) -> str:
+        """The ZooKeeper node in Mode: leader (waits for the ensemble to have one)."""
+
+        def find() -> str | None:
+            return next((node for node in ZK_NODES if self.zk_mode(node) == "leader"), None)
+
+        return wait_until(
+            find, timeout=60, interval=0.5, message="a ZooKeeper node in Mode: leader"
+        )
+
+    def wait_healthy(self, nodes: Sequence[str] = ZK_NODES, timeout: float = 90) -> None:
+        def healthy() -> bool:
+            return all(
+                self.state(node).get("Health", {}).get("Status") == "healthy" for node in nodes
+            )
+
+        wait_until(healthy, timeout=timeout, interval=0.5, message=f"{', '.join(nodes)} healthy")
+
+    # -- logs -------------------------------------------------------------------------
+
+    def events(self, service: str) -> list[dict[str, Any]]:
+        """The service's JSON log lines, across restarts of its container."""
+        done = subprocess.run(
+            ["docker", "logs", self.container(service)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        events = []
+        for line in done.stdout.splitlines():
+            if line.startswith("{"):
+                try:
+                    events.append(json.loads(line))
+                except ValueError:
+                    continue  # a line cut by a kill: not an event
+        return events
+
+    def ticks(self) -> list[Tick]:
+        """Every "Processing..." line of both workers, in time order."""
+        return ticks_from_events([e for service in WORKERS for e in self.events(service)])
+
+    def events_after(self, service: str, name: str, t: float) -> list[dict[str, Any]]:
+        return [
+            e
+            for e in self.events(service)
+            if e.get("event") == name and parse_time(str(e["time"])) > t
+        ]
+
+    def role(self, service: str) -> str | None:
+        """The worker's last election event: following, leader_elected, ... or None."""
+        roles = [e["event"] for e in self.events(service) if e.get("event") in _ROLE_EVENTS]
+        return roles[-1] if roles else None
+
+    def wait_steady(self, timeout: float = 90) -> tuple[str, str]:
+        """Wait for: both workers running, one ticking, the other following. (leader, other)."""
+
+        def steady() -> tuple[str, str] | None:
+            now = time.time()
+            recent = [tick for tick in self.ticks() if tick.time > now - 2.5]
+            leaders = {tick.service for tick in recent}
+            if len(recent) < 2 or len(leaders) != 1:
+                return None
+            (leader,) = leaders
+            other = next(service for service in WORKERS if service != leader)
+            if self.role(other) != "following":
+                return None
+            return leader, other
+
+        return wait_until(
+            steady, timeout=timeout, interval=0.5, message="one worker ticking, the other following"
+        )
+
+    def wait_following(self, service: str, since: float, timeout: float) -> float:
+        """Wait until `service` logs `following` after `since`; that line's time."""
+        found = wait_until(
+            lambda: self.events_after(service, "following", since),
+            timeout=timeout,
+            interval=0.5,
+            message=f"{service} following again",
+        )
+        return parse_time(str(found[0]["time"]))
+
+    # -- repair and diagnosis -----------------------------------------------------------
+
+    def restore(self) -> None:
+        """Undo whatever a scenario may have left: nodes stopped, a worker paused or cut off."""
+        for service in WORKERS:
+            state = self.state(service)
+            if state.get("Paused"):
+                self.compose("unpause", service)
+            network = self._default_network()
+            attached = self.docker(
+                "inspect", "--format", "{{json .NetworkSettings.Networks}}", self.container(service)
+            )
+            if network not in (json.loads(attached) or {}):
+                self.docker(
+                    "network", "connect", "--alias", service, network, self.container(service)
+                )
+        self.compose("start", *ZK_NODES, *WORKERS)
+
+    def _default_network(self) -> str:
+        return self.network(ZK_NODES[0])
+
+    def dump_logs(self) -> str:
+        """The workers' logs and the tail of each ZooKeeper node's, for a failed test."""
+        parts = [self.compose("ps", timeout=60)]
+        for service in WORKERS:
+            parts.append(f"===== {service}")
+            parts.append(self.compose("logs", "--no-color", "--tail", "400", service))
+        for node in ZK_NODES:
+            parts.append(f"===== {node} (tail)")
+            parts.append(self.compose("logs", "--no-color", "--tail", "60", node))
+        return "\n".join(parts)

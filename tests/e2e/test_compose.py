@@ -1,0 +1,216 @@
+"""docker-compose.yml, run for real: the README's demo and its faults, judged from the logs.
+
+One compose project serves every scenario, in file order; each starts from a steady
+state (one worker ticking, the other following, the ensemble healthy) and the
+``project`` fixture makes the project whole again afterwards. The faults are the
+user's own commands: `stop`, `kill`, `pause`, `docker network disconnect`. Times are
+the workers' own log times against the moment the test issued the command, both read
+off this host's clock.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.e2e.compose_project import SESSION_TIMEOUT_S, ZK_NODES, ComposeProject, docker_time
+from tests.support.checker import (
+    first_tick_after,
+    spacings,
+    summary,
+    ticks_after,
+    ticks_between,
+    violations,
+)
+from tests.support.procs import wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+def _assert_one_leader_at_a_time(project: ComposeProject) -> None:
+    """E1 over the whole run so far: tokens never go down, no two leaders overlap."""
+    ticks = project.ticks()
+    assert violations(ticks) == [], summary(ticks)
+
+
+def _takeover(project: ComposeProject, old_leader: str, since: float, timeout: float):
+    """The first tick after `since` by a worker other than `old_leader` (waits for it)."""
+    return wait_until(
+        lambda: first_tick_after(project.ticks(), since, exclude_service=old_leader),
+        timeout=timeout,
+        interval=0.25,
+        message=f"a worker other than {old_leader} ticking",
+    )
+
+
+def _observe(seconds_until: float) -> None:
+    """Let the clock run to `seconds_until` (epoch): a window judged afterwards from the logs."""
+    time.sleep(max(0.0, seconds_until - time.time()))
+
+
+def test_up_one_worker_processes_once_per_second(project: ComposeProject, measure) -> None:
+    leader, other = project.wait_steady()
+    first = project.ticks()[0]
+    assert project.up_started is not None
+    measure("up -d (images built) to the first Processing", first.time - project.up_started)
+
+    start = time.time()
+    wait_until(
+        lambda: len(ticks_after(project.ticks(), leader, start)) >= 6,
+        timeout=15,
+        interval=0.5,
+        message=f"six ticks of {leader}",
+    )
+    window = ticks_between(project.ticks(), start, time.time())
+    assert {tick.service for tick in window} == {leader}, summary(window)
+    gaps = spacings(window, leader)
+    assert all(0.7 <= gap <= 1.3 for gap in gaps), f"tick spacings {gaps}"
+    assert project.role(other) == "following"
+    _assert_one_leader_at_a_time(project)
+
+
+def test_stop_leader_hands_over_at_once_and_exits_zero(project: ComposeProject, measure) -> None:
+    leader, other = project.wait_steady()
+
+    issued = time.time()
+    project.compose("stop", leader)
+    first = _takeover(project, leader, issued, timeout=10)
+    takeover_s = first.time - issued
+    measure("stop: command to the other's first Processing", takeover_s)
+    assert first.service == other
+    assert takeover_s < 2.0, summary(project.ticks())
+
+    state = project.state(leader)
+    exited_s = docker_time(state["FinishedAt"]) - issued
+    measure("stop: command to the stopped container's exit", exited_s)
+    assert not state["Running"]
+    assert state["ExitCode"] == 0, state
+    assert exited_s < 3.0, "exited on Docker's SIGKILL after the grace period, not on SIGTERM"
+
+    restarted = time.time()
+    project.compose("start", leader)
+    project.wait_following(leader, restarted, timeout=30)
+    _assert_one_leader_at_a_time(project)
+
+
+def test_kill_leader_fails_over_within_session_timeout(project: ComposeProject, measure) -> None:
+    leader, other = project.wait_steady()
+
+    issued = time.time()
+    project.compose("kill", leader)
+    first = _takeover(project, leader, issued, timeout=SESSION_TIMEOUT_S + 10)
+    takeover_s = first.time - issued
+    measure("kill: command to the other's first Processing", takeover_s)
+    assert first.service == other
+    assert takeover_s <= SESSION_TIMEOUT_S + 3, summary(project.ticks())
+    assert project.state(leader)["ExitCode"] == 137  # SIGKILL
+
+    restarted = time.time()
+    project.compose("start", leader)
+    project.wait_following(leader, restarted, timeout=30)
+    _assert_one_leader_at_a_time(project)
+
+
+def test_paused_leader_never_processes_after_takeover(project: ComposeProject, measure) -> None:
+    leader, other = project.wait_steady()
+
+    issued = time.time()
+    project.compose("pause", leader)
+    first = _takeover(project, leader, issued, timeout=SESSION_TIMEOUT_S + 10)
+    measure("pause: command to the other's first Processing", first.time - issued)
+    assert first.service == other
+    # Paused for longer than the session timeout, since the takeover needed its expiry.
+    assert time.time() - issued > SESSION_TIMEOUT_S
+
+    unpaused = time.time()
+    project.compose("unpause", leader)
+    project.wait_following(leader, unpaused, timeout=30)
+    late = ticks_after(project.ticks(), leader, first.time)
+    assert late == [], f"{leader} processed after {other} took over: {late}"
+    assert project.events_after(leader, "leadership_lost", unpaused) or project.events_after(
+        leader, "zk_state", unpaused
+    ), f"{leader} logged nothing about its lost session after unpause"
+    _assert_one_leader_at_a_time(project)
+
+
+def test_disconnected_leader_stops_and_rejoins_as_follower(
+    project: ComposeProject, measure
+) -> None:
+    leader, other = project.wait_steady()
+    network = project.network(leader)
+    container = project.container(leader)
+
+    issued = time.time()
+    project.docker("network", "disconnect", network, container)
+    first = _takeover(project, leader, issued, timeout=SESSION_TIMEOUT_S + 15)
+    measure("partition: disconnect to the other's first Processing", first.time - issued)
+    assert first.service == other
+    stray = ticks_after(project.ticks(), leader, issued + 1.5)
+    assert stray == [], f"{leader} kept processing while cut off: {stray}"
+
+    reconnected = time.time()
+    project.docker("network", "connect", "--alias", leader, network, container)
+    following_at = project.wait_following(leader, reconnected, timeout=40)
+    measure("partition: reconnect to following again", following_at - reconnected)
+    assert project.state(leader)["Running"], "the worker restarted or died instead of rejoining"
+    assert ticks_after(project.ticks(), leader, issued + 1.5) == []
+    _assert_one_leader_at_a_time(project)
+
+
+def test_zookeeper_leader_loss_keeps_the_worker_leader(project: ComposeProject, measure) -> None:
+    leader, other = project.wait_steady()
+    token = ticks_after(project.ticks(), leader, 0)[-1].token
+    node = project.zk_leader()
+
+    issued = time.time()
+    project.compose("stop", node)
+    node_down = time.time()
+    resumed = wait_until(
+        lambda: ticks_after(project.ticks(), leader, node_down),
+        timeout=SESSION_TIMEOUT_S + 5,
+        interval=0.25,
+        message=f"{leader} processing again after {node} stopped",
+    )
+    # Long enough that a lost session would have shown: expiry plus the other's takeover.
+    _observe(issued + SESSION_TIMEOUT_S + 3)
+    after = ticks_between(project.ticks(), issued, time.time())
+    measure("ZooKeeper leader stopped: longest pause in Processing", _longest_gap(after, issued))
+    assert {tick.service for tick in after} == {leader}, summary(after)
+    assert {tick.token for tick in after} == {token}, "the worker leader was elected anew"
+    assert resumed
+
+    project.compose("start", node)
+    project.wait_healthy()
+    _assert_one_leader_at_a_time(project)
+
+
+def test_quorum_loss_stops_everyone_and_its_return_elects_one(
+    project: ComposeProject, measure
+) -> None:
+    project.wait_steady()
+    # The ZooKeeper leader and one follower: the survivor, a follower, stops serving at
+    # once (a surviving leader would serve on for up to syncLimit ticks).
+    zk_leader = project.zk_leader()
+    followers = [node for node in ZK_NODES if node != zk_leader]
+    stopped = [zk_leader, followers[0]]
+
+    project.compose("stop", *stopped)
+    down = time.time()
+    _observe(down + SESSION_TIMEOUT_S + 2)
+    during = ticks_between(project.ticks(), down + 1.0, time.time())
+    assert during == [], f"processing without a quorum: {summary(during)}"
+
+    restarted = time.time()
+    project.compose("start", *stopped)
+    leader, _ = project.wait_steady(timeout=90)
+    first = first_tick_after(project.ticks(), restarted)
+    assert first is not None
+    measure("quorum back: start command to the first Processing", first.time - restarted)
+    assert {tick.service for tick in ticks_after(project.ticks(), leader, restarted)} == {leader}
+    _assert_one_leader_at_a_time(project)
+
+
+def _longest_gap(ticks, since: float) -> float:
+    times = [since] + [tick.time for tick in ticks]
+    return max((b - a for a, b in zip(times, times[1:], strict=False)), default=0.0)
