@@ -9,7 +9,8 @@ What is guaranteed, first:
   The ensemble cannot give the leadership away before our session expires, and it
   cannot expire before a full session timeout after it last heard us, so a lease
   holder that is frozen (SIGSTOP, a long GC-like pause, a VM migration) finds its
-  lease gone when it wakes, before it does any work.
+  lease gone when it wakes, before it does any work. The election thread renews the
+  lease with one small read every 0.4 session timeouts; asking for it is local.
 * Leadership is revoked locally the moment the connection is SUSPENDED, long before
   the ensemble could expire the session (kazoo suspends after 2/3 of it).
 * Every leadership carries a fencing token, the czxid of the leader's node: it only
@@ -29,8 +30,8 @@ Usage::
                               session_timeout_s=10, notify=wake_up_the_worker)
     if election.start(should_stop, sleep):
         while running:
-            lease = election.confirm()
-            if lease and election.holds(lease):
+            lease = election.lease()          # local: no ZooKeeper round trip
+            if lease is not None:
                 do_the_work(fencing_token=lease.leadership.token)
             ...  # sleep until the next tick or until notify() is called
     election.close()
@@ -51,8 +52,7 @@ Connection states, as kazoo reports them (handled in ``_on_state``):
 
 Only this module imports kazoo. kazoo's listener and watch callbacks run on kazoo's
 event thread: they only set fields, queue notes and wake threads; they never block
-and never call ZooKeeper. ZooKeeper calls happen on the election's own thread, and the
-per-tick confirmation read on the caller's.
+and never call ZooKeeper. ZooKeeper calls happen on the election's own thread only.
 """
 
 from __future__ import annotations
@@ -87,9 +87,16 @@ log = logging.getLogger(__name__)
 # The Java recipe's node name prefix; its sequence suffix is ZooKeeper's 10-digit counter.
 NODE_PREFIX = "n_"
 _NODE_NAME = re.compile(r"^n_(\d{10})$")
-# Half a session timeout: a lease only has to cover the gap between its confirming read
-# and the work it guards (milliseconds); the rest is margin for clock rate and clamping.
+# A lease lasts half a session timeout from its read's sending: the ensemble cannot
+# expire the session sooner than a whole one, the rest is margin for clock rates.
 _LEASE_FRACTION = 0.5
+# Renew every 0.4 session timeouts. Not more often: kazoo only checks a connection for
+# liveness when it has sent nothing for 1/3 of a session timeout (a request counts as a
+# ping but its missing reply is never noticed), so reads at a faster pace would hide a
+# dead connection from it until the session is gone. Reads at 0.4 leave kazoo room to
+# ping, notice a silent server within ~0.73 session timeouts, and move to another one
+# while the session is still alive.
+_RENEW_EVERY_FRACTION = 0.4
 # After an unexpected error on the election thread, look again after this long.
 _RETRY_STEP_S = 0.5
 # A connection error blocks no longer than this: kazoo reports the session state soon.
@@ -165,6 +172,7 @@ class LeaderElection:
         self._connect_timeout_s = connect_timeout_s
         self._retry_max_delay_s = retry_max_delay_s
         self._lease_s = session_timeout_s * _LEASE_FRACTION
+        self._renew_every_s = session_timeout_s * _RENEW_EVERY_FRACTION
         self._notify = notify
         self._client = KazooClient(
             hosts=hosts,
@@ -179,6 +187,7 @@ class LeaderElection:
         self._life = _Life.LATENT
         self._lock = threading.Lock()
         self._leadership: Leadership | None = None  # guarded by _lock
+        self._lease: Lease | None = None  # guarded by _lock; for self._leadership only
         self._wake = threading.Event()  # wakes the election thread
         self._notes: deque[tuple[str, object]] = deque()  # from kazoo's thread, to log
         self._thread = threading.Thread(target=self._run, name="election", daemon=True)
@@ -188,6 +197,8 @@ class LeaderElection:
         self._node_session: int | None = None
         self._orphan_session: int | None = None  # a create may have landed in this session
         self._following: tuple[str, str] | None = None
+        self._needs_step = True  # set from any thread, with _wake: rank again
+        self._renew_at = 0.0  # monotonic time of the next lease renewal read
         self._foreign_seen: set[str] = set()
 
     # ----------------------------------------------------------------- public verbs
@@ -230,46 +241,23 @@ class LeaderElection:
         client_id = self._client.client_id
         return f"0x{client_id[0]:x}" if client_id else None
 
-    def confirm(self, timeout: float | None = None) -> Lease | None:
-        """Ask the ensemble, with one small read, whether we still lead. Returns a Lease.
+    def lease(self) -> Lease | None:
+        """The current lease if it is still valid, else None. Local: no round trip.
 
-        The lease counts from the moment the read was sent: a reply that waited in a
-        socket buffer while this process was frozen confirms nothing.
+        None while leading means the lease ran out and its renewal has not come back
+        (a frozen process just thawed, a silent server): do no work; notify() is called
+        when it is renewed or leadership is lost.
         """
-        lead = self.leadership
-        if lead is None:
-            return None
-        sent = time.monotonic()
-        try:
-            stat = self._client.exists_async(lead.node).get(
-                timeout=timeout if timeout is not None else self._lease_s / 2
-            )
-        except _CONNECTION_ERRORS:
-            return None  # the state listener revokes; or the next tick asks again
-        except KazooException as exc:
-            log_event(
-                log,
-                "confirm_failed",
-                f"Leadership check failed: {exc!r}",
-                level=logging.WARNING,
-                node=lead.node,
-            )
-            return None
-        if stat is None or stat.ephemeralOwner != lead.session_id or stat.czxid != lead.token:
-            self._revoke(lead, "node_gone")
-            self._wake.set()
-            return None
-        if self.leadership != lead:
-            return None
-        return Lease(lead, sent + self._lease_s)
+        with self._lock:
+            lease = self._lease
+        return lease if self.holds(lease) else None
 
     def holds(self, lease: Lease | None) -> bool:
         """True while `lease` is unexpired and nothing has revoked it locally."""
-        return (
-            lease is not None
-            and time.monotonic() < lease.deadline
-            and self.leadership == lease.leadership
-        )
+        if lease is None or time.monotonic() >= lease.deadline:
+            return False
+        with self._lock:
+            return self._leadership == lease.leadership
 
     def close(self) -> None:
         """Resign: stop leading, delete our node, close the session. Idempotent."""
@@ -279,7 +267,7 @@ class LeaderElection:
         self._life = _Life.CLOSED
         self._wake.set()
         with self._lock:
-            lead, self._leadership = self._leadership, None
+            lead, self._leadership, self._lease = self._leadership, None, None
         if lead is not None:
             log_event(
                 log,
@@ -338,44 +326,95 @@ class LeaderElection:
         if state != KazooState.CONNECTED:
             reason = "suspended" if state == KazooState.SUSPENDED else "session_lost"
             with self._lock:
-                lead, self._leadership = self._leadership, None
+                lead, self._leadership, self._lease = self._leadership, None, None
             if lead is not None:
                 self._notes.append(("lost", (lead, reason)))
                 self._notify()
         client_id = self._client.client_id
         self._notes.append(("state", (str(state), client_id[0] if client_id else None)))
+        self._needs_step = True
         self._wake.set()
 
     def _on_predecessor(self, event: WatchedEvent) -> None:
         # EventType.NONE is kazoo clearing watches on SUSPENDED, not a node change.
         if event.type != EventType.NONE:
             self._notes.append(("watch", event.path))
+        self._needs_step = True
         self._wake.set()
 
     # ------------------------------------------------------ the election's thread
 
     def _run(self) -> None:
-        retry_in: float | None = None
+        retry_at: float | None = None  # step again then, after an error
         while True:
-            self._wake.wait(timeout=retry_in)
+            self._wake.wait(timeout=self._idle_for(retry_at))
             self._wake.clear()
-            retry_in = None
             self._log_notes()
             if self._life is _Life.CLOSED:
                 return
             if not self._client.connected:
                 continue  # the listener wakes us when a session is back
+            now = time.monotonic()
             try:
-                self._step()
+                if self._needs_step or (retry_at is not None and now >= retry_at):
+                    self._needs_step, retry_at = False, None
+                    self._step()
+                if self.leadership is not None and now >= self._renew_at:
+                    self._renew()
             except _CONNECTION_ERRORS:
-                retry_in = _RETRY_STEP_S  # the listener usually wakes us first
+                retry_at = time.monotonic() + _RETRY_STEP_S  # the listener usually wakes us first
             except NoNodeError:
-                retry_in = 0.0  # raced with a deletion: look again now
+                self._needs_step = True  # raced with a deletion: look again now
+                self._wake.set()
             except KazooException as exc:
                 log_event(
                     log, "election_error", f"Election step failed: {exc!r}", level=logging.WARNING
                 )
-                retry_in = _RETRY_STEP_S
+                retry_at = time.monotonic() + _RETRY_STEP_S
+
+    def _idle_for(self, retry_at: float | None) -> float | None:
+        """How long the election thread may sleep: until a retry or a lease renewal."""
+        due = [t for t in (retry_at, self._renew_at if self.leadership else None) if t is not None]
+        return max(0.0, min(due) - time.monotonic()) if due else None
+
+    def _renew(self) -> None:
+        """One small read: is our node still there, owned by our session? Then extend."""
+        lead = self.leadership
+        if lead is None:
+            return
+        sent = time.monotonic()
+        # Whatever the outcome, the next read waits its turn: reading faster would hide
+        # a dead connection from kazoo (see _RENEW_EVERY_FRACTION).
+        self._renew_at = sent + self._renew_every_s
+        try:
+            stat = self._client.exists_async(lead.node).get(timeout=self._lease_s)
+        except KazooTimeoutError:
+            log_event(
+                log,
+                "lease_renewal_late",
+                f"No answer to the lease renewal within {self._lease_s:g} s; not working "
+                "until one comes",
+                level=logging.WARNING,
+                fencing_token=lead.token,
+            )
+            return
+        if stat is None or stat.ephemeralOwner != lead.session_id or stat.czxid != lead.token:
+            self._revoke(lead, "node_gone")
+            self._needs_step = True
+            self._wake.set()
+            return
+        self._grant(lead, sent)
+
+    def _grant(self, lead: Leadership, sent: float) -> None:
+        """A read sent at `sent` showed our node alive: lease until sent + lease time."""
+        with self._lock:
+            if self._leadership != lead:
+                return
+            old = self._lease
+            self._lease = Lease(lead, sent + self._lease_s)
+            self._renew_at = sent + self._renew_every_s
+        if old is None or time.monotonic() >= old.deadline:
+            self._notify()  # the worker may be waiting for a valid lease
 
     def _step(self) -> None:
         """Join if we have no node on this session, then lead or watch the predecessor."""
@@ -386,6 +425,7 @@ class LeaderElection:
         if self._node is None or self._node_session != session_id:
             self._join(session_id)
         assert self._node is not None
+        sent = time.monotonic()  # the listing proves our node alive as of now: a lease
         children = self._client.get_children(self._root)
         ranked = sorted((seq, name) for name in children if (seq := self._ranked(name)) is not None)
         own_name = self._node.rsplit("/", 1)[1]
@@ -400,17 +440,19 @@ class LeaderElection:
             )
             self._revoke(self.leadership, "node_gone")
             self._node = None
+            self._needs_step = True
             self._wake.set()
             return
         position = names.index(own_name)
         if position == 0:
             self._following = None
-            self._lead(Leadership(self._node_token, self._node, session_id))
+            self._lead(Leadership(self._node_token, self._node, session_id), sent)
             return
         self._revoke(self.leadership, "not_lowest")
         predecessor = f"{self._root}/{names[position - 1]}"
         if self._client.exists(predecessor, watch=self._on_predecessor) is None:
-            self._wake.set()  # it went between the two reads: rank again
+            self._needs_step = True  # it went between the two reads: rank again
+            self._wake.set()
             return
         leader_node = f"{self._root}/{names[0]}"
         if self._following != (predecessor, leader_node):
@@ -506,12 +548,15 @@ class LeaderElection:
             return None
         return _identity(data)
 
-    def _lead(self, lead: Leadership) -> None:
+    def _lead(self, lead: Leadership, sent: float) -> None:
         with self._lock:
-            if self._leadership == lead or self._life is _Life.CLOSED:
+            if self._life is _Life.CLOSED:
                 return
+            again = self._leadership == lead
             self._leadership = lead
-        self._notify()
+        self._grant(lead, sent)
+        if again:
+            return
         log_event(
             log,
             "leader_elected",
@@ -527,7 +572,7 @@ class LeaderElection:
         with self._lock:
             if self._leadership != lead:
                 return
-            self._leadership = None
+            self._leadership, self._lease = None, None
         self._notify()
         self._log_lost(lead, reason)
 

@@ -1,8 +1,8 @@
 """The worker: the article's once-per-second loop, made safe.
 
 `run("service1")` is the whole program: read the settings, join the election, and
-while leading log "Processing..." once per TICK_INTERVAL_S, each tick confirmed by
-the ensemble first (see election.Lease); stop at SIGTERM or SIGINT by resigning and
+while leading log "Processing..." once per TICK_INTERVAL_S, each tick under a lease
+confirmed by the ensemble (see election.Lease); stop at SIGTERM or SIGINT by resigning and
 closing the session, then exit 0. Returns the exit code.
 
 The main thread sleeps in select() on a self-pipe. Three things write to it: the
@@ -30,10 +30,6 @@ from .settings import ConfigError, Settings, describe
 __all__ = ["run"]
 
 log = logging.getLogger(__name__)
-
-# While a tick cannot be confirmed but leadership has not been revoked yet (a slow
-# read, a connection about to be declared dead), ask again this soon.
-_RECONFIRM_S = 0.25
 
 
 def run(service_name: str) -> int:
@@ -192,17 +188,19 @@ class _Worker:
             if lead.token != token:
                 token, next_tick = lead.token, now  # the first tick the moment we win
             if now >= next_tick:
-                if self._tick(election):
-                    next_tick += interval
-                    if next_tick <= now:  # fell behind (a pause): skip, don't burst
-                        next_tick = now + interval
-                else:
-                    next_tick = now + min(interval, _RECONFIRM_S)
+                if not self._tick(election):
+                    # Leading, but the lease ran out (a thaw, a silent server): no work
+                    # until the election renews it or revokes; it notifies either way.
+                    self._wakeup.wait(interval)
+                    continue
+                next_tick += interval
+                if next_tick <= now:  # fell behind (a pause): skip, don't burst
+                    next_tick = now + interval
             self._wakeup.wait(next_tick - time.monotonic())
 
     def _tick(self, election: LeaderElection) -> bool:
-        lease = election.confirm()
-        if lease is None or not election.holds(lease):
+        lease = election.lease()  # local; the election thread keeps it renewed
+        if lease is None:
             return False
         held = lease.leadership
         log_event(
