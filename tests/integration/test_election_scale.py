@@ -1,0 +1,127 @@
+"""E7 herd-free and E8 quiet: many candidates, one wake-up per change, no chatter."""
+
+from __future__ import annotations
+
+import re
+import signal
+
+import pytest
+
+from tests.integration.helpers import (
+    assert_alive,
+    assert_no_traceback,
+    assert_one_leader_history,
+    events_named,
+    now,
+    wait_for_leader,
+    worker_ticks,
+)
+from tests.support.procs import wait_until
+
+pytestmark = pytest.mark.integration
+
+HERD_SIZE = 20
+QUIET_SIZE = 10
+# After a leader change, wait this long for any further (wrong) wake-ups to show up.
+_HERD_SETTLE_S = 2.0
+_CONS_LINE = re.compile(r"sid=(0x[0-9a-f]+).*?lcxid=(0x[0-9a-f]+)")
+
+
+def _spawn_many(spawn_worker, count: int, prefix: str):
+    """Start ``count`` service1 workers at once (Popen does not wait for them)."""
+    return [spawn_worker("service1", name=f"{prefix}-{i:02d}") for i in range(1, count + 1)]
+
+
+def _wait_steady(workers, timeout: float = 60.0):
+    """One leader ticking, every other worker following; returns (leader, followers)."""
+    leader = wait_for_leader(workers, timeout=timeout, min_ticks=1)
+    followers = [w for w in workers if w is not leader]
+    wait_until(
+        lambda: all(events_named(w, "following") for w in followers),
+        timeout,
+        interval=0.2,
+        message=f"{len(followers)} followers logged 'following'",
+    )
+    return leader, followers
+
+
+def test_election_twenty_candidates_one_wakeup_per_leader_change(
+    ensemble, spawn_worker, measure
+) -> None:
+    workers = _spawn_many(spawn_worker, HERD_SIZE, "cand")
+    leader, followers = _wait_steady(workers)
+    (elected,) = events_named(leader, "leader_elected")
+    successors = [
+        w for w in followers if events_named(w, "following")[-1]["predecessor"] == elected["node"]
+    ]
+    assert len(successors) == 1, "exactly one candidate should watch the leader's node"
+    (successor,) = successors
+
+    stopped = now()
+    leader.signal(signal.SIGTERM)
+    assert leader.wait(timeout=2.0) == 0
+    new_tick = wait_until(
+        lambda: [t for w in followers for t in worker_ticks(w, after=stopped)],
+        10,
+        message="a new leader ticks",
+    )[0]
+    wait_until(lambda: now() - new_tick.time >= _HERD_SETTLE_S, _HERD_SETTLE_S + 1)
+
+    woken = [(w.name, e) for w in followers for e in events_named(w, "watch_fired", after=stopped)]
+    assert len(woken) == 1, f"{len(woken)} wake-ups for one leader change: {woken}"
+    assert woken[0][0] == successor.name
+    assert woken[0][1]["path"] == elected["node"]
+    assert new_tick.service == successor.name, "the next in line did not lead"
+    measure(f"{HERD_SIZE} candidates: SIGTERM -> next in line ticks", new_tick.time - stopped)
+    assert_one_leader_history(workers)
+    assert_alive(*followers)
+    assert_no_traceback(*workers)
+
+
+def _lcxids(ensemble) -> dict[str, int]:
+    """Session id -> last client xid, from ``cons`` on every running server."""
+    found: dict[str, int] = {}
+    for server in ensemble.running():
+        for match in _CONS_LINE.finditer(server.four_letter("cons")):
+            found[match.group(1)] = int(match.group(2), 16)
+    return found
+
+
+def _session_of(worker) -> str:
+    """The worker's current session id as ZooKeeper's cons prints it (0x, no padding)."""
+    states = [e for e in events_named(worker, "zk_state") if e["state"] == "CONNECTED"]
+    assert states, f"{worker.name} never connected"
+    return hex(int(states[-1]["session_id"], 16))
+
+
+def test_election_steady_state_followers_send_nothing_but_pings(
+    ensemble, spawn_worker, measure
+) -> None:
+    workers = _spawn_many(spawn_worker, QUIET_SIZE, "quiet")
+    leader, followers = _wait_steady(workers)
+    sessions = {w.name: _session_of(w) for w in workers}
+
+    before = _lcxids(ensemble)
+    sampled = now()
+    wait_until(
+        lambda: len(worker_ticks(leader, after=sampled)) >= 5,
+        10,
+        message="5 more leader ticks between the two samples",
+    )
+    after = _lcxids(ensemble)
+    sampled_again = now()
+
+    missing = [n for n, sid in sessions.items() if sid not in before or sid not in after]
+    assert not missing, f"sessions not found in cons: {missing} ({sessions})"
+    chatty = {
+        w.name: after[sessions[w.name]] - before[sessions[w.name]]
+        for w in followers
+        if after[sessions[w.name]] != before[sessions[w.name]]
+    }
+    assert chatty == {}, f"followers sent requests (lcxid advanced): {chatty}"
+    ticks = [t for t in worker_ticks(leader) if sampled <= t.time <= sampled_again]
+    sent = after[sessions[leader.name]] - before[sessions[leader.name]]
+    measure("leader requests per tick (steady state)", sent / max(len(ticks), 1), "requests")
+    assert 0 <= sent <= len(ticks) + 1, f"leader sent {sent} requests for {len(ticks)} ticks"
+    assert_one_leader_history(workers)
+    assert_alive(*workers)
