@@ -125,9 +125,9 @@ demo_partition() {
     network="$(docker inspect -f '{{range $name, $_ := .NetworkSettings.Networks}}{{$name}} {{end}}' "$container")"
     network="${network%% *}"
     _say "docker network disconnect $network $leader: cut off from ZooKeeper, still running."
-    echo "Watch: $leader stops Processing at once (it cannot confirm its lead with the"
-    echo "ensemble), before ZooKeeper expires its session; $other leads after about"
-    echo "${session_timeout_s} s, when the session expires."
+    echo "Watch: $leader stops Processing within $((session_timeout_s / 2)) s (its lease, half the session"
+    echo "timeout, cannot be renewed), before ZooKeeper expires its session; $other leads"
+    echo "after about ${session_timeout_s} s, when the session expires."
     _follow $((session_timeout_s + 22))
     docker network disconnect "$network" "$container"
     sleep $((session_timeout_s + 6))
