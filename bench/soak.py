@@ -308,16 +308,20 @@ def leaderless_gaps(
 def takeovers(
     ticks: list[Tick], incidents: list[Incident], bounds: Bounds, tick_interval_s: float
 ) -> dict[str, list[float]]:
-    """Fault on the leader -> the next tick by anyone (for term/kill: by another worker)."""
+    """Fault on the leader -> the next tick of a new leadership (term, kill: another
+    fencing token, whoever holds it, the restarted victim included) or of any
+    leadership (freeze, cut: the victim may resume its own)."""
     result: dict[str, list[float]] = {}
     window = tick_interval_s + bounds.slack_s
     for inc in incidents:
         if inc.kind not in WORKER_KINDS or not _was_leader(ticks, inc.target, inc.start, window):
             continue
+        own = [t for t in ticks if t.service == inc.target and t.time <= inc.start]
+        token = own[-1].token if own else None
         after = [
             t.time
             for t in ticks
-            if t.time > inc.start and (inc.kind in ("freeze", "cut") or t.service != inc.target)
+            if t.time > inc.start and (inc.kind in ("freeze", "cut") or t.token != token)
         ]
         if after:
             result.setdefault(inc.kind, []).append(after[0] - inc.start)
@@ -393,6 +397,7 @@ class SoakReport:
             "bounds": asdict(self.bounds),
             "plan": [asdict(f) for f in self.faults],
             "done": self.timeline.lines,
+            "incidents": [asdict(i) for i in self.timeline.incidents],
             "skipped": self.timeline.skipped,
             "violations": self.violations,
             "gaps": [asdict(g) for g in self.gaps],
