@@ -52,6 +52,7 @@ _debian_mirror() {
         echo "$DEBIAN_MIRROR"
         return
     fi
+    # shellcheck disable=SC2016  # $(REPO_URI) is apt's placeholder, not the shell's
     apt-get indextargets --format '$(REPO_URI)' "Release: $suite" 'Component: main' \
         'Identifier: Packages' | head -n 1
 }
@@ -63,7 +64,9 @@ _remove_stale_images() {
     local image
     for image in $(docker image ls --format '{{.Repository}}:{{.Tag}}' "$repo/*"); do
         if [[ "$image" != *":$tag" ]]; then
-            docker image rm "$image" >/dev/null 2>&1 && _log "removed stale $image" || true
+            if docker image rm "$image" >/dev/null 2>&1; then
+                _log "removed stale $image"
+            fi
         fi
     done
 }
@@ -71,9 +74,10 @@ _remove_stale_images() {
 _unmount_best_effort() {
     # debootstrap mounts proc and sys in the target and may leave them on failure.
     local mount_point
-    for mount_point in $(awk -v dir="$1" 'index($2, dir) == 1 {print $2}' /proc/mounts | sort -r); do
-        umount -l "$mount_point" 2>/dev/null || true
-    done
+    awk -v dir="$1" 'index($2, dir) == 1 {print $2}' /proc/mounts | sort -r |
+        while read -r mount_point; do
+            umount -l "$mount_point" 2>/dev/null || true
+        done
 }
 
 _bootstrap() {
