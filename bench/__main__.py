@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m bench                 # default: 3 runs, about 15 minutes on 2 cores
+    python -m bench                 # default: 4 runs, about 15 minutes on 2 cores
     python -m bench --quick         # a smoke run: 1 run, 5 candidates, short windows
     python -m bench --runs 5 --only ours,article_close
 
@@ -53,7 +53,7 @@ _MEASUREMENT_ERRORS = (ScenarioError, AssertionError, OSError, RuntimeError, Key
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=3, help="runs per implementation (3)")
+    parser.add_argument("--runs", type=int, default=4, help="runs per implementation (4)")
     parser.add_argument("--handoffs", type=int, default=2, help="SIGTERM handoffs per run (2)")
     parser.add_argument("--candidates", type=int, default=20, help="the 'many' scenario (20)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 run, 5 candidates")

@@ -41,6 +41,7 @@ proxy; tick times come from the workers' own log lines. Same host, same clock.
 
 from __future__ import annotations
 
+import random
 import re
 import signal
 import statistics
@@ -99,8 +100,14 @@ class Trial:
         self.logdir = logdir
         self.run = run
         self.probe = ZkProbe(ensemble)
+        self._phase = random.Random(f"{impl.key}-{run}")
         self._workers: list[WorkerProcess] = []
         self._lock = threading.Lock()
+
+    def random_phase(self) -> None:
+        """Sleep 0..1 s (seeded): a fault lands at a random point of the once-a-second
+        loop, so a polling candidate's luck averages out over the samples."""
+        time.sleep(self._phase.uniform(0.0, 1.0))
 
     def path(self, scenario: str) -> str:
         """A flat root per scenario: the Java recipe creates only the last level."""
@@ -240,6 +247,7 @@ def run_handoff(trial: Trial) -> dict[str, Any]:
     time.sleep(2.0)
     result: dict[str, Any] = {"steady": trial.steady("handoff"), "handoffs": []}
     for round_no in range(trial.config.handoffs):
+        trial.random_phase()
         signalled = time.time()
         leader.signal(signal.SIGTERM)
         new = trial.wait_takeover(leader, [follower], signalled)
@@ -293,6 +301,7 @@ def run_faults(trial: Trial, gate: threading.Event | None = None) -> dict[str, A
         if gate is not None:
             gate.wait(timeout=240)
         time.sleep(2.0)
+        trial.random_phase()
         started = {"crash": time.time()}
         leaders["crash"].signal(signal.SIGKILL)
         started["freeze"] = time.time()
@@ -368,6 +377,7 @@ def run_many(trial: Trial, gate: threading.Event | None = None) -> dict[str, Any
         leader_session = owners[leader_node]
         watches = trial.probe.watchers()
         notified = (watches.get(leader_node, set()) | watches.get(path, set())) - {leader_session}
+        trial.random_phase()
         before = trial.probe.connections()
         signalled = time.time()
         leader.signal(signal.SIGTERM)
