@@ -48,6 +48,18 @@ def _handoffs(field: str) -> Callable[[Record], list[float | None]]:
     return extract
 
 
+def _died(kind: str) -> Callable[[Record], list[float | None]]:
+    """1 if the fault's old leader had exited by the end of the observation, else 0."""
+
+    def extract(record: Record) -> list[float | None]:
+        old = _section(record, "faults", kind, "old")
+        if not isinstance(old, dict):
+            return [None]
+        return [0.0 if old.get("exit") is None else 1.0]
+
+    return extract
+
+
 def _fault_silence(record: Record) -> list[float | None]:
     """The longest of the three faults' silences in one run (None if none measured)."""
     values = [_section(record, "faults", kind, "silence_s") for kind in ("crash", "freeze", "cut")]
@@ -64,6 +76,7 @@ class Metric:
     digits: int = 2
     ratio: bool = True  # show "xN" against ours
     chart: str | None = None  # panel name, if charted
+    table: bool = True  # a row of results.md (else JSON and chart only)
 
 
 METRICS: tuple[Metric, ...] = (
@@ -206,6 +219,18 @@ METRICS: tuple[Metric, ...] = (
         _one("many", "change", "handoff_s"),
         3,
     ),
+    Metric(
+        "freeze_old_died",
+        "SIGSTOP: old leader exited",
+        "runs",
+        _died("freeze"),
+        0,
+        ratio=False,
+        table=False,
+    ),
+    Metric(
+        "cut_old_died", "cut: old leader exited", "runs", _died("cut"), 0, ratio=False, table=False
+    ),
 )
 
 
@@ -302,7 +327,7 @@ def markdown(meta: dict[str, Any], summary: dict[str, Any], impls: list[Implemen
     head = "| figure | " + " | ".join(impl.label for impl in impls) + " |"
     rule = "|---|" + "---|" * len(impls)
     rows = [head, rule]
-    for metric in METRICS:
+    for metric in (m for m in METRICS if m.table):
         cells = [
             _cell(summary["metrics"][impl.key][metric.key], metric, impl.key != "ours")
             for impl in impls
@@ -389,7 +414,7 @@ def chart(path: Path, summary: dict[str, Any], impls: list[Implementation]) -> N
                 lows.append(med - (stats["min"] if stats["min"] is not None else med))
                 highs.append((stats["max"] if stats["max"] is not None else med) - med)
             xs = [j + i * width for j in range(len(metrics))]
-            ax.bar(
+            bars = ax.bar(
                 xs,
                 medians,
                 width,
@@ -398,6 +423,11 @@ def chart(path: Path, summary: dict[str, Any], impls: list[Implementation]) -> N
                 yerr=[lows, highs],
                 capsize=3,
             )
+            labels = [
+                _bar_label(summary, impl, metric, med)
+                for metric, med in zip(metrics, medians, strict=True)
+            ]
+            ax.bar_label(bars, labels=labels, fontsize=7, padding=2)
         ax.set_xticks([j + width * (len(impls) - 1) / 2 for j in range(len(metrics))])
         ax.set_xticklabels([_short(m) for m in metrics], fontsize=8)
         ax.set_title(title, fontsize=10)
@@ -408,6 +438,16 @@ def chart(path: Path, summary: dict[str, Any], impls: list[Implementation]) -> N
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _bar_label(summary: dict[str, Any], impl: Implementation, metric: Metric, median: float) -> str:
+    """The median on the bar; for stale ticks, say so when the old leader had died."""
+    text = f"{median:.{metric.digits}f}" if median >= 0.1 or metric.digits == 0 else f"{median:.3f}"
+    if metric.key in ("freeze_stale_ticks", "cut_stale_ticks"):
+        died = summary["metrics"][impl.key][metric.key.split("_")[0] + "_old_died"]
+        if died["n"] and died["min"] == 1.0:
+            text += "\n(died)"
+    return text
 
 
 def _short(metric: Metric) -> str:
