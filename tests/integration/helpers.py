@@ -95,3 +95,29 @@ def assert_no_traceback(*workers: WorkerProcess) -> None:
 def now() -> float:
     """Epoch seconds on the host clock, the same clock the workers' log times use."""
     return time.time()
+
+
+# The worker's own promise (common/election.py): a lease runs out half a session after
+# the read that granted it was sent, and no tick happens without a lease. So a leader
+# cut off at time t ticks no later than t + LEASE_S, whatever kazoo has noticed.
+LEASE_S = SESSION_TIMEOUT_S / 2
+# A tick whose lease check passed just before a deadline may be logged a moment after.
+IN_FLIGHT_S = 0.2
+
+
+def assert_no_ticks_while_cut_off(worker: WorkerProcess, cut: float) -> None:
+    """After a cut at ``cut``: no tick past the lease, none between losing the
+    leadership and getting a session back (judged from the worker's own log)."""
+    reconnects = [
+        event_time(e)
+        for e in events_named(worker, "zk_state", after=cut)
+        if e["state"] == "CONNECTED"
+    ]
+    back = reconnects[0] if reconnects else float("inf")
+    late = [t for t in worker_ticks(worker, after=cut + LEASE_S + IN_FLIGHT_S) if t.time < back]
+    assert late == [], f"{worker.name} ticked past its lease while cut off: {late}"
+    for lost in events_named(worker, "leadership_lost", after=cut):
+        next_back = min((t for t in reconnects if t >= event_time(lost)), default=float("inf"))
+        since = event_time(lost) + IN_FLIGHT_S
+        stale = [t for t in worker_ticks(worker, after=since) if t.time < next_back]
+        assert stale == [], f"{worker.name} ticked after {lost} before a session was back"
