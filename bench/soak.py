@@ -29,8 +29,11 @@ The checker judges the whole history afterwards, from the workers' logs:
   quorum, start-up) overlaps it; it must then end by the latest deadline of all the
   incidents overlapping it, primary or not (a frozen next-in-line delays a takeover).
   A gap with no primary incident must not exist at all.
+* **Exits**: a SIGTERM'd worker exits 0 (within the fault's length + 5 s), and no
+  worker exits unless a fault made it.
 
-Takeover times (fault on the leader -> the next tick by anyone) are reported per kind.
+Takeover times (fault on the leader -> the first tick under a new fencing token for
+SIGTERM and SIGKILL, the first tick by anyone for freeze and cut) are reported per kind.
 """
 
 from __future__ import annotations
@@ -342,6 +345,7 @@ class SoakReport:
     takeover_s: dict[str, list[float]]
     ticks: int
     excerpts: list[str]
+    process_faults: list[str] = field(default_factory=list)
 
     @property
     def violations(self) -> list[str]:
@@ -357,7 +361,7 @@ class SoakReport:
             for g in self.gaps
             if g.excess > 0
         ]
-        return [f"E1: {v}" for v in self.e1] + late
+        return [f"E1: {v}" for v in self.e1] + late + [f"exit: {v}" for v in self.process_faults]
 
     @property
     def ok(self) -> bool:
@@ -464,6 +468,7 @@ class Soak:
         self._zk_down: list[Server] = []
         self._choice = random.Random(config.seed + 1)  # runtime choices: reproducible order
         self._restarts: Counter[str] = Counter()
+        self.process_faults: list[str] = []  # exits nobody asked for, slow SIGTERM exits
 
     # -- workers ------------------------------------------------------------------------
 
@@ -540,6 +545,11 @@ class Soak:
             healed = time.time()
             if fault.kind in ("term", "kill"):
                 code = worker.stop(timeout=5)  # reaps; SIGKILL if SIGTERM did not end it
+                if fault.kind == "term" and code != 0:
+                    self.process_faults.append(
+                        f"{name} did not exit 0 within {fault.length + 5:.1f} s of SIGTERM "
+                        f"(exit code {code}; log {worker.log_path})"
+                    )
                 self.timeline.note(f"restart {name} (exit code was {code})")
                 self._spawn(name)
                 self.timeline.incidents.append(Incident("restart", name, healed))
@@ -636,18 +646,27 @@ class Soak:
             delay = at - time.time()
             if delay > 0:
                 time.sleep(delay)
+            self._check_crashes()
             action()
 
+    def _check_crashes(self) -> None:
+        """A worker that exited although no fault asked it to is a finding; restart it."""
+        for name, worker in list(self._current.items()):
+            if name in self._busy or worker.is_running():
+                continue
+            self.process_faults.append(
+                f"{name} exited on its own with code {worker.returncode} (log {worker.log_path})"
+            )
+            self.timeline.note(f"{name} exited on its own ({worker.returncode}): restart")
+            self._spawn(name)
+            self.timeline.incidents.append(Incident("restart", name, time.time()))
+
     def _heal_everything(self) -> None:
-        """After the last fault: every server up, every worker running (safety net)."""
+        """After the last fault: every server up, every worker running."""
         for server in list(self._zk_down):
             server.start()
             self._zk_down.remove(server)
-        for name, worker in self._current.items():
-            if not worker.is_running():
-                self.timeline.note(f"final restart {name}")
-                self._spawn(name)
-                self.timeline.incidents.append(Incident("restart", name, time.time()))
+        self._check_crashes()
 
     def _judge(self) -> SoakReport:
         ticks: list[Tick] = []
@@ -673,6 +692,7 @@ class Soak:
             takeovers(ticks, self.timeline.incidents, self.bounds, self.config.tick_interval_s),
             len(ticks),
             [],
+            list(self.process_faults),
         )
         for gap in [g for g in gaps if g.excess > 0][:5]:
             report.excerpts.append(self._excerpt(gap.start - 6, gap.end + 2))
