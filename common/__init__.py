@@ -1,16 +1,27 @@
-"""ZooKeeper leader election for the demo's workers: the public names, nothing else."""
+"""ZooKeeper leader election for the demo's workers: the public names, nothing else.
 
-from .election import Candidate, LeaderElection, Leadership, Lease, read_candidates
-from .settings import ConfigError, Settings
-from .worker import run
+Names load on first use (PEP 562), so `python -m common.health`, which the container
+health check runs every few seconds, does not pay for importing kazoo.
+"""
 
-__all__ = [
-    "Candidate",
-    "ConfigError",
-    "LeaderElection",
-    "Lease",
-    "Leadership",
-    "Settings",
-    "read_candidates",
-    "run",
-]
+from importlib import import_module
+from typing import Any
+
+_WHERE = {
+    "Candidate": ".election",
+    "LeaderElection": ".election",
+    "Leadership": ".election",
+    "Lease": ".election",
+    "read_candidates": ".election",
+    "ConfigError": ".settings",
+    "Settings": ".settings",
+    "run": ".worker",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(_WHERE[name], __name__), name)

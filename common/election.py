@@ -92,8 +92,9 @@ _NODE_NAME = re.compile(r"^n_(\d{10})$")
 _LEASE_FRACTION = 0.5
 # Renew every 0.4 session timeouts. Not more often: kazoo only checks a connection for
 # liveness when it has sent nothing for 1/3 of a session timeout (a request counts as a
-# ping but its missing reply is never noticed), so reads at a faster pace would hide a
-# dead connection from it until the session is gone. Reads at 0.4 leave kazoo room to
+# ping but its missing reply is never noticed: kazoo/protocol/connection.py, the
+# heartbeat of python-zk/kazoo#67), so reads at a faster pace would hide a dead
+# connection from it until the session is gone. Reads at 0.4 leave kazoo room to
 # ping, notice a silent server within ~0.73 session timeouts, and move to another one
 # while the session is still alive.
 _RENEW_EVERY_FRACTION = 0.4
@@ -178,9 +179,15 @@ class LeaderElection:
             hosts=hosts,
             timeout=session_timeout_s,
             # kazoo's default reconnect backoff grows toward an hour; cap it, and never
-            # give up: a worker outlives any ensemble outage.
+            # give up: a worker outlives any ensemble outage. While the session lives,
+            # reconnect at least every tenth of it: a ZooKeeper leader election takes the
+            # servers away for a second or two, and a 5 s pause there risks the session.
             connection_retry=KazooRetry(
-                max_tries=-1, delay=0.1, backoff=2, max_jitter=0.4, max_delay=retry_max_delay_s
+                max_tries=-1,
+                delay=0.1,
+                backoff=2,
+                max_jitter=0.4,
+                max_delay=min(retry_max_delay_s, session_timeout_s / 10),
             ),
         )
         self._client.add_listener(self._on_state)

@@ -55,8 +55,9 @@ class Settings:
     # ZK_CONNECT_TIMEOUT_S, default 5, seconds: one start-up attempt waits this long for
     # a session before it is counted as failed and retried with backoff.
     zk_connect_timeout_s: float = 5.0
-    # ZK_RETRY_MAX_DELAY_S, default 5, seconds: the cap of every backoff, start-up retries
-    # and kazoo's reconnect loop alike (kazoo's own default cap is an hour).
+    # ZK_RETRY_MAX_DELAY_S, default 5, seconds: the cap of the start-up retries' backoff,
+    # and of kazoo's reconnect loop (whose own default cap is an hour), which moreover
+    # never waits more than a tenth of the session timeout while the session lives.
     zk_retry_max_delay_s: float = 5.0
     # LOG_FORMAT, default "json": one JSON object per line; "text" for short human lines.
     log_format: str = "json"
