@@ -13,14 +13,18 @@ DEMO := COMPOSE="$(COMPOSE)" docker/demo.sh
 help: ## List the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-install: ## Create .venv with the pinned runtime and dev requirements
-	python3 -m venv .venv
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+install: .venv/installed ## Create .venv with the pinned runtime and dev requirements
 
-test: ## Run every test: unit, integration (ZooKeeper), end to end (Docker); PYTEST_ARGS=...
+# Rebuilt when a requirements file changes; `make test` installs first on a new clone.
+.venv/installed: requirements.txt requirements-dev.txt
+	python3 -m venv .venv
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+test: .venv/installed ## Run every test: unit, integration (ZooKeeper), end to end (Docker); PYTEST_ARGS=...
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: ## ruff check and ruff format --check
+lint: .venv/installed ## ruff check and ruff format --check
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
@@ -55,8 +59,8 @@ demo-zk-leader: ## Stop the ZooKeeper node that leads the ensemble: the worker l
 demo-quorum: ## Stop two ZooKeeper nodes (nobody works), then start them (one leader)
 	$(DEMO) quorum
 
-bench: ## Failover, traffic and herd benchmark: ours, kazoo's Election, the article's recipe
+bench: .venv/installed ## Failover, traffic and herd benchmark: ours, kazoo's Election, the article's recipe
 	$(PY) -m bench
 
-soak: ## Ten minutes of random faults against the election, checked from the logs
+soak: .venv/installed ## Ten minutes of random faults against the election, checked from the logs
 	$(PY) -m bench.soak --minutes 10
