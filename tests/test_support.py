@@ -1,0 +1,130 @@
+"""The harness's own pieces that need no ZooKeeper: require(), wait_until(), WorkerProcess.
+
+WorkerProcess is driven with a tiny stand-in program (python -c), not a worker, so a
+harness bug shows here and not as a puzzling election failure.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support import in_ci, require
+from tests.support.ensemble import MISSING_MESSAGE, find_zookeeper
+from tests.support.procs import WorkerProcess, event_named, wait_until
+
+# Prints a JSON line, a plain line, a half line; then one JSON line per SIGUSR1 and
+# exits 0 on SIGTERM.
+_STAND_IN = r"""
+import json, signal, sys, time
+def say(event, **fields):
+    print(json.dumps({"event": event, **fields}), flush=True)
+def on_usr1(*_):
+    say("poked", at=time.time())
+def on_term(*_):
+    say("shutdown", exit_code=0)
+    sys.exit(0)
+signal.signal(signal.SIGUSR1, on_usr1)
+signal.signal(signal.SIGTERM, on_term)
+say("started", n=1)
+print("not json at all", flush=True)
+print("{broken json", flush=True)
+sys.stdout.write('{"event": "partial"')
+sys.stdout.flush()
+time.sleep(0.3)
+sys.stdout.write(', "n": 2}\n')
+sys.stdout.flush()
+while True:
+    time.sleep(0.05)
+"""
+
+
+@pytest.fixture
+def stand_in(tmp_path: Path):
+    worker = WorkerProcess(
+        "stand-in",
+        {"STAND_IN": "1"},
+        tmp_path / "stand-in.log",
+        name="stand-in",
+        argv=[sys.executable, "-c", _STAND_IN],
+    )
+    worker.start()
+    yield worker
+    worker.stop(timeout=5)
+
+
+def test_require_skips_outside_ci_and_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    require(True, "never shown")
+    monkeypatch.delenv("CI", raising=False)
+    assert not in_ci()
+    with pytest.raises(pytest.skip.Exception, match="install me"):
+        require(False, "install me")
+    monkeypatch.setenv("CI", "true")
+    assert in_ci()
+    with pytest.raises(pytest.fail.Exception, match="prerequisite missing under CI: install me"):
+        require(None, "install me")
+    monkeypatch.setenv("CI", "false")
+    assert not in_ci()
+
+
+def test_find_zookeeper_none_for_an_empty_zookeeper_home(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("ZOOKEEPER_HOME", str(tmp_path))
+    assert find_zookeeper() is None
+    assert "apt-get install zookeeper" in MISSING_MESSAGE and "ZOOKEEPER_HOME" in MISSING_MESSAGE
+
+
+def test_wait_until_returns_the_value_or_says_what_and_how_long() -> None:
+    started = time.monotonic()
+    assert wait_until(lambda: time.monotonic() - started > 0.1 and "done", 2) == "done"
+    with pytest.raises(AssertionError, match=r"timed out after 0\.[2-9] s waiting for: nothing"):
+        wait_until(lambda: None, 0.2, message="nothing")
+
+
+def test_worker_process_events_skip_non_json_and_wait_for_whole_lines(stand_in) -> None:
+    partial = stand_in.wait_for_event(event_named("partial"), timeout=10)
+    assert partial == {"event": "partial", "n": 2}
+    assert [e["event"] for e in stand_in.events()] == ["started", "partial"]
+    assert "not json at all" in stand_in.log_text()
+
+
+def test_worker_process_signals_pause_resume_and_stop(stand_in) -> None:
+    stand_in.wait_for_event(event_named("partial"), timeout=10)
+    stand_in.pause()
+    stand_in.signal(signal.SIGUSR1)
+    time.sleep(0.3)  # a paused process must not answer: nothing to poll for
+    assert not any(e["event"] == "poked" for e in stand_in.events())
+    stand_in.resume()
+    stand_in.wait_for_event(event_named("poked"), timeout=5)
+    assert stand_in.stop(timeout=5) == 0
+    assert stand_in.events()[-1] == {"event": "shutdown", "exit_code": 0}
+    assert not stand_in.is_running()
+
+
+def test_worker_process_stop_kills_a_paused_or_stubborn_process(tmp_path: Path) -> None:
+    stubborn = WorkerProcess(
+        "stubborn",
+        {},
+        tmp_path / "stubborn.log",
+        name="stubborn",
+        argv=[
+            sys.executable,
+            "-c",
+            "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+            "print('up', flush=True)\ntime.sleep(60)",
+        ],
+    ).start()
+    wait_until(lambda: "up" in stubborn.log_text(), 10, message="stubborn started")
+    stubborn.pause()
+    assert stubborn.stop(timeout=0.5) == -signal.SIGKILL
+    assert stubborn.returncode == -signal.SIGKILL
+
+
+def test_worker_process_wait_for_event_names_the_worker_on_timeout(stand_in) -> None:
+    with pytest.raises(AssertionError, match=r"worker stand-in, pid \d+"):
+        stand_in.wait_for_event(event_named("never"), timeout=0.2)
