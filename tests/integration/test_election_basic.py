@@ -22,8 +22,6 @@ from tests.support.procs import wait_until
 
 pytestmark = pytest.mark.integration
 
-ZK_TICK_S = 0.5
-
 
 def _start_pair(spawn_worker):
     """service1 and service2 (the two services of the demo), started together."""
@@ -103,6 +101,8 @@ def test_election_sigkill_takeover_within_session_timeout(ensemble, spawn_worker
     measure("crash takeover latency (SIGKILL -> next tick)", takeover, "s")
     measure("crash gap (last old tick -> first new tick)", first_new.time - last_old.time)
     assert takeover < budget, f"takeover took {takeover:.2f} s (budget {budget:.1f} s)"
-    # Not before the session could have expired: the ensemble alone decides.
-    assert takeover > SESSION_TIMEOUT_S - 2 * ZK_TICK_S - 0.5, f"suspiciously fast: {takeover}"
+    # Not before the session could have expired: the ensemble alone decides. It last
+    # heard the leader at most a third of a session before the kill (kazoo pings when
+    # idle for half its read timeout, 2/3 of the session), so half a session is safe.
+    assert takeover > SESSION_TIMEOUT_S / 2, f"takeover before the session could expire: {takeover}"
     assert_no_traceback(follower)
