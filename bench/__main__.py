@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -103,6 +104,23 @@ def _run_trial(
     return record
 
 
+def _commit() -> str:
+    """The code measured: the repository's HEAD, and whether the tree had changes."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "common", "service1", "bench"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (" (with uncommitted changes)" if dirty else "")
+
+
 def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -158,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         "tick_ms": config.tick_ms,
         "session_timeout_s": config.session_timeout_s,
         "cpus": os.cpu_count(),
+        "commit": _commit(),
         "load_before": _load(),
         "implementations": {impl.key: impl.label for impl in impls},
     }

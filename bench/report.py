@@ -13,6 +13,7 @@ silently. Ratios are a baseline's median over ours, so "x10" means ten times our
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from collections import Counter
 from collections.abc import Callable
@@ -284,7 +285,7 @@ def _outcomes(records: list[Record]) -> list[str]:
                 continue
             old = fault.get("old") or {}
             if kind != "crash" and old.get("exit") is not None:
-                error = old.get("error") or "no error logged"
+                error = _generic(old.get("error")) or "no error logged"
                 notes[f"{kind}: old leader died (exit {old['exit']}: {error})"] += 1
             if fault.get("still_ticking"):
                 notes[f"{kind}: old leader still ticking at the end of the observation"] += 1
@@ -298,7 +299,14 @@ def _outcomes(records: list[Record]) -> list[str]:
             error = _section(record, section, "error")
             if error:
                 notes[f"{section} not measured: {error.splitlines()[0][:200]}"] += 1
-    return [f"{text} (x{count})" if count > 1 else text for text, count in sorted(notes.items())]
+    return [
+        f"{text} ({count} times)" if count > 1 else text for text, count in sorted(notes.items())
+    ]
+
+
+def _generic(text: str | None) -> str | None:
+    """An error message without the scenario's election root, so equal errors group."""
+    return None if text is None else re.sub(r"/bench-[\w-]+", "<root>", text)
 
 
 # -- output ---------------------------------------------------------------------------
@@ -310,6 +318,10 @@ def _fmt(value: float | None, digits: int) -> str:
     return f"{value:.{digits}f}"
 
 
+def _ratio(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
 def _cell(stats: dict[str, Any], metric: Metric, show_ratio: bool) -> str:
     if stats["median"] is None:
         return f"failed ({stats['of']}/{stats['of']})" if stats["of"] else "-"
@@ -319,7 +331,7 @@ def _cell(stats: dict[str, Any], metric: Metric, show_ratio: bool) -> str:
     if stats["n"] < stats["of"]:
         text += f" ({stats['of'] - stats['n']} of {stats['of']} failed)"
     if show_ratio and stats.get("ratio") is not None:
-        text += f" **x{stats['ratio']:.3g}**"
+        text += f" **x{_ratio(stats['ratio'])}**"
     return text
 
 
@@ -336,7 +348,8 @@ def markdown(meta: dict[str, Any], summary: dict[str, Any], impls: list[Implemen
     lines = [
         "# Failover benchmark",
         "",
-        f"`{meta['command']}` on {meta['started']} ({meta['runs']} runs, "
+        f"`{meta['command'].strip()}` at commit {meta.get('commit', 'unknown')}, "
+        f"{meta['started']} ({meta['runs']} runs, "
         f"{meta['duration_min']:.1f} min; load average before/after: "
         f"{meta['load_before']} / {meta['load_after']}; {meta['cpus']} CPUs).",
         f"One local three-server ensemble, tickTime {meta['tick_ms']} ms; session timeout "
