@@ -311,9 +311,10 @@ def leaderless_gaps(
 def takeovers(
     ticks: list[Tick], incidents: list[Incident], bounds: Bounds, tick_interval_s: float
 ) -> dict[str, list[float]]:
-    """Fault on the leader -> the next tick of a new leadership (term, kill: another
-    fencing token, whoever holds it, the restarted victim included) or of any
-    leadership (freeze, cut: the victim may resume its own)."""
+    """Fault on the leader -> the first tick of a new leadership (another fencing
+    token, whoever holds it, a restarted victim included) or, after a freeze or cut
+    ended, of the victim's own resumed leadership. A cut-off leader's ticks under its
+    old token before the cut ended (it works on while its lease lasts) do not count."""
     result: dict[str, list[float]] = {}
     window = tick_interval_s + bounds.slack_s
     for inc in incidents:
@@ -321,10 +322,11 @@ def takeovers(
             continue
         own = [t for t in ticks if t.service == inc.target and t.time <= inc.start]
         token = own[-1].token if own else None
+        healed = inc.end if inc.kind in ("freeze", "cut") and inc.end is not None else None
         after = [
             t.time
             for t in ticks
-            if t.time > inc.start and (inc.kind in ("freeze", "cut") or t.token != token)
+            if t.time > inc.start and (t.token != token or (healed is not None and t.time > healed))
         ]
         if after:
             result.setdefault(inc.kind, []).append(after[0] - inc.start)
@@ -398,6 +400,8 @@ class SoakReport:
     def to_json(self) -> dict[str, Any]:
         return {
             "config": asdict(self.config),
+            "started": self.timeline.started,
+            "ended": self.timeline.ended,
             "bounds": asdict(self.bounds),
             "plan": [asdict(f) for f in self.faults],
             "done": self.timeline.lines,
@@ -408,6 +412,51 @@ class SoakReport:
             "takeover_s": self.takeover_s,
             "ticks": self.ticks,
         }
+
+
+def judge(
+    config: SoakConfig,
+    faults: list[Fault],
+    timeline: Timeline,
+    ticks: list[Tick],
+    process_faults: list[str],
+) -> SoakReport:
+    """The verdict on one history (pure): E1, leaderless bounds, exits, takeovers."""
+    ticks = sorted(ticks, key=lambda t: t.time)
+    bounds = Bounds.of(config)
+    gaps = leaderless_gaps(
+        ticks, timeline.incidents, bounds, config.tick_interval_s, timeline.started, timeline.ended
+    )
+    return SoakReport(
+        config,
+        bounds,
+        faults,
+        timeline,
+        violations(ticks),
+        gaps,
+        takeovers(ticks, timeline.incidents, bounds, config.tick_interval_s),
+        len(ticks),
+        [],
+        list(process_faults),
+    )
+
+
+def rejudge(out: Path) -> SoakReport:
+    """Judge a finished soak again from its report.json and the workers' logs."""
+    saved = json.loads((out / "report.json").read_text())
+    config = SoakConfig(**saved["config"])
+    incidents = [Incident(**i) for i in saved["incidents"]]
+    ticks: list[Tick] = []
+    for log in sorted((out / "workers").glob("w*.log")):
+        worker = WorkerProcess("service1", {}, log, name=log.name.split(".")[0])
+        ticks += ticks_from_events(worker.events(), service=worker.name)
+    started = saved.get("started") or min(i.start for i in incidents if i.kind == "startup")
+    ended = saved.get("ended") or max(
+        [t.time for t in ticks] + [g["end"] for g in saved.get("gaps", [])]
+    )
+    timeline = Timeline(started, ended, incidents, saved["done"], saved["skipped"])
+    exits = [v.removeprefix("exit: ") for v in saved["violations"] if v.startswith("exit: ")]
+    return judge(config, plan(config), timeline, ticks, exits)
 
 
 class _QuorumMonitor:
@@ -672,32 +721,11 @@ class Soak:
         ticks: list[Tick] = []
         for worker in self._all:
             ticks += ticks_from_events(worker.events(), service=worker.name)
-        ticks.sort(key=lambda t: t.time)
-        e1 = violations(ticks)
-        gaps = leaderless_gaps(
-            ticks,
-            self.timeline.incidents,
-            self.bounds,
-            self.config.tick_interval_s,
-            self.timeline.started,
-            self.timeline.ended,
-        )
-        report = SoakReport(
-            self.config,
-            self.bounds,
-            self.faults,
-            self.timeline,
-            e1,
-            gaps,
-            takeovers(ticks, self.timeline.incidents, self.bounds, self.config.tick_interval_s),
-            len(ticks),
-            [],
-            list(self.process_faults),
-        )
-        for gap in [g for g in gaps if g.excess > 0][:5]:
+        report = judge(self.config, self.faults, self.timeline, ticks, self.process_faults)
+        for gap in [g for g in report.gaps if g.excess > 0][:5]:
             report.excerpts.append(self._excerpt(gap.start - 6, gap.end + 2))
-        if e1:
-            report.excerpts.append(self._excerpt_e1(ticks))
+        if report.e1:
+            report.excerpts.append(self._excerpt_e1(sorted(ticks, key=lambda t: t.time)))
         return report
 
     def _excerpt(self, start: float, end: float) -> str:
@@ -752,7 +780,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None, help="default: random, printed")
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--out", type=Path, default=None, help="default bench/results/soak-<seed>")
+    parser.add_argument("--rejudge", type=Path, default=None, help="judge a finished soak again")
     args = parser.parse_args(argv)
+    if args.rejudge is not None:
+        try:
+            report = rejudge(args.rejudge)
+        except (OSError, KeyError, ValueError) as err:
+            print(f"cannot judge {args.rejudge} again: {err!r}", file=sys.stderr)
+            return 2
+        print(report.text())
+        return 0 if report.ok else 1
     seed = args.seed if args.seed is not None else secrets.randbelow(1_000_000)
     config = SoakConfig(minutes=args.minutes, seed=seed, workers=args.workers)
     install = find_zookeeper()
