@@ -4,8 +4,8 @@ Reads the same settings as the workers (ZK_HOSTS, ELECTION_PATH), so inside a
 container `python -m common.status` needs no arguments:
 
     election /leader-election
-      leader     /leader-election/n_0000000003  service2  token 0x100000004
-      candidate  /leader-election/n_0000000004  service1  token 0x100000006
+      leader     /leader-election/n_0000000003  service2  token 4294967300
+      candidate  /leader-election/n_0000000004  service1  token 4294967302
     ensemble
       zoo1:2181  follower
       zoo2:2181  leader
@@ -62,7 +62,7 @@ def main() -> int:
         print("  no candidates")
     for rank, c in enumerate(candidates or []):
         role = "leader" if rank == 0 else "candidate"
-        print(f"  {role:<10} {c.node}  {c.identity}  token {c.czxid:#x}  session {c.session_id:#x}")
+        print(f"  {role:<10} {c.node}  {c.identity}  token {c.czxid}  session {c.session_id:#x}")
     print("ensemble")
     for host_port in settings.zk_hosts.split(","):
         print(f"  {host_port.strip()}  {server_mode(host_port)}")

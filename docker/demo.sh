@@ -139,9 +139,10 @@ demo_partition() {
 }
 
 demo_zk_leader() {
-    local node leader
+    local node leader other
     node="$(_zk_leader)"
     leader="$(_leader)"
+    other="$(_other "$leader")"
     _say "docker compose stop $node: the ZooKeeper node in Mode: leader."
     echo "Watch: the two other nodes elect a new ZooKeeper leader within seconds; the"
     echo "workers' connections go SUSPENDED, then CONNECTED again with the same session;"
