@@ -1,6 +1,9 @@
 """The README is the tutorial: keep it true to the code it describes."""
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,3 +47,20 @@ def test_readme_test_command_is_what_ci_runs():
 
 def test_readme_has_no_unfilled_placeholder():
     assert not re.search(r"\b[A-Z]+_(OUTPUT|SECTION|DEMOS)\b", README)
+
+
+def test_readme_bad_setting_example_prints_what_it_shows():
+    example = re.search(r"```console\n\$ (\w+)=(\S+) python -m (\w+)\n(.+)\n```", README)
+    assert example, "the README's bad-setting example is gone"
+    name, value, module, shown = example.groups()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZK_", "TICK_", "LOG_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", module],
+        cwd=ROOT,
+        env={**env, name: value},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == shown
