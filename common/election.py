@@ -100,7 +100,8 @@ _LEASE_FRACTION = 0.5
 _RENEW_EVERY_FRACTION = 0.4
 # After an unexpected error on the election thread, look again after this long.
 _RETRY_STEP_S = 0.5
-# A connection error blocks no longer than this: kazoo reports the session state soon.
+# close() waits this long for the election thread; stopping the client has failed its
+# pending calls by then, so it only has to notice.
 _JOIN_THREAD_S = 3.0
 
 _CONNECTION_ERRORS = (ConnectionLoss, SessionExpiredError, KazooTimeoutError)
@@ -505,23 +506,12 @@ class LeaderElection:
 
     def _adopt_orphan(self, session_id: int) -> bool:
         """After a create whose reply was lost, find nodes our session owns; keep the lowest."""
-        ours: list[tuple[int, str, int]] = []
-        for name in self._client.get_children(self._root):
-            seq = _sequence(name)
-            if seq is None:
-                continue
-            try:
-                _data, stat = self._client.get(f"{self._root}/{name}")
-            except NoNodeError:
-                continue
-            if stat.ephemeralOwner == session_id:
-                ours.append((seq, f"{self._root}/{name}", stat.czxid))
+        ours = [c for c in _list_candidates(self._client, self._root) if c.session_id == session_id]
         if not ours:
             return False
-        ours.sort()
-        for _seq, extra, _czxid in ours[1:]:
-            self._delete_best_effort(extra)
-        _seq, path, czxid = ours[0]
+        for extra in ours[1:]:
+            self._delete_best_effort(extra.node)
+        path, czxid = ours[0].node, ours[0].czxid
         self._orphan_session = None
         self._node, self._node_token, self._node_session = path, czxid, session_id
         log_event(
@@ -638,25 +628,30 @@ def read_candidates(hosts: str, path: str, timeout_s: float = 5.0) -> list[Candi
     except KazooTimeoutError as exc:
         raise Unavailable(f"no ZooKeeper session from {hosts} within {timeout_s:g} s") from exc
     try:
-        try:
-            names = client.get_children(path)
-        except NoNodeError:
-            return []
-        found = []
-        for name in names:
-            seq = _sequence(name)
-            if seq is None:
-                continue
-            try:
-                data, stat = client.get(f"{path}/{name}")
-            except NoNodeError:
-                continue
-            found.append(
-                Candidate(f"{path}/{name}", seq, _identity(data), stat.czxid, stat.ephemeralOwner)
-            )
-        return sorted(found, key=lambda c: c.sequence)
+        return _list_candidates(client, path)
     except KazooException as exc:
         raise Unavailable(f"reading {path} failed: {exc!r}") from exc
     finally:
         client.stop()
         client.close()
+
+
+def _list_candidates(client: KazooClient, path: str) -> list[Candidate]:
+    """The candidate nodes under `path` (one getChildren, one getData each), lowest first."""
+    try:
+        names = client.get_children(path)
+    except NoNodeError:
+        return []
+    found = []
+    for name in names:
+        seq = _sequence(name)
+        if seq is None:
+            continue
+        try:
+            data, stat = client.get(f"{path}/{name}")
+        except NoNodeError:
+            continue  # it went between the two reads
+        found.append(
+            Candidate(f"{path}/{name}", seq, _identity(data), stat.czxid, stat.ephemeralOwner)
+        )
+    return sorted(found, key=lambda c: c.sequence)

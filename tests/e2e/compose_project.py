@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Sequence
@@ -68,20 +67,6 @@ def image_present(image: str) -> bool:
         ["docker", "image", "inspect", image], capture_output=True, timeout=30, check=False
     )
     return probe.returncode == 0
-
-
-def free_loopback_ports(count: int) -> list[int]:
-    """Ports that were free on 127.0.0.1 a moment ago (bound to port 0, then released)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def docker_time(text: str) -> float:

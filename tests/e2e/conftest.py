@@ -26,10 +26,10 @@ from tests.e2e.compose_project import (
     ComposeProject,
     compose_command,
     docker_engine_answers,
-    free_loopback_ports,
     image_present,
 )
 from tests.support import require
+from tests.support.ensemble import free_ports
 
 _ROOT = Path(__file__).resolve().parents[2]
 _STANDINS_ENV = _ROOT / ".build" / "standins.env"
@@ -68,7 +68,7 @@ def compose_project() -> Iterator[ComposeProject]:
         f"end-to-end tests need the images {', '.join(missing)} locally (they never pull): "
         f"docker pull {' '.join(missing)}; without a registry: make standins",
     )
-    ports = free_loopback_ports(3)
+    ports = free_ports(3)
     env = {
         **images,
         **{f"ZOO{n}_CLIENT_PORT": str(port) for n, port in enumerate(ports, start=1)},
