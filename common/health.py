@@ -11,7 +11,7 @@ import json
 import sys
 import time
 
-from .settings import ConfigError, Settings
+from .settings import Settings, load
 
 # A few missed refreshes are tolerated: the check runs beside a busy worker.
 _STALE_AFTER_TICKS = 3
@@ -37,10 +37,8 @@ def check(settings: Settings, now: float | None = None) -> tuple[bool, str]:
 
 
 def main() -> int:
-    try:
-        settings = Settings.from_env(default_service_name="health")
-    except ConfigError as exc:
-        print(f"health: configuration error: {exc}", file=sys.stderr)
+    settings = load("health", default_service_name="health")
+    if settings is None:
         return 2
     healthy, why = check(settings)
     print(why)

@@ -12,11 +12,12 @@ import math
 import os
 import re
 import socket
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-__all__ = ["ConfigError", "Settings", "describe"]
+__all__ = ["ConfigError", "Settings", "describe", "load"]
 
 
 class ConfigError(ValueError):
@@ -99,6 +100,19 @@ class Settings:
         if reader.errors:
             raise ConfigError("; ".join(reader.errors))
         return settings
+
+
+def load(program: str, default_service_name: str | None = None) -> Settings | None:
+    """Settings.from_env(), or None after one line on stderr naming what is wrong.
+
+    The caller exits with code 2 on None: the workers, the health check and the status
+    command all report a bad setting the same way.
+    """
+    try:
+        return Settings.from_env(default_service_name=default_service_name)
+    except ConfigError as exc:
+        print(f"{program}: configuration error: {exc}", file=sys.stderr)
+        return None
 
 
 def describe(settings: Settings) -> dict[str, Any]:

@@ -19,17 +19,29 @@ import sys
 
 from .election import Unavailable, read_candidates
 from .logs import quiet_kazoo
-from .settings import ConfigError, Settings
+from .settings import load
 
 _FOUR_LETTER_TIMEOUT_S = 2.0
 
 
+def _split_host_port(entry: str) -> tuple[str, int]:
+    """`zoo1:2181`, `zoo1`, `[::1]:2181` or `[::1]` (the settings' forms) -> (host, port).
+
+    A missing port is 2181, as kazoo assumes.
+    """
+    entry = entry.strip()
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        return host, int(rest[1:]) if rest.startswith(":") else 2181
+    host, colon, port = entry.partition(":")
+    return host, int(port) if colon else 2181
+
+
 def server_mode(host_port: str) -> str:
     """The `Mode:` line of a server's `srvr` answer, or why there is none."""
-    host, _, port = host_port.strip().rpartition(":")
-    host = host.strip("[]") or host_port
+    host, port = _split_host_port(host_port)
     try:
-        with socket.create_connection((host, int(port or 2181)), _FOUR_LETTER_TIMEOUT_S) as conn:
+        with socket.create_connection((host, port), _FOUR_LETTER_TIMEOUT_S) as conn:
             conn.sendall(b"srvr")
             conn.settimeout(_FOUR_LETTER_TIMEOUT_S)
             answer = b""
@@ -46,10 +58,8 @@ def server_mode(host_port: str) -> str:
 
 
 def main() -> int:
-    try:
-        settings = Settings.from_env(default_service_name="status")
-    except ConfigError as exc:
-        print(f"status: configuration error: {exc}", file=sys.stderr)
+    settings = load("status", default_service_name="status")
+    if settings is None:
         return 2
     quiet_kazoo("CRITICAL")
     print(f"election {settings.election_path}")

@@ -19,13 +19,12 @@ import logging
 import os
 import select
 import signal
-import sys
 import time
 from types import FrameType
 
 from .election import LeaderElection
 from .logs import log_event, rfc3339, setup
-from .settings import ConfigError, Settings, describe
+from .settings import Settings, describe, load
 
 __all__ = ["run"]
 
@@ -34,10 +33,8 @@ log = logging.getLogger(__name__)
 
 def run(service_name: str) -> int:
     """Run one worker named `service_name` (SERVICE_NAME overrides it). The exit code."""
-    try:
-        settings = Settings.from_env(default_service_name=service_name)
-    except ConfigError as exc:
-        print(f"{service_name}: configuration error: {exc}", file=sys.stderr)
+    settings = load(service_name, default_service_name=service_name)
+    if settings is None:
         return 2
     setup(settings.service_name, settings.log_format, settings.log_level)
     return _Worker(settings).run()
