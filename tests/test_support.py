@@ -128,3 +128,14 @@ def test_worker_process_stop_kills_a_paused_or_stubborn_process(tmp_path: Path) 
 def test_worker_process_wait_for_event_names_the_worker_on_timeout(stand_in) -> None:
     with pytest.raises(AssertionError, match=r"worker stand-in, pid \d+"):
         stand_in.wait_for_event(event_named("never"), timeout=0.2)
+
+
+def test_test_modules_have_unique_basenames() -> None:
+    # pytest's default import mode imports a test module by its basename when its
+    # folder has no __init__.py: two test_x.py in different folders abort collection
+    # ("import file mismatch") on a clean checkout.
+    tests = Path(__file__).parent
+    seen: dict[str, list[str]] = {}
+    for module in tests.rglob("test_*.py"):
+        seen.setdefault(module.name, []).append(str(module.relative_to(tests)))
+    assert {name: paths for name, paths in seen.items() if len(paths) > 1} == {}
