@@ -1,4 +1,6 @@
-"""The fault proxy forwards, drops and blackholes, against a tiny local echo server.
+"""The fault proxy forwards, drops and blackholes, against a tiny local echo server;
+it loses one create's request or reply, against a tiny server that speaks ZooKeeper's
+framing.
 
 No ZooKeeper: these run in every layer and tell a proxy bug from a worker bug.
 """
@@ -7,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import threading
 from collections.abc import Iterator
 
@@ -14,7 +17,13 @@ import pytest
 
 from tests.support.ensemble import free_ports
 from tests.support.procs import wait_until
-from tests.support.proxy import FaultProxy
+from tests.support.proxy import (
+    FaultProxy,
+    Frames,
+    create_request,
+    created_path,
+    reply_xid,
+)
 
 _QUIET_S = 0.5  # long enough to tell "nothing arrives" on loopback
 
@@ -209,3 +218,185 @@ def test_proxy_faults_one_listener_only(echo: EchoServer) -> None:
             assert _closed_by_peer(first)
         with pytest.raises(IndexError):
             two.drop(2)
+
+
+# -- losing one create -------------------------------------------------------------
+
+CREATE2 = 15
+GET_DATA = 4
+HANDSHAKE = b"\x00" * 16  # a connect request/response body: never parsed for an xid
+
+
+def _packet(body: bytes) -> bytes:
+    return struct.pack(">i", len(body)) + body
+
+
+def _ustring(text: str) -> bytes:
+    raw = text.encode()
+    return struct.pack(">i", len(raw)) + raw
+
+
+def _request(xid: int, opcode: int, path: str) -> bytes:
+    return _packet(struct.pack(">ii", xid, opcode) + _ustring(path) + b"\x00" * 12)
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes | None:
+    data = b""
+    while len(data) < size:
+        try:
+            chunk = sock.recv(size - len(data))
+        except OSError:
+            return None
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def _recv_packet(sock: socket.socket) -> bytes | None:
+    head = _recv_exact(sock, 4)
+    if head is None:
+        return None
+    body = _recv_exact(sock, struct.unpack(">i", head)[0])
+    return None if body is None else head + body
+
+
+class FramedServer:
+    """Answers a handshake, then each request with (xid, zxid, err 0, path + sequence).
+
+    Records the (xid, opcode, path) of every request it received.
+    """
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self.requests: list[tuple[int, int, str]] = []
+        self._threads: list[threading.Thread] = []
+        self._conns: list[socket.socket] = []
+        self._acceptor = threading.Thread(target=self._accept_loop, daemon=True)
+        self._acceptor.start()
+
+    def _accept_loop(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self._conns.append(conn)
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        if _recv_packet(conn) is None:
+            return
+        conn.sendall(_packet(HANDSHAKE))
+        while (packet := _recv_packet(conn)) is not None:
+            xid, opcode = struct.unpack_from(">ii", packet, 4)
+            (length,) = struct.unpack_from(">i", packet, 12)
+            path = packet[16 : 16 + length].decode()
+            self.requests.append((xid, opcode, path))
+            made = f"{path}{len(self.requests):010d}" if opcode == CREATE2 else path
+            reply = _packet(struct.pack(">iqi", xid, len(self.requests), 0) + _ustring(made))
+            with contextlib.suppress(OSError):
+                conn.sendall(reply)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        self._acceptor.join(timeout=5)
+        for conn in self._conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+            conn.close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+
+@pytest.fixture
+def framed() -> Iterator[FramedServer]:
+    server = FramedServer()
+    yield server
+    server.close()
+
+
+def _session(proxy: FaultProxy) -> socket.socket:
+    sock = _connect(proxy)
+    sock.sendall(_packet(HANDSHAKE))
+    assert _recv_packet(sock) == _packet(HANDSHAKE)
+    return sock
+
+
+def test_frames_cut_packets_across_and_within_chunks() -> None:
+    frames = Frames()
+    one, two = _packet(b"hello"), _packet(b"world!")
+    stream = one + two + one
+    assert frames.feed(stream[:3]) == []
+    assert frames.feed(stream[3:12]) == [(one, False)]  # the handshake is never parsed
+    assert frames.feed(stream[12:]) == [(two, True), (one, True)]
+    broken = Frames()
+    assert broken.feed(b"\xff\xff\xff\xffjunk") == [(b"\xff\xff\xff\xffjunk", False)]
+    assert broken.feed(b"more") == [(b"more", False)] and broken.broken
+
+
+def test_create_request_and_reply_parsers() -> None:
+    request = _request(7, CREATE2, "/e/n_")
+    assert create_request(request) == (7, "/e/n_")
+    assert create_request(_request(8, GET_DATA, "/e/n_")) is None
+    reply = _packet(struct.pack(">iqi", 7, 99, 0) + _ustring("/e/n_0000000003"))
+    assert reply_xid(reply) == 7 and created_path(reply) == "/e/n_0000000003"
+    failed = _packet(struct.pack(">iqi", 7, 99, -110))  # NodeExists
+    assert created_path(failed) is None
+
+
+def test_proxy_loses_a_create_reply_after_the_server_applied_it(framed: FramedServer) -> None:
+    with FaultProxy([("127.0.0.1", framed.port)]) as proxy:
+        trap = proxy.lose_next_create("/e/n_", part="reply")
+        with _session(proxy) as sock:
+            sock.sendall(_request(1, GET_DATA, "/e/n_") + _request(2, CREATE2, "/other/n_"))
+            assert reply_xid(_recv_packet(sock) or b"") == 1
+            assert reply_xid(_recv_packet(sock) or b"") == 2, "a create off the prefix was lost"
+            sock.sendall(_request(3, CREATE2, "/e/n_"))
+            assert _closed_by_peer(sock), "the connection outlived the lost reply"
+        assert trap.sprung.is_set()
+        assert trap.path == "/e/n_" and trap.node == "/e/n_0000000003"
+        assert (3, CREATE2, "/e/n_") in framed.requests, "the server never got the create"
+        with _session(proxy) as again:  # one shot: the next create goes through
+            again.sendall(_request(4, CREATE2, "/e/n_"))
+            assert reply_xid(_recv_packet(again) or b"") == 4
+
+
+def test_proxy_loses_a_create_request_before_the_server_sees_it(framed: FramedServer) -> None:
+    with FaultProxy([("127.0.0.1", framed.port)]) as proxy:
+        trap = proxy.lose_next_create("/e/n_", part="request")
+        with _session(proxy) as sock:
+            sock.sendall(_request(1, GET_DATA, "/e/n_") + _request(2, CREATE2, "/e/n_"))
+            replies = []
+            while (packet := _recv_packet(sock)) is not None:  # until closed (or 2 s)
+                replies.append(reply_xid(packet))
+            assert replies in ([], [1]), "the lost create was answered"
+            wait_until(lambda: proxy.connection_count() == 0, 2, message="the connection closed")
+        assert trap.sprung.is_set() and trap.node is None
+        # The packet before it still went up; the create never did.
+        wait_until(lambda: framed.requests, 2, message="the request before the create")
+        assert [r[0] for r in framed.requests] == [1], "the lost request reached the server"
+    with pytest.raises(ValueError):
+        proxy.lose_next_create("/e/n_", part="both")
+
+
+def test_proxy_create_trap_leaves_older_connections_and_plain_bytes_alone(
+    framed: FramedServer, echo: EchoServer
+) -> None:
+    with FaultProxy([("127.0.0.1", framed.port)]) as proxy:
+        older = _session(proxy)
+        with older:
+            trap = proxy.lose_next_create("/e/n_")
+            older.sendall(_request(1, CREATE2, "/e/n_"))
+            assert reply_xid(_recv_packet(older) or b"") == 1
+        assert not trap.sprung.is_set()
+    with FaultProxy([("127.0.0.1", echo.port)]) as plain:
+        plain.lose_next_create("/e/n_")
+        with _connect(plain) as sock:  # not ZooKeeper's framing: piped untouched
+            sock.sendall(b"\xff\xff\xff\xffhello")
+            assert _recv_exact(sock, 9) == b"\xff\xff\xff\xffhello"

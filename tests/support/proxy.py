@@ -25,6 +25,16 @@ the server the client is on right now). The three modes:
     bytes from either side are read and discarded, nothing is sent. What a client sees
     when a cable is cut or a firewall drops packets: silence until its own timeout.
 
+One fault is aimed at a single request instead of the network: ``lose_next_create``
+arms a one-shot trap for the next ZooKeeper create under a path prefix, on
+connections accepted after arming (only those are parsed as ZooKeeper frames: the
+4-byte length prefix, then xid and opcode). ``part="request"``: the create is not
+forwarded and the connection is closed, so the server never saw it.
+``part="reply"``: the create reaches the server and is applied; its reply is
+swallowed and the connection closed, so the client gets ConnectionLoss for a node
+that exists. ``trap.sprung`` is set when it fired; ``trap.node`` is the path the
+server created (reply only).
+
 A stream whose bytes were discarded cannot go on (ZooKeeper's framing is lost), so
 ``forward()`` after ``blackhole()`` closes every connection that lived through the
 blackhole; the client reconnects, as it would have after its read timeout in a real
@@ -40,6 +50,7 @@ from __future__ import annotations
 import contextlib
 import selectors
 import socket
+import struct
 import threading
 from collections.abc import Callable
 
@@ -49,6 +60,89 @@ BLACKHOLE = "blackhole"
 
 _CHUNK = 65536
 _UPSTREAM_CONNECT_TIMEOUT_S = 2.0
+# ZooKeeper opcodes that create a node: create, create2, createContainer, createTTL.
+CREATE_OPCODES = frozenset({1, 15, 19, 21})
+_MAX_FRAME = 1 << 24  # larger than any sane ZooKeeper packet: the stream is not framed
+
+
+class Frames:
+    """Cuts a byte stream into ZooKeeper packets: a big-endian int32 length, then that many.
+
+    ``feed`` returns ``(packet, parse)`` pairs, each packet with its length prefix;
+    ``parse`` is False for the stream's first packet (the session handshake, which has
+    no xid) and for bytes that are not ZooKeeper's: a length out of range marks the
+    stream as unframed, and from then on ``feed`` hands back what it gets.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._seen = 0  # packets returned so far
+        self.broken = False
+
+    def feed(self, data: bytes) -> list[tuple[bytes, bool]]:
+        if self.broken:
+            return [(data, False)]
+        self._buffer += data
+        packets = []
+        while len(self._buffer) >= 4:
+            (length,) = struct.unpack_from(">i", self._buffer)
+            if not 0 <= length <= _MAX_FRAME:
+                self.broken = True
+                packets.append((self._buffer, False))
+                self._buffer = b""
+                break
+            if len(self._buffer) < 4 + length:
+                break
+            packets.append((self._buffer[: 4 + length], self._seen > 0))
+            self._seen += 1
+            self._buffer = self._buffer[4 + length :]
+        return packets
+
+
+def _string_at(packet: bytes, offset: int) -> str | None:
+    """A ZooKeeper ustring (int32 length, UTF-8 bytes) at ``offset``, or None."""
+    if len(packet) < offset + 4:
+        return None
+    (length,) = struct.unpack_from(">i", packet, offset)
+    if length < 0 or len(packet) < offset + 4 + length:
+        return None
+    return packet[offset + 4 : offset + 4 + length].decode("utf-8", "replace")
+
+
+def create_request(packet: bytes) -> tuple[int, str] | None:
+    """(xid, path) if ``packet`` (length prefix included) is a create request, else None."""
+    if len(packet) < 12:
+        return None
+    xid, opcode = struct.unpack_from(">ii", packet, 4)
+    if opcode not in CREATE_OPCODES:
+        return None
+    path = _string_at(packet, 12)
+    return None if path is None else (xid, path)
+
+
+def reply_xid(packet: bytes) -> int | None:
+    """The xid of a reply packet (xid, zxid, err, body), or None if too short."""
+    return struct.unpack_from(">i", packet, 4)[0] if len(packet) >= 20 else None
+
+
+def created_path(packet: bytes) -> str | None:
+    """The path a successful create reply names (err 0, then the path), else None."""
+    if len(packet) < 20 or struct.unpack_from(">i", packet, 16)[0] != 0:
+        return None
+    return _string_at(packet, 20)
+
+
+class CreateTrap:
+    """A one-shot ``lose_next_create``: which create to lose, and what happened."""
+
+    def __init__(self, prefix: str, part: str) -> None:
+        if part not in ("request", "reply"):
+            raise ValueError(f"part must be 'request' or 'reply' (got {part!r})")
+        self.prefix = prefix
+        self.part = part
+        self.sprung = threading.Event()
+        self.path: str | None = None  # the create's requested path
+        self.node: str | None = None  # the node the server made (part="reply")
 
 
 class _Connection:
@@ -61,6 +155,10 @@ class _Connection:
         # Set once a byte was discarded or the connection was born in a blackhole:
         # such a stream is closed when forwarding resumes.
         self.blackholed = upstream is None
+        # Set when a create trap was armed at accept: both directions are parsed.
+        self.trap: CreateTrap | None = None
+        self.frames: dict[socket.socket, Frames] = {}
+        self.doomed_xid: int | None = None  # lose the reply with this xid
         self._lock = threading.Lock()
         self._closed = False
 
@@ -106,6 +204,7 @@ class FaultProxy:
         self._acceptor: threading.Thread | None = None
         self._stopping = threading.Event()
         self._pumps: list[threading.Thread] = []
+        self._trap: CreateTrap | None = None  # armed, not yet sprung; guarded by _lock
         self.ports: list[int] = []
 
     def __enter__(self) -> FaultProxy:
@@ -181,6 +280,16 @@ class FaultProxy:
             for conn in self._set_mode_locked(BLACKHOLE, index, lambda c: True):
                 conn.blackholed = True
 
+    def lose_next_create(self, prefix: str, part: str = "reply") -> CreateTrap:
+        """Lose the next create of a path starting with ``prefix``: its request or reply.
+
+        Only connections accepted from now on are watched; the trap fires once.
+        """
+        trap = CreateTrap(prefix, part)
+        with self._lock:
+            self._trap = trap
+        return trap
+
     def _set_mode(
         self, mode: str, index: int | None, pick: Callable[[_Connection], bool]
     ) -> list[_Connection]:
@@ -250,6 +359,9 @@ class FaultProxy:
                 return
         conn = _Connection(index, client, upstream)
         with self._lock:
+            if self._trap is not None and upstream is not None:
+                conn.trap = self._trap
+                conn.frames = {client: Frames(), upstream: Frames()}
             # The mode may have changed while we connected upstream: obey the new one.
             now = self._modes[index]
             if now == BLACKHOLE:
@@ -307,11 +419,53 @@ class FaultProxy:
                     conn.blackholed = True
             if not forwarding or sink is None:
                 continue
+            if conn.trap is not None:
+                data, sprung = self._spring(conn, source, data)
+                if sprung:
+                    with contextlib.suppress(OSError):
+                        sink.sendall(data)  # the packets before the lost one
+                    self._forget(conn)
+                    return
             try:
                 sink.sendall(data)
             except OSError:
                 self._forget(conn)
                 return
+
+    def _spring(self, conn: _Connection, source: socket.socket, data: bytes) -> tuple[bytes, bool]:
+        """Pass ``data`` through the connection's create trap: (bytes to send, sprung?).
+
+        Returns the whole packets before the lost one; a partial packet waits for the
+        rest. ``sprung`` means the connection is to be closed after sending them.
+        """
+        frames = conn.frames[source]
+        trap = conn.trap
+        assert trap is not None
+        passed = []
+        for packet, parse in frames.feed(data):
+            if not parse:
+                passed.append(packet)  # the handshake, or not ZooKeeper at all
+                continue
+            if source is conn.client:
+                request = create_request(packet)
+                with self._lock:
+                    armed = self._trap is trap
+                    hit = armed and request is not None and request[1].startswith(trap.prefix)
+                    if hit:
+                        self._trap = None  # one shot
+                if hit:
+                    assert request is not None
+                    trap.path = request[1]
+                    if trap.part == "request":
+                        trap.sprung.set()
+                        return b"".join(passed), True
+                    conn.doomed_xid = request[0]
+            elif conn.doomed_xid is not None and reply_xid(packet) == conn.doomed_xid:
+                trap.node = created_path(packet)
+                trap.sprung.set()
+                return b"".join(passed), True
+            passed.append(packet)
+        return b"".join(passed), False
 
     def _source_closed(self, conn: _Connection, source: socket.socket) -> None:
         with self._lock:
