@@ -28,13 +28,12 @@ from tests.support.proxy import (
 _QUIET_S = 0.5  # long enough to tell "nothing arrives" on loopback
 
 
-class EchoServer:
-    """Echoes every byte back; counts what it received (to prove a blackhole swallows)."""
+class LoopbackServer:
+    """A threaded TCP server on 127.0.0.1: one ``_serve(conn)`` thread per connection."""
 
     def __init__(self) -> None:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
-        self.received = 0
         self.accepted = 0
         self._conns: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
@@ -51,21 +50,12 @@ class EchoServer:
             with self._lock:
                 self.accepted += 1
                 self._conns.append(conn)
-            thread = threading.Thread(target=self._echo, args=(conn,), daemon=True)
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
             self._threads.append(thread)
             thread.start()
 
-    def _echo(self, conn: socket.socket) -> None:
-        while True:
-            try:
-                data = conn.recv(4096)
-                if not data:
-                    return
-                with self._lock:
-                    self.received += len(data)
-                conn.sendall(data)
-            except OSError:
-                return
+    def _serve(self, conn: socket.socket) -> None:
+        raise NotImplementedError
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -80,6 +70,26 @@ class EchoServer:
             conn.close()
         for thread in self._threads:
             thread.join(timeout=5)
+
+
+class EchoServer(LoopbackServer):
+    """Echoes every byte back; counts what it received (to prove a blackhole swallows)."""
+
+    def __init__(self) -> None:
+        self.received = 0
+        super().__init__()
+
+    def _serve(self, conn: socket.socket) -> None:
+        while True:
+            try:
+                data = conn.recv(4096)
+                if not data:
+                    return
+                with self._lock:
+                    self.received += len(data)
+                conn.sendall(data)
+            except OSError:
+                return
 
 
 @pytest.fixture
@@ -261,31 +271,15 @@ def _recv_packet(sock: socket.socket) -> bytes | None:
     return None if body is None else head + body
 
 
-class FramedServer:
+class FramedServer(LoopbackServer):
     """Answers a handshake, then each request with (xid, zxid, err 0, path + sequence).
 
     Records the (xid, opcode, path) of every request it received.
     """
 
     def __init__(self) -> None:
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
         self.requests: list[tuple[int, int, str]] = []
-        self._threads: list[threading.Thread] = []
-        self._conns: list[socket.socket] = []
-        self._acceptor = threading.Thread(target=self._accept_loop, daemon=True)
-        self._acceptor.start()
-
-    def _accept_loop(self) -> None:
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return
-            self._conns.append(conn)
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
+        super().__init__()
 
     def _serve(self, conn: socket.socket) -> None:
         if _recv_packet(conn) is None:
@@ -300,18 +294,6 @@ class FramedServer:
             reply = _packet(struct.pack(">iqi", xid, len(self.requests), 0) + _ustring(made))
             with contextlib.suppress(OSError):
                 conn.sendall(reply)
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._listener.shutdown(socket.SHUT_RDWR)
-        self._listener.close()
-        self._acceptor.join(timeout=5)
-        for conn in self._conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-            conn.close()
-        for thread in self._threads:
-            thread.join(timeout=5)
 
 
 @pytest.fixture
