@@ -49,6 +49,9 @@ WORKER_TEST_ENV = {
     "LOG_LEVEL": "INFO",
 }
 ZK_TICK_MS = 500
+# Sessions granted: 4 s (the tests' own) to 10 s (20 ticks). The floor is that of a
+# server with the default tickTime of 2 s, so asking for less is clamped up, as there.
+ZK_MIN_SESSION_MS = 4000
 
 _FAILED_KEY = pytest.StashKey[bool]()
 
@@ -80,7 +83,11 @@ def ensemble_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ensem
     install = find_zookeeper()
     require(install is not None, MISSING_MESSAGE)
     ens = Ensemble(
-        tmp_path_factory.mktemp("zookeeper"), size=3, tick_ms=ZK_TICK_MS, install=install
+        tmp_path_factory.mktemp("zookeeper"),
+        size=3,
+        tick_ms=ZK_TICK_MS,
+        install=install,
+        min_session_ms=ZK_MIN_SESSION_MS,
     )
     try:
         ens.start(timeout=90)

@@ -311,7 +311,8 @@ class Ensemble:
     """``size`` servers on 127.0.0.1 with free ports, one directory each under workdir.
 
     ``tick_ms`` is ZooKeeper's tickTime: session timeouts are bounded by 2..20 ticks
-    (defaults), so 500 ms allows sessions from 1 s to 10 s.
+    (defaults), so 500 ms allows sessions from 1 s to 10 s. ``min_session_ms`` raises
+    the lower bound (ZooKeeper's ``minSessionTimeout``).
     """
 
     def __init__(
@@ -320,6 +321,7 @@ class Ensemble:
         size: int = 3,
         tick_ms: int = 500,
         install: ZooKeeperInstall | None = None,
+        min_session_ms: int | None = None,
     ) -> None:
         install = install or find_zookeeper()
         if install is None:
@@ -327,6 +329,7 @@ class Ensemble:
         self.workdir = Path(workdir)
         self.size = size
         self.tick_ms = tick_ms
+        self.min_session_ms = min_session_ms
         self.install = install
         ports = free_ports(3 * size)
         self.servers = [
@@ -364,6 +367,8 @@ class Ensemble:
                 # Twenty workers plus test clients share one loopback address.
                 "maxClientCnxns=0\n"
             )
+            if self.min_session_ms is not None:
+                text += f"minSessionTimeout={self.min_session_ms}\n"
             if self.size > 1:
                 text += members
             server.write_config(text)
