@@ -6,6 +6,9 @@ What is guaranteed, first:
   a lease is granted only after a read, sent by this candidate and answered by the
   ensemble, shows that its own node (owned by its live session) is still there, and
   it runs out after half the session timeout counted from when that read was sent.
+  "The session timeout" is the one the servers granted, not the one asked for: they
+  clamp a request to their own range (2..20 ticks by default), and a lease of half an
+  asked-for 30 s would outlive a granted 10 s session.
   The ensemble cannot give the leadership away before our session expires, and it
   cannot expire before a full session timeout after it last heard us, so a lease
   holder that is frozen (SIGSTOP, a long GC-like pause, a VM migration) finds its
@@ -21,8 +24,10 @@ What is not:
 * Work between the lease check and its side effect is not atomic with it: a process
   frozen in that window (microseconds) acts late. Fencing tokens are the answer for
   side effects that must never be stale; the tick log carries them.
-* The lease assumes the servers grant the session timeout we ask for. They clamp it
-  to 2..20 ticks; keep ZK_SESSION_TIMEOUT_S inside that range (4..40 s by default).
+* The granted timeout is read from kazoo's own log call ("Session created"), the only
+  place kazoo tells it (python-zk/kazoo#769). Should a kazoo release change that call,
+  the election falls back to the asked-for timeout: correct only when the servers
+  grant what is asked, as before. requirements.txt pins kazoo; a test guards the tap.
 
 Usage::
 
@@ -65,6 +70,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import tenacity
 from kazoo.client import KazooClient, KazooState
@@ -75,6 +81,7 @@ from kazoo.exceptions import (
     SessionExpiredError,
 )
 from kazoo.handlers.threading import KazooTimeoutError
+from kazoo.loggingsupport import BLATHER
 from kazoo.protocol.states import EventType, WatchedEvent
 from kazoo.retry import KazooRetry
 
@@ -105,6 +112,34 @@ _RETRY_STEP_S = 0.5
 _JOIN_THREAD_S = 3.0
 
 _CONNECTION_ERRORS = (ConnectionLoss, SessionExpiredError, KazooTimeoutError)
+
+
+class _GrantedTimeoutTap(logging.LoggerAdapter):
+    """The logger handed to kazoo: passes every call on, and hands the session timeout
+    the servers granted (in ms) to ``on_granted``.
+
+    kazoo learns the granted timeout from each connect response and keeps it to itself
+    (python-zk/kazoo#769), but it logs it, at BLATHER, through the logger it was given:
+    ``"Session created, ...", session_id, password, negotiated_timeout_ms, ...``.
+    """
+
+    def __init__(self, logger: logging.Logger, on_granted: Callable[[int], None]) -> None:
+        super().__init__(logger, {})
+        self._on_granted = on_granted
+
+    def process(self, msg: object, kwargs: Any) -> tuple[object, Any]:
+        return msg, kwargs  # no extra fields: kazoo's records stay as they were
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if (
+            level == BLATHER
+            and isinstance(msg, str)
+            and msg.startswith("Session created")
+            and len(args) >= 3
+            and isinstance(args[2], int)
+        ):
+            self._on_granted(args[2])
+        super().log(level, msg, *args, **kwargs)
 
 
 class _Life(enum.Enum):
@@ -173,12 +208,15 @@ class LeaderElection:
         self._identity = identity
         self._connect_timeout_s = connect_timeout_s
         self._retry_max_delay_s = retry_max_delay_s
-        self._lease_s = session_timeout_s * _LEASE_FRACTION
-        self._renew_every_s = session_timeout_s * _RENEW_EVERY_FRACTION
+        self._asked_s = session_timeout_s
+        # The session timeout the servers granted on the last connect; until one is
+        # known, the one asked for. Written by kazoo's thread, read by the election's.
+        self._session_s = session_timeout_s
         self._notify = notify
         self._client = KazooClient(
             hosts=hosts,
             timeout=session_timeout_s,
+            logger=_GrantedTimeoutTap(logging.getLogger("kazoo.client"), self._on_granted),
             # kazoo's default reconnect backoff grows toward an hour; cap it, and never
             # give up: a worker outlives any ensemble outage. While the session lives,
             # reconnect at least every tenth of it: a ZooKeeper leader election takes the
@@ -327,7 +365,26 @@ class LeaderElection:
             error=str(error),
         )
 
+    @property
+    def _lease_s(self) -> float:
+        return self._session_s * _LEASE_FRACTION
+
+    @property
+    def _renew_every_s(self) -> float:
+        return self._session_s * _RENEW_EVERY_FRACTION
+
     # --------------------------------------------------------- kazoo's thread only
+
+    def _on_granted(self, timeout_ms: int) -> None:
+        """A connect response named the session timeout: leases follow it from now on.
+
+        Called before kazoo reports CONNECTED, so no lease is granted on a session
+        whose timeout is not known yet.
+        """
+        granted = timeout_ms / 1000.0
+        if granted != self._session_s:
+            self._session_s = granted
+            self._notes.append(("granted", granted))
 
     def _on_state(self, state: KazooState) -> None:
         """kazoo's connection listener: set fields, queue a note, wake; never block."""
@@ -592,6 +649,23 @@ class LeaderElection:
                 log_event(
                     log, "watch_fired", f"Predecessor {value} changed; ranking again", path=value
                 )
+            elif kind == "granted":
+                self._log_granted(value)  # type: ignore[arg-type]
+
+    def _log_granted(self, granted: float) -> None:
+        asked = self._asked_s
+        differs = f", not the {asked:g} s asked for (ZK_SESSION_TIMEOUT_S)"
+        log_event(
+            log,
+            "session_timeout",
+            f"ZooKeeper granted a {granted:g} s session{differs if granted != asked else ''}; "
+            f"leases last {granted * _LEASE_FRACTION:g} s, and a crashed leader is replaced "
+            f"after about {granted:g} s",
+            level=logging.WARNING if granted != asked else logging.INFO,
+            requested_s=asked,
+            granted_s=granted,
+            lease_s=granted * _LEASE_FRACTION,
+        )
 
     @staticmethod
     def _log_lost(lead: Leadership, reason: str) -> None:

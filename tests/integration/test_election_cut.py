@@ -37,11 +37,11 @@ def _cut_off(proxy, mode: str) -> None:
     getattr(proxy, mode)()
 
 
-def _leader_behind_proxy(spawn_worker, proxy):
+def _leader_behind_proxy(spawn_worker, proxy, **env):
     """Start the proxied worker first so it leads; then the direct one, which follows."""
-    cut_worker = spawn_worker("service1", hosts=proxy.connect_string())
+    cut_worker = spawn_worker("service1", hosts=proxy.connect_string(), **env)
     wait_for_leader([cut_worker], timeout=30, min_ticks=2)
-    direct = spawn_worker("service2")
+    direct = spawn_worker("service2", **env)
     wait_following(direct, timeout=15)
     (elected,) = events_named(cut_worker, "leader_elected")
     return cut_worker, direct, elected
@@ -137,17 +137,27 @@ def test_election_long_cut_other_takes_over_and_old_leader_rejoins(
     assert_no_traceback(leader, other)
 
 
+@pytest.mark.parametrize("asked_s", [SESSION_TIMEOUT_S, 1.0], ids=["granted-as-asked", "asked-1s"])
 def test_election_cut_from_one_server_leader_keeps_session_via_another(
-    ensemble, spawn_worker, proxy, measure
+    ensemble, spawn_worker, proxy, measure, asked_s
 ) -> None:
     """Only the server the leader is connected to goes silent; the other two are fine.
 
     A ZooKeeper client must notice a dead connection within its read timeout (2/3 of
     the session) and move to another server with the same session, so the leader keeps
     its node and token and the other worker never leads.
+
+    ``asked-1s``: the servers clamp a 1 s request up to their 4 s floor. Lease renewals
+    paced by the 1 s asked for (every 0.4 s) would count as kazoo's pings, which then
+    never go out, and kazoo never notices the silent server; paced by the 4 s granted,
+    they leave kazoo its heartbeat.
     """
     fault = proxy()
-    leader, other, elected = _leader_behind_proxy(spawn_worker, fault)
+    env = {"ZK_SESSION_TIMEOUT_S": asked_s}
+    leader, other, elected = _leader_behind_proxy(spawn_worker, fault, **env)
+    if asked_s != SESSION_TIMEOUT_S:
+        (granted,) = events_named(leader, "session_timeout")
+        assert granted["granted_s"] == SESSION_TIMEOUT_S and granted["requested_s"] == asked_s
     (index,) = wait_until(fault.connected_indexes, 5, message="the leader's connection")
 
     cut = now()
@@ -173,7 +183,10 @@ def test_election_cut_from_one_server_leader_keeps_session_via_another(
     )
     resumed = worker_ticks(leader, after=event_time(again[0]))
     assert resumed, "the leader never ticked again on the healthy servers"
-    measure("one server silent: cut -> leader ticks again via another", resumed[0].time - cut)
+    measure(
+        f"one server silent (asked {asked_s:g} s): cut -> leader ticks again via another",
+        resumed[0].time - cut,
+    )
     # The session lives at most one session timeout (plus one ZooKeeper tick) past the
     # leader's last contact, which was before the cut; once back, it ticks at once.
     assert resumed[0].time - cut < SESSION_TIMEOUT_S + 1.0

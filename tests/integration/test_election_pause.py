@@ -6,6 +6,7 @@ import pytest
 
 from tests.integration.helpers import (
     SESSION_TIMEOUT_S,
+    all_ticks,
     assert_alive,
     assert_no_traceback,
     assert_one_leader_history,
@@ -63,3 +64,47 @@ def test_election_sigstop_leader_never_ticks_after_the_new_leader(ensemble, spaw
     assert late == [], f"the thawed leader ticked after the new leader's first tick: {late}"
     assert_alive(*workers)
     assert_no_traceback(*workers)
+
+
+# The test ensemble's tickTime is 500 ms, so its servers grant at most 20 ticks: 10 s.
+ASKED_S = 30.0
+GRANTED_S = 10.0
+
+
+def test_election_lease_follows_the_session_timeout_the_servers_granted(
+    ensemble, spawn_worker, measure
+) -> None:
+    """Asked for 30 s, granted 10 s: a lease of half the asked-for timeout (15 s) would
+    outlive the session, and a leader frozen from its election to 12.5 s later would
+    tick again beside its successor. The lease must follow the granted 10 s (5 s)."""
+    leader = spawn_worker("service1", ZK_SESSION_TIMEOUT_S=ASKED_S)
+    elected = leader.wait_for_event(
+        lambda e: e.get("event") == "leader_elected", timeout=30, message="service1 leads"
+    )
+    leader.pause()  # as early in its lease as the test can
+    try:
+        other = spawn_worker("service2", ZK_SESSION_TIMEOUT_S=ASKED_S)
+        first = other.wait_for_event(
+            lambda e: e.get("event") == "processing",
+            timeout=GRANTED_S + 5,
+            message="service2 takes over from the frozen service1 within the granted session",
+        )
+        takeover = event_time(first) - event_time(elected)
+        measure("clamped session: frozen leader's election -> successor's first tick", takeover)
+        # Thaw inside the window a 15 s lease would still cover.
+        thaw_at = event_time(elected) + 0.5 + GRANTED_S + (ASKED_S / 2 - GRANTED_S) / 2
+        assert now() < thaw_at, f"the takeover came too late to test the window: {takeover:.1f} s"
+        wait_until(lambda: now() >= thaw_at, ASKED_S)
+    finally:
+        leader.resume()
+    thawed = now()
+
+    wait_following(leader, timeout=15, after=thawed)
+    wait_until(lambda: len(worker_ticks(other, after=thawed)) >= 2, 5, message="new leader ticks")
+    late = ticks_after(all_ticks([leader, other]), leader.name, event_time(first))
+    assert late == [], f"the thawed leader ticked on a lease longer than its session: {late}"
+    assert_one_leader_history([leader, other])
+    for worker in (leader, other):
+        (granted,) = events_named(worker, "session_timeout")
+        assert granted["requested_s"] == ASKED_S and granted["granted_s"] == GRANTED_S, granted
+    assert_no_traceback(leader, other)
