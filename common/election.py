@@ -14,6 +14,10 @@ What is guaranteed, first:
   holder that is frozen (SIGSTOP, a long GC-like pause, a VM migration) finds its
   lease gone when it wakes, before it does any work. The election thread renews the
   lease with one small read every 0.4 session timeouts; asking for it is local.
+* A leader watches its own node: deleted by hand while the session lives (to force
+  an election), it stops when the notification arrives, which in practice is before
+  its successor's first tick (that needs one more round trip). Not a guarantee: two
+  servers may deliver the two notifications at different times; fencing tokens are.
 * Leadership is revoked locally the moment the connection is SUSPENDED, long before
   the ensemble could expire the session (kazoo suspends after 2/3 of it).
 * Every leadership carries a fencing token, the czxid of the leader's node: it only
@@ -243,6 +247,7 @@ class LeaderElection:
         self._node_session: int | None = None
         self._orphan_session: int | None = None  # a create may have landed in this session
         self._following: tuple[str, str] | None = None
+        self._watching_own: str | None = None  # our node, while a watch is set on it
         self._needs_step = True  # set from any thread, with _wake: rank again
         self._renew_at = 0.0  # monotonic time of the next lease renewal read
         self._foreign_seen: set[str] = set()
@@ -400,6 +405,22 @@ class LeaderElection:
         self._needs_step = True
         self._wake.set()
 
+    def _on_own_node(self, event: WatchedEvent) -> None:
+        """The watch on the leader's own node: deleted means deposed, now."""
+        self._watching_own = None  # one-shot, and kazoo clears it (NONE) on SUSPENDED
+        if event.type == EventType.DELETED:
+            with self._lock:
+                lead = self._leadership
+                if lead is not None and lead.node == event.path:
+                    self._leadership, self._lease = None, None
+                else:
+                    lead = None
+            if lead is not None:
+                self._notes.append(("lost", (lead, "node_gone")))
+                self._notify()
+        self._needs_step = True
+        self._wake.set()
+
     def _on_predecessor(self, event: WatchedEvent) -> None:
         # EventType.NONE is kazoo clearing watches on SUSPENDED, not a node change.
         if event.type != EventType.NONE:
@@ -512,6 +533,15 @@ class LeaderElection:
         if position == 0:
             self._following = None
             self._lead(Leadership(self._node_token, self._node, session_id), sent)
+            if self._watching_own != self._node:
+                # Our session can outlive our node (an operator deletes it to force an
+                # election): only a watch on it says so before the next renewal. Set
+                # after leading, so the handoff waits for no extra round trip.
+                self._watching_own = self._node
+                if self._client.exists(self._node, watch=self._on_own_node) is None:
+                    self._revoke(self.leadership, "node_gone")  # gone since the listing
+                    self._needs_step = True
+                    self._wake.set()
             return
         self._revoke(self.leadership, "not_lowest")
         predecessor = f"{self._root}/{names[position - 1]}"

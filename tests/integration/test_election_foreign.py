@@ -96,3 +96,45 @@ def test_election_foreign_children_never_crash_a_worker(
         assert crashes == [], f"{worker.name} logged errors: {crashes}"
     elected = events_named(other, "leader_elected")
     assert elected and event_time(elected[-1]) > handed
+
+
+def test_election_leader_node_deleted_by_hand_stops_the_leader_before_the_next_leads(
+    ensemble, spawn_worker, election_path, zk, measure
+) -> None:
+    """An operator deletes the leader's node to force a new election (a known trick).
+
+    The next candidate's watch fires and it leads after one round trip. The deposed
+    leader's session is fine, so neither its connection nor its lease says anything:
+    only a watch on its own node tells it at once. A 10 s session makes the gap plain:
+    the lease (5 s) and its renewal (every 4 s) would let it work on for seconds.
+    """
+    env = {"ZK_SESSION_TIMEOUT_S": 10, "TICK_INTERVAL_S": 0.2}
+    workers = spawn_worker("service1", **env), spawn_worker("service2", **env)
+    leader = wait_for_leader(workers, timeout=30, min_ticks=3)
+    (other,) = [w for w in workers if w is not leader]
+    wait_following(other, timeout=10)
+    (elected,) = events_named(leader, "leader_elected")
+
+    deleted = now()
+    zk.delete(elected["node"])
+    first = other.wait_for_event(
+        lambda e: e.get("event") == "processing", timeout=10, message=f"{other.name} takes over"
+    )
+    lost = leader.wait_for_event(
+        lambda e: e.get("event") == "leadership_lost" and event_time(e) > deleted,
+        timeout=10,
+        message=f"{leader.name} learns its node is gone",
+    )
+    measure("leader node deleted -> deposed leader stops", event_time(lost) - deleted)
+    measure("leader node deleted -> next leader's first tick", event_time(first) - deleted)
+    assert lost["reason"] == "node_gone", lost
+    # A watch takes a round trip or so; waiting for the next renewal takes up to 4 s.
+    assert event_time(lost) - deleted < 0.5, "the deposed leader learnt it late"
+    late = [t for t in worker_ticks(leader) if t.time >= event_time(first)]
+    assert late == [], f"{leader.name} ticked after {other.name} began: {late}"
+    following = wait_following(leader, timeout=10, after=deleted)
+    assert following["leader"] == other.name
+    wait_until(lambda: len(worker_ticks(other)) >= 5, 5, message="the new leader ticks on")
+    assert_one_leader_history(workers)
+    assert_alive(*workers)
+    assert_no_traceback(*workers)
