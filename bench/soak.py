@@ -12,11 +12,13 @@ What happens: ``workers`` workers (``python -m service1``, named w1, w2, ...) ea
 to the ensemble through their own FaultProxy. Every 1.5 to 5 s (seeded) a fault starts,
 with a random length: SIGTERM then restart, SIGKILL then restart, SIGSTOP then SIGCONT,
 a blackholing cut, each shorter or longer than the session timeout (longer = the
-session expires), a ZooKeeper server killed and restarted, or two of three servers
-killed (quorum lost) and restarted. Worker faults target the current leader 60% of
-the time. At most two workers and one ensemble fault are in trouble at once. The plan
-(times, kinds, lengths, target roles) depends on the seed only and is printed first;
-which worker "the leader" is depends on the run and is printed as it happens.
+session expires), a worker's node deleted by hand while its session lives ("depose",
+what an operator does to force an election), a ZooKeeper server killed and
+restarted, or two of three servers killed (quorum lost) and restarted. Worker faults
+target the current leader 60% of the time. At most two workers and one ensemble fault
+are in trouble at once. The plan (times, kinds, lengths, target roles) depends on the
+seed only and is printed first; which worker "the leader" is depends on the run and is
+printed as it happens.
 
 The checker judges the whole history afterwards, from the workers' logs:
 
@@ -33,7 +35,8 @@ The checker judges the whole history afterwards, from the workers' logs:
   worker exits unless a fault made it.
 
 Takeover times (fault on the leader -> the first tick under a new fencing token for
-SIGTERM and SIGKILL, the first tick by anyone for freeze and cut) are reported per kind.
+SIGTERM, SIGKILL and depose, the first tick by anyone for freeze and cut) are reported
+per kind.
 """
 
 from __future__ import annotations
@@ -55,6 +58,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kazoo.client import KazooClient
+from kazoo.exceptions import KazooException
+from kazoo.handlers.threading import KazooTimeoutError
+
+from common.election import Unavailable, read_candidates
+from common.logs import quiet_kazoo
 from tests.support.checker import (
     Tick,
     format_time,
@@ -69,13 +78,14 @@ from tests.support.proxy import FaultProxy
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
-WORKER_KINDS = ("term", "kill", "freeze", "cut")
+WORKER_KINDS = ("term", "kill", "freeze", "cut", "depose")
 ENSEMBLE_KINDS = ("server_kill", "quorum_loss")
 _WEIGHTS = {
     "term": 1.0,
     "kill": 1.0,
     "freeze": 1.5,
     "cut": 1.5,
+    "depose": 0.75,
     "server_kill": 1.0,
     "quorum_loss": 0.5,
 }
@@ -111,7 +121,7 @@ class Bounds:
     watch_s: float  # expiry noticed -> successor's first tick (watch, re-rank, confirm)
     reconnect_s: float  # back on the network -> ticking: backoff cap + connect + re-check
     startup_s: float  # a (re)started worker: interpreter, connect, join, first tick
-    handoff_s: float  # SIGTERM: delete the node, close: the successor ticks
+    handoff_s: float  # SIGTERM or a node deleted by hand: the successor ticks
 
     @classmethod
     def of(cls, config: SoakConfig) -> Bounds:
@@ -162,7 +172,9 @@ def plan(config: SoakConfig) -> list[Fault]:
             continue
         kind = rng.choices(allowed, [_WEIGHTS[k] for k in allowed])[0]
         long_one = rng.random() < 0.5
-        if kind == "term":
+        if kind == "depose":
+            length = 0.0  # one deletion; the worker joins again by itself
+        elif kind == "term":
             length = rng.uniform(0.5, 3.0)
         elif kind == "kill":
             length = rng.uniform(0.5, 3.0 + S)
@@ -255,7 +267,7 @@ def effect_windows(
         primary = False
         if inc.kind in WORKER_KINDS:
             primary = _was_leader(ticks, inc.target, inc.start, lead_window)
-        if inc.kind == "term":
+        if inc.kind in ("term", "depose"):
             deadline = inc.start + bounds.handoff_s
         elif inc.kind == "kill":
             deadline = _expiry(inc.start, no_quorum, bounds.expiry_s) + bounds.watch_s
@@ -577,6 +589,9 @@ class Soak:
             return
         role = "leader" if name == self._leader() else "follower"
         worker = self._current[name]
+        if fault.kind == "depose":
+            self._depose(name, role)
+            return
         self._busy.add(name)
         now = time.time()
         self.timeline.note(f"{fault.kind} {name} ({role}) for {fault.length:.1f} s")
@@ -614,6 +629,22 @@ class Soak:
             self._busy.discard(name)
 
         schedule(heal_at, heal)
+
+    def _depose(self, name: str, role: str) -> None:
+        """Delete ``name``'s node from a client of our own, its session left alone."""
+        hosts = ",".join(f"127.0.0.1:{s.client_port}" for s in self.ensemble.servers)
+        try:
+            nodes = [c.node for c in read_candidates(hosts, self._path) if c.identity == name]
+            if not nodes:
+                raise Unavailable(f"{name} has no node under {self._path} now")
+            _delete(hosts, nodes[0])
+        except Unavailable as exc:
+            self.timeline.skipped.append(f"depose {name}: {exc}")
+            self.timeline.note(f"skip depose {name}: {exc}")
+            return
+        now = time.time()
+        self.timeline.note(f"depose {name} ({role}): deleted {nodes[0]}")
+        self.timeline.incidents.append(Incident("depose", name, now, now))
 
     def _inject_ensemble(self, fault: Fault, schedule: Callable[..., None]) -> None:
         running = [s for s in self.ensemble.servers if s.is_running()]
@@ -760,6 +791,19 @@ class Soak:
         return "--- E1 windows ---\n" + summary(ticks)
 
 
+def _delete(hosts: str, node: str, timeout_s: float = 3.0) -> None:
+    """Delete one node with a short-lived client; Unavailable if that fails."""
+    client = KazooClient(hosts=hosts, timeout=10.0)
+    try:
+        client.start(timeout=timeout_s)
+        client.delete_async(node).get(timeout=timeout_s)
+    except (KazooException, KazooTimeoutError) as exc:
+        raise Unavailable(f"deleting {node} failed: {exc!r}") from exc
+    finally:
+        client.stop()
+        client.close()
+
+
 def _note_time(note: str, near: float) -> float:
     """The epoch time of a timeline note (HH:MM:SS.mmm), on the day of ``near``."""
     day = format_time(near)[:11]
@@ -782,6 +826,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="default bench/results/soak-<seed>")
     parser.add_argument("--rejudge", type=Path, default=None, help="judge a finished soak again")
     args = parser.parse_args(argv)
+    quiet_kazoo()  # the soak's own clients (depose) would narrate every refused connection
     if args.rejudge is not None:
         try:
             report = rejudge(args.rejudge)

@@ -38,7 +38,17 @@ def test_soak_plan_is_reproducible_from_the_seed() -> None:
     assert plan(CONFIG) == plan(SoakConfig(minutes=1.5, seed=SEED))
     assert plan(CONFIG) != plan(SoakConfig(minutes=1.5, seed=SEED + 1))
     kinds = {fault.kind for fault in plan(SoakConfig(minutes=10, seed=SEED))}
-    assert kinds == {"term", "kill", "freeze", "cut", "server_kill", "quorum_loss"}
+    assert kinds == {"term", "kill", "freeze", "cut", "depose", "server_kill", "quorum_loss"}
+
+
+def test_soak_judge_a_depose_allows_a_handoff_then_no_more() -> None:
+    depose = Incident("depose", "w1", T0 + 10.2, T0 + 10.2)
+    on_time = _ticks("w1", T0 + 1, T0 + 10) + _ticks("w2", T0 + 10.5, T0 + 20)
+    late = _ticks("w1", T0 + 1, T0 + 10) + _ticks("w2", T0 + 10.2 + BOUNDS.handoff_s + 1, T0 + 20)
+    incidents = [Incident("startup", "all", T0), depose]
+    assert _gaps(on_time, incidents, T0 + 20) == []
+    (gap,) = _gaps(late, incidents, T0 + 20)
+    assert gap.excess == pytest.approx(1.0, abs=0.01), gap
 
 
 def _ticks(service: str, start: float, end: float, every: float = 0.5) -> list[Tick]:
