@@ -16,6 +16,7 @@ from tests.support.procs import WorkerProcess, wait_until
 
 SESSION_TIMEOUT_S = 4.0  # the tests' ZK_SESSION_TIMEOUT_S (conftest's default)
 TICK_INTERVAL_S = 1.0
+ZK_TICK_S = 0.5  # the ensemble's tickTime (conftest's ZK_TICK_MS): expiry is checked per tick
 
 
 def events_named(worker: WorkerProcess, name: str, after: float | None = None) -> list[dict]:

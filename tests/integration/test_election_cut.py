@@ -13,6 +13,7 @@ import pytest
 
 from tests.integration.helpers import (
     SESSION_TIMEOUT_S,
+    ZK_TICK_S,
     assert_alive,
     assert_no_ticks_while_cut_off,
     assert_no_traceback,
@@ -187,9 +188,11 @@ def test_election_cut_from_one_server_leader_keeps_session_via_another(
         f"one server silent (asked {asked_s:g} s): cut -> leader ticks again via another",
         resumed[0].time - cut,
     )
-    # The session lives at most one session timeout (plus one ZooKeeper tick) past the
-    # leader's last contact, which was before the cut; once back, it ticks at once.
-    assert resumed[0].time - cut < SESSION_TIMEOUT_S + 1.0
+    # The session lives at most one session timeout plus one ZooKeeper tick past the
+    # leader's last contact, which was before the cut; once back, it ticks at once (the
+    # extra second is for re-ranking on a busy machine). kazoo's heartbeat noticed the
+    # silent server 1.4 to 4.6 s after the cut in the runs measured.
+    assert resumed[0].time - cut < SESSION_TIMEOUT_S + ZK_TICK_S + 1.0
     assert_no_ticks_while_cut_off(leader, cut)
     assert_alive(leader, other)
 
