@@ -106,8 +106,10 @@ _LEASE_FRACTION = 0.5
 # ping but its missing reply is never noticed: kazoo/protocol/connection.py, the
 # heartbeat of python-zk/kazoo#67), so reads at a faster pace would hide a dead
 # connection from it until the session is gone. Reads at 0.4 leave kazoo room to
-# ping, notice a silent server within ~0.73 session timeouts, and move to another one
-# while the session is still alive.
+# ping and notice a silent server after ~2/3 of a session timeout (later when a read
+# went out meanwhile: up to 1.15 of it, measured at 4 s; the servers expire a session
+# only at the ZooKeeper tick after its timeout), usually in time to move to another
+# server with the session alive.
 _RENEW_EVERY_FRACTION = 0.4
 # After an unexpected error on the election thread, look again after this long.
 _RETRY_STEP_S = 0.5
