@@ -396,12 +396,7 @@ class LeaderElection:
     def _on_state(self, state: KazooState) -> None:
         """kazoo's connection listener: set fields, queue a note, wake; never block."""
         if state != KazooState.CONNECTED:
-            reason = "suspended" if state == KazooState.SUSPENDED else "session_lost"
-            with self._lock:
-                lead, self._leadership, self._lease = self._leadership, None, None
-            if lead is not None:
-                self._notes.append(("lost", (lead, reason)))
-                self._notify()
+            self._drop(reason="suspended" if state == KazooState.SUSPENDED else "session_lost")
         client_id = self._client.client_id
         self._notes.append(("state", (str(state), client_id[0] if client_id else None)))
         self._needs_step = True
@@ -411,17 +406,20 @@ class LeaderElection:
         """The watch on the leader's own node: deleted means deposed, now."""
         self._watching_own = None  # one-shot, and kazoo clears it (NONE) on SUSPENDED
         if event.type == EventType.DELETED:
-            with self._lock:
-                lead = self._leadership
-                if lead is not None and lead.node == event.path:
-                    self._leadership, self._lease = None, None
-                else:
-                    lead = None
-            if lead is not None:
-                self._notes.append(("lost", (lead, "node_gone")))
-                self._notify()
+            self._drop(reason="node_gone", node=event.path)
         self._needs_step = True
         self._wake.set()
+
+    def _drop(self, reason: str, node: str | None = None) -> None:
+        """Revoke leadership (only on ``node``, if given) from kazoo's thread: the note
+        is logged by the election thread, the worker is woken at once."""
+        with self._lock:
+            lead = self._leadership
+            if lead is None or (node is not None and lead.node != node):
+                return
+            self._leadership, self._lease = None, None
+        self._notes.append(("lost", (lead, reason)))
+        self._notify()
 
     def _on_predecessor(self, event: WatchedEvent) -> None:
         # EventType.NONE is kazoo clearing watches on SUSPENDED, not a node change.
