@@ -632,7 +632,7 @@ class Soak:
 
     def _depose(self, name: str, role: str) -> None:
         """Delete ``name``'s node from a client of our own, its session left alone."""
-        hosts = ",".join(f"127.0.0.1:{s.client_port}" for s in self.ensemble.servers)
+        hosts = self.ensemble.connect_string()
         try:
             nodes = [c.node for c in read_candidates(hosts, self._path) if c.identity == name]
             if not nodes:
