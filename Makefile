@@ -63,4 +63,4 @@ bench: .venv/installed ## Failover, traffic and herd benchmark: ours, kazoo's El
 	$(PY) -m bench
 
 soak: .venv/installed ## Ten minutes of random faults against the election, checked from the logs
-	$(PY) -m bench.soak --minutes 10
+	$(PY) -m soak --minutes 10

@@ -8,8 +8,8 @@ Usage::
 
 One local three-server ZooKeeper ensemble (tickTime 2000 ms, a default server's),
 session timeout 10 s for everyone (the article's). Each run goes through every
-implementation in turn, in an order rotated from run to run, so that drift in the
-machine's load spreads over all of them. Per implementation and run:
+contender in turn, in an order rotated from run to run, so that drift in the
+machine's load spreads over all of them. Per contender and run:
 
 1. two candidates: steady-state packet counts, then SIGTERM handoffs, alone on the box
    (they measure milliseconds);
@@ -39,12 +39,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.impls import Implementation, implementations
-from bench.javaworker import MISSING_MESSAGE as JAVA_MISSING
-from bench.javaworker import ArticleWorkerBuild
+from bench.contenders import Contender, all_contenders
 from bench.report import summarize, write_results
 from bench.scenarios import Config, ScenarioError, Trial, run_faults, run_handoff, run_many
-from tests.support.ensemble import MISSING_MESSAGE, Ensemble, find_zookeeper
+from testbed.ensemble import MISSING_MESSAGE, Ensemble, find_zookeeper
+from testbed.java_candidates import MISSING_MESSAGE as JAVA_MISSING
+from testbed.java_candidates import JavaCandidateBuild
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -54,7 +54,7 @@ _MEASUREMENT_ERRORS = (ScenarioError, AssertionError, OSError, RuntimeError, Key
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=4, help="runs per implementation (4)")
+    parser.add_argument("--runs", type=int, default=4, help="runs per contender (4)")
     parser.add_argument("--handoffs", type=int, default=2, help="SIGTERM handoffs per run (2)")
     parser.add_argument("--candidates", type=int, default=20, help="the 'many' scenario (20)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 run, 5 candidates")
@@ -84,15 +84,15 @@ def _guard(label: str, func: Any, *args: Any) -> dict[str, Any]:
 
 
 def _run_trial(
-    impl: Implementation, ensemble: Ensemble, config: Config, logdir: Path, run: int
+    contender: Contender, ensemble: Ensemble, config: Config, logdir: Path, run: int
 ) -> dict[str, Any]:
-    trial = Trial(impl, ensemble, config, logdir / f"run{run}" / impl.key, run)
-    record: dict[str, Any] = {"run": run, "impl": impl.key, "load_before": _load()}
+    trial = Trial(contender, ensemble, config, logdir / f"run{run}" / contender.key, run)
+    record: dict[str, Any] = {"run": run, "contender": contender.key, "load_before": _load()}
     started = time.monotonic()
     try:
         record["handoff"] = _guard("handoff", run_handoff, trial)
         gate = threading.Event()
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix=impl.key) as pool:
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix=contender.key) as pool:
             many = pool.submit(_guard, "many", run_many, trial, gate)
             faults = pool.submit(_guard, "faults", run_faults, trial, gate)
             record["many"] = many.result()
@@ -151,17 +151,17 @@ def main(argv: list[str] | None = None) -> int:
     if install is None:
         print(MISSING_MESSAGE, file=sys.stderr)
         return 2
-    java = ArticleWorkerBuild.find()
+    java = JavaCandidateBuild.find()
     if java is None:
         print(f"skipping the article's recipe: {JAVA_MISSING}", file=sys.stderr)
     else:
         java.compile()
-    impls = implementations(java)
+    contenders = all_contenders(java)
     if args.only:
         wanted = set(args.only.split(","))
-        impls = [impl for impl in impls if impl.key in wanted]
-        if not impls:
-            print(f"--only {args.only}: no such implementation", file=sys.stderr)
+        contenders = [contender for contender in contenders if contender.key in wanted]
+        if not contenders:
+            print(f"--only {args.only}: no such contender", file=sys.stderr)
             return 2
 
     out: Path = args.out
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "commit": _commit(),
         "load_before": _load(),
-        "implementations": {impl.key: impl.label for impl in impls},
+        "contenders": {contender.key: contender.label for contender in contenders},
     }
     print(f"load average {meta['load_before']}; results in {out}", flush=True)
     started = time.monotonic()
@@ -187,10 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ensemble.start(timeout=120)
         for run in range(1, meta["runs"] + 1):
-            shift = (run - 1) % len(impls)
-            for impl in impls[shift:] + impls[:shift]:
-                print(f"run {run}/{meta['runs']}: {impl.label} ...", flush=True)
-                record = _run_trial(impl, ensemble, config, logdir, run)
+            shift = (run - 1) % len(contenders)
+            for contender in contenders[shift:] + contenders[:shift]:
+                print(f"run {run}/{meta['runs']}: {contender.label} ...", flush=True)
+                record = _run_trial(contender, ensemble, config, logdir, run)
                 records.append(record)
                 print(f"    {_brief(record)}", flush=True)
                 ensemble.wait_quorum(timeout=60)
@@ -198,8 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         ensemble.stop()
     meta["load_after"] = _load()
     meta["duration_min"] = (time.monotonic() - started) / 60
-    summary = summarize(records, impls)
-    write_results(out, meta, records, summary, impls)
+    summary = summarize(records, contenders)
+    write_results(out, meta, records, summary, contenders)
     print((out / "results.md").read_text())
     return 0
 

@@ -2,7 +2,7 @@
 
 Usage::
 
-    summary = summarize(records, impls)
+    summary = summarize(records, contenders)
     write_results(Path("bench/results"), meta, records, summary)
 
 Every figure is the median over its samples with min and max; a sample that could not
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.impls import Implementation
+from bench.contenders import Contender
 
 Record = dict[str, Any]
 
@@ -247,19 +247,19 @@ def _stats(values: list[float | None]) -> dict[str, Any]:
     }
 
 
-def summarize(records: list[Record], impls: list[Implementation]) -> dict[str, Any]:
-    """impl key -> metric key -> stats (and "ratio" to ours), plus outcome notes."""
+def summarize(records: list[Record], contenders: list[Contender]) -> dict[str, Any]:
+    """contender key -> metric key -> stats (and "ratio" to ours), plus outcome notes."""
     summary: dict[str, Any] = {"metrics": {}, "outcomes": {}}
-    for impl in impls:
-        mine = [r for r in records if r["impl"] == impl.key]
+    for contender in contenders:
+        mine = [r for r in records if r["contender"] == contender.key]
         per_metric = {}
         for metric in METRICS:
             values: list[float | None] = []
             for record in mine:
                 values += metric.extract(record)
             per_metric[metric.key] = _stats(values)
-        summary["metrics"][impl.key] = per_metric
-        summary["outcomes"][impl.key] = _outcomes(mine)
+        summary["metrics"][contender.key] = per_metric
+        summary["outcomes"][contender.key] = _outcomes(mine)
     ours = summary["metrics"].get("ours", {})
     for per_metric in summary["metrics"].values():
         for metric in METRICS:
@@ -335,14 +335,14 @@ def _cell(stats: dict[str, Any], metric: Metric, show_ratio: bool) -> str:
     return text
 
 
-def markdown(meta: dict[str, Any], summary: dict[str, Any], impls: list[Implementation]) -> str:
-    head = "| figure | " + " | ".join(impl.label for impl in impls) + " |"
-    rule = "|---|" + "---|" * len(impls)
+def markdown(meta: dict[str, Any], summary: dict[str, Any], contenders: list[Contender]) -> str:
+    head = "| figure | " + " | ".join(contender.label for contender in contenders) + " |"
+    rule = "|---|" + "---|" * len(contenders)
     rows = [head, rule]
     for metric in (m for m in METRICS if m.table):
         cells = [
-            _cell(summary["metrics"][impl.key][metric.key], metric, impl.key != "ours")
-            for impl in impls
+            _cell(summary["metrics"][contender.key][metric.key], metric, contender.key != "ours")
+            for contender in contenders
         ]
         rows.append(f"| {metric.label} ({metric.unit}) | " + " | ".join(cells) + " |")
     lines = [
@@ -353,7 +353,7 @@ def markdown(meta: dict[str, Any], summary: dict[str, Any], impls: list[Implemen
         f"{meta['duration_min']:.1f} min; load average before/after: "
         f"{meta['load_before']} / {meta['load_after']}; {meta['cpus']} CPUs).",
         f"One local three-server ensemble, tickTime {meta['tick_ms']} ms; session timeout "
-        f"{meta['session_timeout_s']:g} s for every implementation (the article's).",
+        f"{meta['session_timeout_s']:g} s for every contender (the article's).",
         "",
         "Cells: median [min-max] over all samples; **xN** is the median divided by ours.",
         "",
@@ -362,9 +362,9 @@ def markdown(meta: dict[str, Any], summary: dict[str, Any], impls: list[Implemen
         "## Outcomes besides the numbers",
         "",
     ]
-    for impl in impls:
-        notes = summary["outcomes"][impl.key] or ["nothing unusual"]
-        lines.append(f"- **{impl.label}**: " + "; ".join(notes))
+    for contender in contenders:
+        notes = summary["outcomes"][contender.key] or ["nothing unusual"]
+        lines.append(f"- **{contender.label}**: " + "; ".join(notes))
     lines += ["", "## Claims of issue 4", ""]
     lines += [f"- {claim}" for claim in claims(summary)]
     lines += ["", "Definitions: see `bench/scenarios.py` (module docstring).", ""]
@@ -400,7 +400,7 @@ def claims(summary: dict[str, Any]) -> list[str]:
     return result
 
 
-def chart(path: Path, summary: dict[str, Any], impls: list[Implementation]) -> None:
+def chart(path: Path, summary: dict[str, Any], contenders: list[Contender]) -> None:
     """Four panels: handoff, takeovers, stale ticks, follower packets. Min-max whiskers."""
     import matplotlib
 
@@ -417,11 +417,11 @@ def chart(path: Path, summary: dict[str, Any], impls: list[Implementation]) -> N
     colours = ["#2b8a3e", "#1c7ed6", "#f08c00", "#c92a2a"]
     for ax, (panel, title, log) in zip(axes.flat, panels, strict=True):
         metrics = [m for m in METRICS if m.chart == panel]
-        width = 0.8 / max(len(impls), 1)
-        for i, impl in enumerate(impls):
+        width = 0.8 / max(len(contenders), 1)
+        for i, contender in enumerate(contenders):
             medians, lows, highs = [], [], []
             for metric in metrics:
-                stats = summary["metrics"][impl.key][metric.key]
+                stats = summary["metrics"][contender.key][metric.key]
                 med = stats["median"] if stats["median"] is not None else 0.0
                 medians.append(med)
                 lows.append(med - (stats["min"] if stats["min"] is not None else med))
@@ -431,17 +431,17 @@ def chart(path: Path, summary: dict[str, Any], impls: list[Implementation]) -> N
                 xs,
                 medians,
                 width,
-                label=impl.label,
+                label=contender.label,
                 color=colours[i % len(colours)],
                 yerr=[lows, highs],
                 capsize=3,
             )
             labels = [
-                _bar_label(summary, impl, metric, med)
+                _bar_label(summary, contender, metric, med)
                 for metric, med in zip(metrics, medians, strict=True)
             ]
             ax.bar_label(bars, labels=labels, fontsize=7, padding=2)
-        ax.set_xticks([j + width * (len(impls) - 1) / 2 for j in range(len(metrics))])
+        ax.set_xticks([j + width * (len(contenders) - 1) / 2 for j in range(len(metrics))])
         ax.set_xticklabels([_short(m) for m in metrics], fontsize=8)
         ax.set_title(title, fontsize=10)
         if log:
@@ -453,11 +453,11 @@ def chart(path: Path, summary: dict[str, Any], impls: list[Implementation]) -> N
     plt.close(fig)
 
 
-def _bar_label(summary: dict[str, Any], impl: Implementation, metric: Metric, median: float) -> str:
+def _bar_label(summary: dict[str, Any], contender: Contender, metric: Metric, median: float) -> str:
     """The median on the bar; for stale ticks, say so when the old leader had died."""
     text = f"{median:.{metric.digits}f}" if median >= 0.1 or metric.digits == 0 else f"{median:.3f}"
     if metric.key in ("freeze_stale_ticks", "cut_stale_ticks"):
-        died = summary["metrics"][impl.key][metric.key.split("_")[0] + "_old_died"]
+        died = summary["metrics"][contender.key][metric.key.split("_")[0] + "_old_died"]
         if died["n"] and died["min"] == 1.0:
             text += "\n(died)"
     return text
@@ -481,10 +481,10 @@ def write_results(
     meta: dict[str, Any],
     records: list[Record],
     summary: dict[str, Any],
-    impls: list[Implementation],
+    contenders: list[Contender],
 ) -> None:
     outdir.mkdir(parents=True, exist_ok=True)
     payload = {"meta": meta, "summary": summary, "records": records}
     (outdir / "results.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    (outdir / "results.md").write_text(markdown(meta, summary, impls))
-    chart(outdir / "chart.png", summary, impls)
+    (outdir / "results.md").write_text(markdown(meta, summary, contenders))
+    chart(outdir / "chart.png", summary, contenders)

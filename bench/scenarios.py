@@ -1,8 +1,8 @@
-"""The measured scenarios: one implementation, one run. Definitions of every figure.
+"""The measured scenarios: one contender, one run. Definitions of every figure.
 
 Usage::
 
-    trial = Trial(impl, ensemble, config, logdir, run=1)
+    trial = Trial(contender, ensemble, config, logdir, run=1)
     try:
         handoff = run_handoff(trial)             # alone: it measures milliseconds
         gate = threading.Event()                 # then these two side by side:
@@ -51,9 +51,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.impls import Implementation
+from bench.contenders import Contender
 from bench.zkstats import Connection, ZkProbe
-from tests.support.checker import (
+from testbed.checker import (
     Tick,
     first_tick_after,
     longest_silence,
@@ -61,9 +61,9 @@ from tests.support.checker import (
     ticks_after,
     ticks_from_events,
 )
-from tests.support.ensemble import Ensemble
-from tests.support.procs import WorkerProcess, wait_until
-from tests.support.proxy import FaultProxy
+from testbed.ensemble import Ensemble
+from testbed.faultproxy import FaultProxy
+from testbed.processes import WorkerProcess, wait_until
 
 
 class ScenarioError(Exception):
@@ -89,18 +89,18 @@ class Config:
 
 
 class Trial:
-    """One implementation in one run: starts candidates, remembers them, stops them all."""
+    """One contender in one run: starts candidates, remembers them, stops them all."""
 
     def __init__(
-        self, impl: Implementation, ensemble: Ensemble, config: Config, logdir: Path, run: int
+        self, contender: Contender, ensemble: Ensemble, config: Config, logdir: Path, run: int
     ) -> None:
-        self.impl = impl
+        self.contender = contender
         self.ensemble = ensemble
         self.config = config
         self.logdir = logdir
         self.run = run
         self.probe = ZkProbe(ensemble)
-        self._phase = random.Random(f"{impl.key}-{run}")
+        self._phase = random.Random(f"{contender.key}-{run}")
         self._workers: list[WorkerProcess] = []
         self._lock = threading.Lock()
 
@@ -111,11 +111,11 @@ class Trial:
 
     def path(self, scenario: str) -> str:
         """A flat root per scenario: the Java recipe creates only the last level."""
-        return f"/bench-{self.impl.key}-r{self.run}-{scenario}"
+        return f"/bench-{self.contender.key}-r{self.run}-{scenario}"
 
     def spawn(self, scenario: str, index: int, connect: str | None = None) -> WorkerProcess:
-        name = f"{self.impl.kind}-{scenario}-{index}"
-        worker = self.impl.candidate(
+        name = f"{self.contender.kind}-{scenario}-{index}"
+        worker = self.contender.candidate(
             name=name,
             connect=connect or self.ensemble.connect_string(),
             path=self.path(scenario),
@@ -403,7 +403,7 @@ def run_many(trial: Trial, gate: threading.Event | None = None) -> dict[str, Any
             "handoff_s": None if new is None else new.time - signalled,
             "watchers_notified": len(notified),
             "readers": readers,
-            "watch_fired_lines": fired if trial.impl.kind == "ours" else None,
+            "watch_fired_lines": fired if trial.contender.kind == "ours" else None,
             "window_s": window_end - signalled,
             "deaths": deaths,
         }

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tests.support.ensemble import Ensemble
+from testbed.ensemble import Ensemble
 
 _CONS_LINE = re.compile(r"^\s*/[^\[]+\[\d+\]\((?P<fields>[^)]*)\)\s*$")
 

@@ -24,22 +24,16 @@ from __future__ import annotations
 
 import re
 import secrets
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-# One import path for the suite, the soak test and the benchmark: `tests.support`.
-_REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(_REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(_REPO_ROOT))
-
-from tests.support import ci_gate, require  # noqa: E402
-from tests.support.ensemble import MISSING_MESSAGE, Ensemble, find_zookeeper  # noqa: E402
-from tests.support.procs import WorkerProcess  # noqa: E402
-from tests.support.proxy import FaultProxy  # noqa: E402
+from testbed.ensemble import MISSING_MESSAGE, Ensemble, find_zookeeper
+from testbed.faultproxy import FaultProxy
+from testbed.processes import WorkerProcess
+from tests.support import ci_gate, require
 
 # Test defaults for workers: a short session so expiry takes seconds, not ten.
 WORKER_TEST_ENV = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.checker import (
+from testbed.checker import (
     Tick,
     Window,
     first_tick_after,

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.support.procs import REPO_ROOT
+from testbed.processes import REPO_ROOT
 
 # Good values for everything, so each case has exactly one bad setting; the hosts are
 # never dialled, because a bad setting stops the worker before it connects.

@@ -10,7 +10,7 @@ Usage::
     project.down()
 
 Everything the tests judge comes from the workers' own log lines (their "time" field,
-see tests.support.checker) and from `docker inspect`; nothing from the test's sleeps.
+see testbed.checker) and from `docker inspect`; nothing from the test's sleeps.
 Containers are never recreated by the tests (stop/start/kill/pause/network only), so a
 service's container id, and with it `docker logs`, covers the whole run.
 """
@@ -27,8 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tests.support.checker import Tick, parse_time, ticks_from_events
-from tests.support.procs import wait_until
+from testbed.checker import Tick, parse_time, ticks_from_events
+from testbed.processes import wait_until
 
 WORKERS = ("service1", "service2")
 ZK_NODES = ("zoo1", "zoo2", "zoo3")

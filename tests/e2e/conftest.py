@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from testbed.ensemble import free_ports
 from tests.e2e.compose_project import (
     ComposeProject,
     compose_command,
@@ -29,7 +30,6 @@ from tests.e2e.compose_project import (
     image_present,
 )
 from tests.support import require
-from tests.support.ensemble import free_ports
 
 _ROOT = Path(__file__).resolve().parents[2]
 _STANDINS_ENV = _ROOT / ".build" / "standins.env"

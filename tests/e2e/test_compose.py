@@ -14,8 +14,7 @@ import time
 
 import pytest
 
-from tests.e2e.compose_project import SESSION_TIMEOUT_S, ZK_NODES, ComposeProject, docker_time
-from tests.support.checker import (
+from testbed.checker import (
     first_tick_after,
     spacings,
     summary,
@@ -23,7 +22,8 @@ from tests.support.checker import (
     ticks_between,
     violations,
 )
-from tests.support.procs import wait_until
+from testbed.processes import wait_until
+from tests.e2e.compose_project import SESSION_TIMEOUT_S, ZK_NODES, ComposeProject, docker_time
 
 pytestmark = pytest.mark.e2e
 

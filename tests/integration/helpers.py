@@ -11,8 +11,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from tests.support.checker import Tick, parse_time, summary, ticks_from_events, violations
-from tests.support.procs import WorkerProcess, wait_until
+from testbed.checker import Tick, parse_time, summary, ticks_from_events, violations
+from testbed.processes import WorkerProcess, wait_until
 
 SESSION_TIMEOUT_S = 4.0  # the tests' ZK_SESSION_TIMEOUT_S (conftest's default)
 TICK_INTERVAL_S = 1.0

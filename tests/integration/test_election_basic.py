@@ -6,6 +6,8 @@ import signal
 
 import pytest
 
+from testbed.checker import first_tick_after, spacings, ticks_after
+from testbed.processes import wait_until
 from tests.integration.helpers import (
     SESSION_TIMEOUT_S,
     assert_no_traceback,
@@ -17,8 +19,6 @@ from tests.integration.helpers import (
     wait_for_leader,
     worker_ticks,
 )
-from tests.support.checker import first_tick_after, spacings, ticks_after
-from tests.support.procs import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from testbed.checker import ticks_after
+from testbed.processes import wait_until
 from tests.integration.helpers import (
     SESSION_TIMEOUT_S,
     ZK_TICK_S,
@@ -25,8 +27,6 @@ from tests.integration.helpers import (
     wait_for_leader,
     worker_ticks,
 )
-from tests.support.checker import ticks_after
-from tests.support.procs import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from testbed.checker import longest_silence, ticks_between
+from testbed.processes import wait_until
 from tests.integration.helpers import (
     assert_alive,
     assert_no_traceback,
@@ -14,8 +16,6 @@ from tests.integration.helpers import (
     wait_for_leader,
     worker_ticks,
 )
-from tests.support.checker import longest_silence, ticks_between
-from tests.support.procs import wait_until
 
 pytestmark = pytest.mark.integration
 

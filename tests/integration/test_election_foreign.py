@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 from kazoo.client import KazooClient
 
+from testbed.processes import wait_until
 from tests.integration.helpers import (
     assert_alive,
     assert_no_traceback,
@@ -24,7 +25,6 @@ from tests.integration.helpers import (
     wait_for_leader,
     worker_ticks,
 )
-from tests.support.procs import wait_until
 
 pytestmark = pytest.mark.integration
 

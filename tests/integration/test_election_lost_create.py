@@ -16,6 +16,7 @@ import signal
 import pytest
 
 from common.election import read_candidates
+from testbed.processes import wait_until
 from tests.integration.helpers import (
     assert_alive,
     assert_no_traceback,
@@ -26,7 +27,6 @@ from tests.integration.helpers import (
     wait_following,
     wait_for_leader,
 )
-from tests.support.procs import wait_until
 
 pytestmark = pytest.mark.integration
 

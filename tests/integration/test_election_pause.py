@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from testbed.checker import ticks_after
+from testbed.processes import wait_until
 from tests.integration.helpers import (
     SESSION_TIMEOUT_S,
     all_ticks,
@@ -17,8 +19,6 @@ from tests.integration.helpers import (
     wait_for_leader,
     worker_ticks,
 )
-from tests.support.checker import ticks_after
-from tests.support.procs import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -7,6 +7,7 @@ import signal
 
 import pytest
 
+from testbed.processes import wait_until
 from tests.integration.helpers import (
     assert_alive,
     assert_no_traceback,
@@ -16,7 +17,6 @@ from tests.integration.helpers import (
     wait_for_leader,
     worker_ticks,
 )
-from tests.support.procs import wait_until
 
 pytestmark = pytest.mark.integration
 

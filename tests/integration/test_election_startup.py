@@ -7,6 +7,8 @@ import signal
 
 import pytest
 
+from testbed.ensemble import free_ports
+from testbed.processes import wait_until
 from tests.integration.helpers import (
     assert_alive,
     assert_no_traceback,
@@ -16,8 +18,6 @@ from tests.integration.helpers import (
     now,
     worker_ticks,
 )
-from tests.support.ensemble import free_ports
-from tests.support.procs import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -1,6 +1,6 @@
 """Interop: ZooKeeper's own Java LeaderElectionSupport and our workers in one election.
 
-The candidate on the Java side is the article's worker (``bench/java/ArticleWorker.java``,
+The candidate on the Java side is the article's worker (``testbed/java/ArticleWorker.java``,
 compiled against Debian's ``zookeeper-recipes-election.jar``), the same program the
 benchmark measures. Both sides use the recipe's layout (``n_<seq>``, data = identity,
 lowest leads), so whichever joined first leads, and both sides say so: the Java
@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.javaworker import MISSING_MESSAGE as JAVA_MISSING
-from bench.javaworker import ArticleWorkerBuild
+from testbed.java_candidates import MISSING_MESSAGE as JAVA_MISSING
+from testbed.java_candidates import JavaCandidateBuild
+from testbed.processes import WorkerProcess, wait_until
 from tests.integration.helpers import (
     SESSION_TIMEOUT_S,
     assert_one_leader_history,
@@ -29,7 +30,6 @@ from tests.integration.helpers import (
     worker_ticks,
 )
 from tests.support import require
-from tests.support.procs import WorkerProcess, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -39,8 +39,8 @@ POLL_S = 1.0
 
 
 @pytest.fixture(scope="module")
-def java_build() -> ArticleWorkerBuild:
-    build = ArticleWorkerBuild.find()
+def java_build() -> JavaCandidateBuild:
+    build = JavaCandidateBuild.find()
     require(build is not None, JAVA_MISSING)
     assert build is not None
     build.compile()
@@ -58,7 +58,7 @@ JavaCandidate = Callable[..., WorkerProcess]
 
 @pytest.fixture
 def java_candidate(
-    java_build: ArticleWorkerBuild, ensemble, tmp_path: Path
+    java_build: JavaCandidateBuild, ensemble, tmp_path: Path
 ) -> Iterator[JavaCandidate]:
     """Factory: a started Java candidate in ``path``; stopped by PID at teardown."""
     started: list[WorkerProcess] = []

@@ -1,22 +1,17 @@
-"""Test harness shared by the integration tests, the soak test and the benchmark.
+"""What is pytest's own in the suite: the prerequisite gate and the CI gate.
 
-Import it as ``tests.support`` from the repository root (``python -m bench ...``; the
-test suite's conftest puts the root on ``sys.path``). Modules:
-
-``ensemble``  ``find_zookeeper()``, ``Ensemble``, ``Server``, ``four_letter()``,
-              ``MISSING_MESSAGE``: a real ZooKeeper ensemble on loopback.
-``proxy``     ``FaultProxy``: forward / drop / blackhole between client and servers.
-``procs``     ``WorkerProcess``, ``wait_until()``, ``event_named()``: worker processes
-              and polling with a deadline.
-``checker``   ``Tick``, ``ticks_from_events()``, ``windows()``, ``violations()`` and
-              queries: the E1 judge over tick logs (pure logic).
-
-``require(condition, message)`` (here) is the prerequisite gate for every layer.
+``require(condition, message)`` (here) skips a test whose prerequisite is missing, or
+fails it under CI; ``ci_gate`` is the pytest plugin that fails any other skip under CI.
+The harness the tests drive (the real ensemble, the fault proxy, worker processes, the
+tick-log checker, the Java candidates) is the ``testbed`` package at the repository
+root, shared with the benchmark and the soak.
 """
 
 from __future__ import annotations
 
 import os
+
+import pytest
 
 _FALSE_WORDS = {"", "0", "false", "no", "off"}
 
@@ -34,7 +29,6 @@ def require(condition: object, message: str) -> None:
     """
     if condition:
         return
-    import pytest  # only the test layers call this; the benchmark imports us without pytest
 
     if in_ci():
         pytest.fail(f"prerequisite missing under CI: {message}", pytrace=False)

@@ -67,7 +67,7 @@ _JVM_FLAGS = (
 )
 
 _LOG4J_PROPERTIES = """\
-# Written by tests/support/ensemble.py: everything to stdout, which the harness
+# Written by testbed/ensemble.py: everything to stdout, which the harness
 # redirects to the server's own log file.
 log4j.rootLogger=INFO, CONSOLE
 log4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender
@@ -76,7 +76,7 @@ log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} %-5p [%t:%C{1}@%L] -
 """
 
 _LOGBACK_XML = """\
-<!-- Written by tests/support/ensemble.py for a ZOOKEEPER_HOME tarball (logback). -->
+<!-- Written by testbed/ensemble.py for a ZOOKEEPER_HOME tarball (logback). -->
 <configuration>
   <appender name="CONSOLE" class="ch.qos.logback.core.ConsoleAppender">
     <encoder><pattern>%d{ISO8601} %-5p [%t:%C{1}@%L] - %m%n</pattern></encoder>

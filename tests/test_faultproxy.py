@@ -15,15 +15,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.ensemble import free_ports
-from tests.support.procs import wait_until
-from tests.support.proxy import (
+from testbed.ensemble import free_ports
+from testbed.faultproxy import (
     FaultProxy,
     Frames,
     create_request,
     created_path,
     reply_xid,
 )
+from testbed.processes import wait_until
 
 _QUIET_S = 0.5  # long enough to tell "nothing arrives" on loopback
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from testbed.ensemble import MISSING_MESSAGE, find_zookeeper
+from testbed.processes import WorkerProcess, event_named, wait_until
 from tests.support import in_ci, require
-from tests.support.ensemble import MISSING_MESSAGE, find_zookeeper
-from tests.support.procs import WorkerProcess, event_named, wait_until
 
 # Prints a JSON line, a plain line, a half line; then one JSON line per SIGUSR1 and
 # exits 0 on SIGTERM.

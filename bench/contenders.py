@@ -1,9 +1,9 @@
-"""The implementations the benchmark compares, each as "how to start one candidate".
+"""The contenders the benchmark compares, each as "how to start one candidate".
 
 Usage::
 
-    for impl in implementations(java_build):
-        worker = impl.candidate(name="ours-1", connect=hosts, path="/bench-ours-1", log=...)
+    for contender in all_contenders(java_build):
+        worker = contender.candidate(name="ours-1", connect=hosts, path="/bench-ours-1", log=...)
         worker.start()
 
 Every candidate is a process started with ``WorkerProcess`` and signalled by its PID,
@@ -18,19 +18,19 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.javaworker import ArticleWorkerBuild
-from tests.support.procs import WorkerProcess
+from testbed.java_candidates import JavaCandidateBuild
+from testbed.processes import WorkerProcess
 
 
 @dataclass(frozen=True)
-class Implementation:
+class Contender:
     """One contender: a stable key for results, a label for the table, how to start it."""
 
     key: str
     label: str
     kind: str  # "ours" | "kazoo" | "java"
     close_on_term: bool = True
-    java: ArticleWorkerBuild | None = field(default=None, compare=False)
+    java: JavaCandidateBuild | None = field(default=None, compare=False)
 
     def candidate(
         self, name: str, connect: str, path: str, log: Path, session_timeout_s: float
@@ -49,7 +49,7 @@ class Implementation:
         if self.kind == "kazoo":
             module = "bench.baselines.kazoo_election_worker"
             return WorkerProcess(module, env, log, name=name, argv=[sys.executable, "-m", module])
-        assert self.java is not None, "the Java implementations need a compiled ArticleWorker"
+        assert self.java is not None, "the Java contenders need a compiled ArticleWorker"
         argv = self.java.argv(
             connect=connect,
             name=name,
@@ -60,16 +60,16 @@ class Implementation:
         return WorkerProcess("ArticleWorker", {}, log, name=name, argv=argv)
 
 
-OURS = Implementation("ours", "ours (python -m service1)", "ours")
-KAZOO = Implementation("kazoo", "kazoo Election", "kazoo")
+OURS = Contender("ours", "ours (python -m service1)", "ours")
+KAZOO = Contender("kazoo", "kazoo Election", "kazoo")
 
 
-def implementations(java: ArticleWorkerBuild | None) -> list[Implementation]:
+def all_contenders(java: JavaCandidateBuild | None) -> list[Contender]:
     """Ours first (ratios are to ours), then the baselines; Java ones only if built."""
-    impls = [OURS, KAZOO]
+    contenders = [OURS, KAZOO]
     if java is not None:
-        impls.append(
-            Implementation(
+        contenders.append(
+            Contender(
                 "article_close",
                 "article recipe, stop()+close() on SIGTERM",
                 "java",
@@ -77,8 +77,8 @@ def implementations(java: ArticleWorkerBuild | None) -> list[Implementation]:
                 java=java,
             )
         )
-        impls.append(
-            Implementation(
+        contenders.append(
+            Contender(
                 "article_as_written",
                 "article recipe as written (nothing closed)",
                 "java",
@@ -86,4 +86,4 @@ def implementations(java: ArticleWorkerBuild | None) -> list[Implementation]:
                 java=java,
             )
         )
-    return impls
+    return contenders

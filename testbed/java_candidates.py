@@ -1,8 +1,8 @@
-"""The article's worker in Java (``bench/java/ArticleWorker.java``): compile once, build argv.
+"""The article's worker in Java (``testbed/java/ArticleWorker.java``): compile once, build argv.
 
 Usage::
 
-    java = ArticleWorkerBuild.find()        # None when javac or the recipe jar is missing
+    java = JavaCandidateBuild.find()        # None when javac or the recipe jar is missing
     java.compile()                          # cached in .build/java/<source hash>/
     argv = java.argv(connect="127.0.0.1:2181", name="service1", close_on_term=True)
 
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SOURCE = REPO_ROOT / "bench" / "java" / "ArticleWorker.java"
+SOURCE = REPO_ROOT / "testbed" / "java" / "ArticleWorker.java"
 BUILD_ROOT = REPO_ROOT / ".build" / "java"
 MAIN_CLASS = "ArticleWorker"
 
@@ -53,7 +53,7 @@ _JVM_FLAGS = (
 
 
 @dataclass(frozen=True)
-class ArticleWorkerBuild:
+class JavaCandidateBuild:
     """Where java, javac and the jars are; ``compile()`` then ``argv()``."""
 
     java: str
@@ -61,7 +61,7 @@ class ArticleWorkerBuild:
     jars: tuple[str, ...]
 
     @classmethod
-    def find(cls) -> ArticleWorkerBuild | None:
+    def find(cls) -> JavaCandidateBuild | None:
         """The toolchain and jars, or None (then show MISSING_MESSAGE)."""
         java, javac = shutil.which("java"), shutil.which("javac")
         jars = tuple(str(JAR_DIR / name) for name in _CLASSPATH_JARS)

@@ -1,0 +1,310 @@
+"""The soak's judge: one history in, a verdict out. Pure: no process, no clock, no I/O.
+
+What it checks, from the workers' ticks and the incidents the runner recorded:
+
+* **E1** (``testbed.checker.violations``): fencing tokens never go down, no two workers
+  tick inside one another's leadership window, no token shared.
+* **Leaderless bound**: a stretch with no tick for longer than the tick interval plus
+  ``slack_s`` must be explained and must end in time. See ``Bounds``: each incident
+  has an effect window [start, deadline]; a gap is explained only if a *primary*
+  incident (a fault on the then leader, a ZooKeeper server killed, a stretch without
+  quorum, start-up) overlaps it; it must then end by the latest deadline of all the
+  incidents overlapping it, primary or not (a frozen next-in-line delays a takeover).
+  A gap with no primary incident must not exist at all.
+* **Exits**: the runner's list of exits nobody asked for and slow SIGTERM exits.
+
+Takeover times (fault on the leader -> the first tick under a new fencing token for
+SIGTERM, SIGKILL and depose, the first tick by anyone for freeze and cut) are reported
+per kind.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from soak.plan import ENSEMBLE_KINDS, WORKER_KINDS, Fault, SoakConfig
+from testbed.checker import Tick, format_time, violations
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """How long each incident may keep the workers leaderless; all in seconds.
+
+    S = session timeout, T = ZooKeeper tick. A session whose client went silent at t
+    is expired by the servers by t + S + T (expiry is checked once per tick), later if
+    the ensemble lost quorum meanwhile (then S + T counts from quorum's return, when the
+    new ZooKeeper leader renews every session).
+    """
+
+    slack_s: float  # a tick later than tick interval + slack starts a leaderless stretch
+    expiry_s: float  # S + T
+    watch_s: float  # expiry noticed -> successor's first tick (watch, re-rank, confirm)
+    reconnect_s: float  # back on the network -> ticking: backoff cap + connect + re-check
+    startup_s: float  # a (re)started worker: interpreter, connect, join, first tick
+    handoff_s: float  # SIGTERM or a node deleted by hand: the successor ticks
+
+    @classmethod
+    def of(cls, config: SoakConfig) -> Bounds:
+        return cls(
+            slack_s=1.0,
+            expiry_s=config.session_timeout_s + config.tick_ms / 1000,
+            watch_s=1.5,
+            reconnect_s=config.retry_max_delay_s + config.connect_timeout_s + 1.5,
+            startup_s=6.0,
+            handoff_s=2.0,
+        )
+
+
+# -- what happened ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Incident:
+    """Something that happened, in epoch seconds, as the judge needs it."""
+
+    kind: str  # a fault kind, "no_quorum", "startup", "restart", "thaw", "uncut"
+    target: str
+    start: float
+    end: float | None = None  # heal time, if it has one
+
+
+@dataclass
+class Timeline:
+    """What the runner did and saw: incidents for the judge, lines for people."""
+
+    started: float = 0.0
+    ended: float = 0.0
+    incidents: list[Incident] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)  # human log of what was done
+    skipped: list[str] = field(default_factory=list)
+
+
+# -- the judge (pure) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Gap:
+    start: float  # when it became leaderless: last tick + interval + slack
+    end: float  # the next tick (or the end of the soak)
+    allowed_until: float | None  # None: nothing explains it
+    causes: tuple[str, ...]
+
+    @property
+    def excess(self) -> float:
+        limit = self.start if self.allowed_until is None else self.allowed_until
+        return self.end - limit
+
+
+def _expiry(t: float, no_quorum: list[Incident], expiry_s: float) -> float:
+    """When the servers expire a session silent since t, quorum losses considered."""
+    deadline = t + expiry_s
+    changed = True
+    while changed:
+        changed = False
+        for outage in no_quorum:
+            assert outage.end is not None
+            if outage.start < deadline and outage.end > t and outage.end + expiry_s > deadline:
+                deadline = outage.end + expiry_s
+                changed = True
+    return deadline
+
+
+def _was_leader(ticks: list[Tick], target: str, t: float, window: float) -> bool:
+    return any(tick.service == target and t - window <= tick.time <= t for tick in ticks)
+
+
+def effect_windows(
+    incidents: list[Incident], ticks: list[Tick], bounds: Bounds, tick_interval_s: float
+) -> list[tuple[float, float, bool, str]]:
+    """Each incident -> (start, deadline, primary, description)."""
+    no_quorum = [i for i in incidents if i.kind == "no_quorum"]
+    lead_window = tick_interval_s + bounds.slack_s
+    result = []
+    for inc in incidents:
+        primary = False
+        if inc.kind in WORKER_KINDS:
+            primary = _was_leader(ticks, inc.target, inc.start, lead_window)
+        if inc.kind in ("term", "depose"):
+            deadline = inc.start + bounds.handoff_s
+        elif inc.kind == "kill":
+            deadline = _expiry(inc.start, no_quorum, bounds.expiry_s) + bounds.watch_s
+        elif inc.kind in ("freeze", "cut"):
+            expiry = _expiry(inc.start, no_quorum, bounds.expiry_s)
+            healed = inc.end if inc.end is not None else float("inf")
+            deadline = healed + bounds.reconnect_s if healed < expiry else expiry + bounds.watch_s
+        elif inc.kind == "server_kill":
+            primary, deadline = True, inc.start + bounds.reconnect_s
+        elif inc.kind == "no_quorum":
+            assert inc.end is not None
+            primary, deadline = True, inc.end + bounds.reconnect_s
+        elif inc.kind == "startup":
+            primary, deadline = True, inc.start + bounds.startup_s
+        elif inc.kind == "restart":
+            deadline = inc.start + bounds.startup_s
+        elif inc.kind in ("thaw", "uncut"):
+            deadline = inc.start + bounds.reconnect_s
+        else:
+            continue
+        role = " (leader)" if primary and inc.kind in WORKER_KINDS else ""
+        text = f"{inc.kind} {inc.target}{role} at {format_time(inc.start)[11:23]}"
+        result.append((inc.start, deadline, primary, text))
+    return result
+
+
+def leaderless_gaps(
+    ticks: list[Tick],
+    incidents: list[Incident],
+    bounds: Bounds,
+    tick_interval_s: float,
+    started: float,
+    ended: float,
+) -> list[Gap]:
+    """Every stretch without ticks longer than interval + slack, with what excuses it."""
+    windows = effect_windows(incidents, ticks, bounds, tick_interval_s)
+    times = [started] + [t.time for t in ticks if started <= t.time <= ended] + [ended]
+    gaps = []
+    for last, nxt in zip(times, times[1:], strict=False):
+        begin = last + tick_interval_s + bounds.slack_s
+        if nxt <= begin:
+            continue
+        overlapping = [w for w in windows if w[0] <= nxt and w[1] >= begin]
+        if any(w[2] for w in overlapping):
+            allowed = max(w[1] for w in overlapping)
+            causes = tuple(w[3] for w in overlapping)
+        else:
+            allowed, causes = None, tuple(w[3] for w in overlapping)
+        gaps.append(Gap(begin, nxt, allowed, causes))
+    return gaps
+
+
+def takeovers(
+    ticks: list[Tick], incidents: list[Incident], bounds: Bounds, tick_interval_s: float
+) -> dict[str, list[float]]:
+    """Fault on the leader -> the first tick of a new leadership (another fencing
+    token, whoever holds it, a restarted victim included) or, after a freeze or cut
+    ended, of the victim's own resumed leadership. A cut-off leader's ticks under its
+    old token before the cut ended (it works on while its lease lasts) do not count."""
+    result: dict[str, list[float]] = {}
+    window = tick_interval_s + bounds.slack_s
+    for inc in incidents:
+        if inc.kind not in WORKER_KINDS or not _was_leader(ticks, inc.target, inc.start, window):
+            continue
+        own = [t for t in ticks if t.service == inc.target and t.time <= inc.start]
+        token = own[-1].token if own else None
+        healed = inc.end if inc.kind in ("freeze", "cut") and inc.end is not None else None
+        after = [
+            t.time
+            for t in ticks
+            if t.time > inc.start and (t.token != token or (healed is not None and t.time > healed))
+        ]
+        if after:
+            result.setdefault(inc.kind, []).append(after[0] - inc.start)
+    return result
+
+
+@dataclass
+class SoakReport:
+    config: SoakConfig
+    bounds: Bounds
+    faults: list[Fault]
+    timeline: Timeline
+    e1: list[str]
+    gaps: list[Gap]
+    takeover_s: dict[str, list[float]]
+    ticks: int
+    excerpts: list[str]
+    process_faults: list[str] = field(default_factory=list)
+
+    @property
+    def violations(self) -> list[str]:
+        late = [
+            f"leaderless {format_time(g.start)} .. {format_time(g.end)} "
+            f"({g.end - g.start:.1f} s): "
+            + (
+                f"{g.excess:.1f} s past its bound (causes: {'; '.join(g.causes)})"
+                if g.allowed_until is not None
+                else "no fault explains it"
+                + (f" (near: {'; '.join(g.causes)})" if g.causes else "")
+            )
+            for g in self.gaps
+            if g.excess > 0
+        ]
+        return [f"E1: {v}" for v in self.e1] + late + [f"exit: {v}" for v in self.process_faults]
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def text(self) -> str:
+        kinds = Counter(i.kind for i in self.timeline.incidents)
+        lines = [
+            f"soak: seed {self.config.seed}, {self.config.minutes:g} min, "
+            f"{self.config.workers} workers, session {self.config.session_timeout_s:g} s, "
+            f"ZooKeeper tick {self.config.tick_ms} ms, tick interval "
+            f"{self.config.tick_interval_s:g} s",
+            f"faults planned {len(self.faults)}, injected: "
+            + ", ".join(f"{k} {kinds[k]}" for k in (*WORKER_KINDS, *ENSEMBLE_KINDS))
+            + f"; stretches without quorum {kinds['no_quorum']}; skipped "
+            f"{len(self.timeline.skipped)}",
+            f"ticks {self.ticks}; leaderless stretches {len(self.gaps)}, longest "
+            + (f"{max(g.end - g.start for g in self.gaps):.1f} s" if self.gaps else "-"),
+            "bounds (s): " + ", ".join(f"{k}={v:g}" for k, v in asdict(self.bounds).items()),
+            "takeover after a fault on the leader (s): "
+            + (
+                "; ".join(
+                    f"{kind} n={len(v)} median {statistics.median(v):.2f} max {max(v):.2f}"
+                    for kind, v in sorted(self.takeover_s.items())
+                )
+                or "none"
+            ),
+            f"violations: {len(self.violations)}",
+        ]
+        lines += ["  " + v for v in self.violations]
+        lines += self.excerpts
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "config": asdict(self.config),
+            "started": self.timeline.started,
+            "ended": self.timeline.ended,
+            "bounds": asdict(self.bounds),
+            "plan": [asdict(f) for f in self.faults],
+            "done": self.timeline.lines,
+            "incidents": [asdict(i) for i in self.timeline.incidents],
+            "skipped": self.timeline.skipped,
+            "violations": self.violations,
+            "gaps": [asdict(g) for g in self.gaps],
+            "takeover_s": self.takeover_s,
+            "ticks": self.ticks,
+        }
+
+
+def judge(
+    config: SoakConfig,
+    faults: list[Fault],
+    timeline: Timeline,
+    ticks: list[Tick],
+    process_faults: list[str],
+) -> SoakReport:
+    """The verdict on one history (pure): E1, leaderless bounds, exits, takeovers."""
+    ticks = sorted(ticks, key=lambda t: t.time)
+    bounds = Bounds.of(config)
+    gaps = leaderless_gaps(
+        ticks, timeline.incidents, bounds, config.tick_interval_s, timeline.started, timeline.ended
+    )
+    return SoakReport(
+        config,
+        bounds,
+        faults,
+        timeline,
+        violations(ticks),
+        gaps,
+        takeovers(ticks, timeline.incidents, bounds, config.tick_interval_s),
+        len(ticks),
+        [],
+        list(process_faults),
+    )

@@ -1,0 +1,16 @@
+"""The test bed: real ZooKeeper, real processes, real faults; what tests/, bench/ and the
+soak all stand on (as kazoo ships ``kazoo.testing`` and Curator ``curator-test``).
+
+Nothing here imports pytest or the tests. Modules:
+
+``ensemble``         ``find_zookeeper()``, ``Ensemble``, ``Server``, ``four_letter()``,
+                     ``free_ports()``: a real ZooKeeper ensemble on loopback.
+``faultproxy``       ``FaultProxy``: forward / drop / blackhole / lose one create,
+                     between a client and the servers.
+``processes``        ``WorkerProcess``, ``wait_until()``, ``event_named()``: candidate
+                     processes signalled by PID, and polling with a deadline.
+``checker``          ``Tick``, ``ticks_from_events()``, ``windows()``, ``violations()``:
+                     the E1 judge over tick logs (pure logic).
+``java_candidates``  ``JavaCandidateBuild``: compiles and starts the Java candidates
+                     (the article's recipe) in ``testbed/java/``.
+"""
