@@ -8,11 +8,11 @@ from importlib import import_module
 from typing import Any
 
 _WHERE = {
-    "Candidate": ".election",
+    "Candidate": ".observer",
     "LeaderElection": ".election",
     "Leadership": ".election",
     "Lease": ".election",
-    "read_candidates": ".election",
+    "read_candidates": ".observer",
     "ConfigError": ".settings",
     "Settings": ".settings",
     "run": ".worker",

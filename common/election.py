@@ -28,30 +28,17 @@ What is not:
 * Work between the lease check and its side effect is not atomic with it: a process
   frozen in that window (microseconds) acts late. Fencing tokens are the answer for
   side effects that must never be stale; the tick log carries them.
-* The granted timeout is read from kazoo's own log call ("Session created"), the only
-  place kazoo tells it (python-zk/kazoo#769). Should a kazoo release change that call,
-  the election falls back to the asked-for timeout: correct only when the servers
-  grant what is asked, as before. requirements.txt pins kazoo; a test guards the tap.
-
-Usage::
-
-    election = LeaderElection("zoo1:2181", "/leader-election", "service1",
-                              session_timeout_s=10, notify=wake_up_the_worker)
-    if election.start(should_stop, sleep):
-        while running:
-            lease = election.lease()          # local: no ZooKeeper round trip
-            if lease is not None:
-                do_the_work(fencing_token=lease.leadership.token)
-            ...  # sleep until the next tick or until notify() is called
-    election.close()
+* The granted timeout is read from kazoo's own log call (see common/zkclient.py).
+  Should a kazoo release change that call, the election falls back to the asked-for
+  timeout: correct only when the servers grant what is asked.
 
 Layout: a persistent root (default /leader-election); each candidate is an
 EPHEMERAL_SEQUENTIAL child ``n_<sequence>`` whose data is its identity (UTF-8); the
 lowest sequence leads; each other candidate watches only the node just below its own,
-so a leader change wakes one candidate (no herd). Children that do not look like
-``n_<digits>`` are ignored, never fatal.
+so a leader change wakes one candidate (no herd). Other children are ignored, never
+fatal.
 
-Connection states, as kazoo reports them (handled in ``_on_state``):
+Connection states, as kazoo reports them (``_on_state``):
 
 * SUSPENDED: revoke leadership at once; watches are gone (kazoo fires and clears them).
 * CONNECTED again on the same session: re-check that our node exists and is lowest,
@@ -59,45 +46,36 @@ Connection states, as kazoo reports them (handled in ``_on_state``):
 * LOST (session expired): our node is gone with the session; join again with a new
   node on the new session that kazoo opens by itself. No restart needed.
 
-Only this module imports kazoo. kazoo's listener and watch callbacks run on kazoo's
-event thread: they only set fields, queue notes and wake threads; they never block
-and never call ZooKeeper. ZooKeeper calls happen on the election's own thread only.
+Threads: kazoo's event thread runs the listener and watch callbacks; they only change
+fields, queue log lines and wake the election's own thread, which makes every
+ZooKeeper call. ``_set_leadership`` is the one place leadership changes, from either.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import logging
-import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import tenacity
-from kazoo.client import KazooClient, KazooState
-from kazoo.exceptions import (
-    ConnectionLoss,
-    KazooException,
-    NoNodeError,
-    SessionExpiredError,
-)
+from kazoo.client import KazooState
+from kazoo.exceptions import ConnectionLoss, KazooException, NoNodeError, SessionExpiredError
 from kazoo.handlers.threading import KazooTimeoutError
-from kazoo.loggingsupport import BLATHER
 from kazoo.protocol.states import EventType, WatchedEvent
-from kazoo.retry import KazooRetry
 
 from .logs import log_event
+from .observer import NODE_PREFIX, identity, list_candidates, sequence
+from .zkclient import new_client
 
-__all__ = ["Candidate", "LeaderElection", "Leadership", "Lease", "Unavailable", "read_candidates"]
+__all__ = ["LeaderElection", "Leadership", "Lease", "Lifecycle"]
 
 log = logging.getLogger(__name__)
 
-# The Java recipe's node name prefix; its sequence suffix is ZooKeeper's 10-digit counter.
-NODE_PREFIX = "n_"
-_NODE_NAME = re.compile(r"^n_(\d{10})$")
 # A lease lasts half a session timeout from its read's sending: the ensemble cannot
 # expire the session sooner than a whole one, the rest is margin for clock rates.
 _LEASE_FRACTION = 0.5
@@ -120,35 +98,9 @@ _JOIN_THREAD_S = 3.0
 _CONNECTION_ERRORS = (ConnectionLoss, SessionExpiredError, KazooTimeoutError)
 
 
-class _GrantedTimeoutTap(logging.LoggerAdapter):
-    """The logger handed to kazoo: passes every call on, and hands the session timeout
-    the servers granted (in ms) to ``on_granted``.
+class Lifecycle(enum.Enum):
+    """LATENT until start(), STARTED once connected and joining, CLOSED after close()."""
 
-    kazoo learns the granted timeout from each connect response and keeps it to itself
-    (python-zk/kazoo#769), but it logs it, at BLATHER, through the logger it was given:
-    ``"Session created, ...", session_id, password, negotiated_timeout_ms, ...``.
-    """
-
-    def __init__(self, logger: logging.Logger, on_granted: Callable[[int], None]) -> None:
-        super().__init__(logger, {})
-        self._on_granted = on_granted
-
-    def process(self, msg: object, kwargs: Any) -> tuple[object, Any]:
-        return msg, kwargs  # no extra fields: kazoo's records stay as they were
-
-    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
-        if (
-            level == BLATHER
-            and isinstance(msg, str)
-            and msg.startswith("Session created")
-            and len(args) >= 3
-            and isinstance(args[2], int)
-        ):
-            self._on_granted(args[2])
-        super().log(level, msg, *args, **kwargs)
-
-
-class _Life(enum.Enum):
     LATENT = "latent"
     STARTED = "started"
     CLOSED = "closed"
@@ -175,28 +127,54 @@ class Lease:
     deadline: float
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """One child of the election root, as `read_candidates` sees it."""
-
-    node: str
-    sequence: int
-    identity: str
-    czxid: int
-    session_id: int
+class _Any(enum.Enum):
+    ANY = "any"  # _set_leadership(only_if=_ANY): whoever leads now
 
 
-def _sequence(name: str) -> int | None:
-    match = _NODE_NAME.match(name)
-    return int(match.group(1)) if match else None
-
-
-def _identity(data: bytes | None) -> str:
-    return (data or b"").decode("utf-8", errors="replace")
+_ANY = _Any.ANY
 
 
 class LeaderElection:
-    """One candidate in one election. See the module docstring for the contract."""
+    """One candidate in one election. The module docstring says what is guaranteed.
+
+    Usage::
+
+        election = LeaderElection("zoo1:2181", "/leader-election", "service1",
+                                  session_timeout_s=10, notify=wake_up_the_worker)
+        if election.start(should_stop, sleep):
+            while running:
+                lease = election.lease()          # local: no ZooKeeper round trip
+                if lease is not None:
+                    do_the_work(fencing_token=lease.leadership.token)
+                ...  # sleep until the next tick or until notify() is called
+        election.close()
+
+    Parameters:
+
+    hosts
+        The ensemble, ``"host:port,host:port"`` as kazoo takes it.
+    path
+        The election root, a persistent node created if missing, e.g.
+        ``"/leader-election"``. Candidates are its ``n_<sequence>`` children.
+    identity
+        This candidate's name, written as its node's data (UTF-8) for people and for
+        the Java recipe's ``getLeaderHostName()``. Not used to decide anything.
+    session_timeout_s
+        Default 10, seconds. The session timeout asked of the servers, which clamp it
+        to their range (2..20 ticks). A crashed leader is replaced after about the
+        granted value; a lease lasts half of it.
+    connect_timeout_s
+        Default 5, seconds. How long one start-up attempt waits for a session before
+        it is counted as failed and retried.
+    retry_max_delay_s
+        Default 5, seconds. The cap of the start-up retries' backoff (exponential
+        with jitter, from 0.5 s), and of kazoo's reconnect backoff, which moreover
+        never waits more than a tenth of the session timeout.
+    notify
+        Default: nothing. Called, from any thread and without a lock held, whenever
+        what ``lease()`` would answer may have changed: leadership won or lost, and a
+        lease that had run out renewed. It must not block; wake a loop with it.
+    """
 
     def __init__(
         self,
@@ -219,29 +197,21 @@ class LeaderElection:
         # known, the one asked for. Written by kazoo's thread, read by the election's.
         self._session_s = session_timeout_s
         self._notify = notify
-        self._client = KazooClient(
-            hosts=hosts,
-            timeout=session_timeout_s,
-            logger=_GrantedTimeoutTap(logging.getLogger("kazoo.client"), self._on_granted),
-            # kazoo's default reconnect backoff grows toward an hour; cap it, and never
-            # give up: a worker outlives any ensemble outage. While the session lives,
-            # reconnect at least every tenth of it: a ZooKeeper leader election takes the
-            # servers away for a second or two, and a 5 s pause there risks the session.
-            connection_retry=KazooRetry(
-                max_tries=-1,
-                delay=0.1,
-                backoff=2,
-                max_jitter=0.4,
-                max_delay=min(retry_max_delay_s, session_timeout_s / 10),
-            ),
+        self._client = new_client(
+            hosts,
+            session_timeout_s,
+            on_granted=self._on_granted,
+            retry_max_delay_s=retry_max_delay_s,
         )
         self._client.add_listener(self._on_state)
-        self._life = _Life.LATENT
+        self._life = Lifecycle.LATENT
         self._lock = threading.Lock()
         self._leadership: Leadership | None = None  # guarded by _lock
         self._lease: Lease | None = None  # guarded by _lock; for self._leadership only
+        self._connection_epoch = 0  # guarded by _lock; +1 on every connection state change
         self._wake = threading.Event()  # wakes the election thread
-        self._notes: deque[tuple[str, object]] = deque()  # from kazoo's thread, to log
+        self._needs_step = True  # set with _wake (see _rank_again)
+        self._log_later: deque[Callable[[], None]] = deque()  # log lines, written by our thread
         self._thread = threading.Thread(target=self._run, name="election", daemon=True)
         # Owned by the election thread:
         self._node: str | None = None
@@ -250,7 +220,6 @@ class LeaderElection:
         self._orphan_session: int | None = None  # a create may have landed in this session
         self._following: tuple[str, str] | None = None
         self._watching_own: str | None = None  # our node, while a watch is set on it
-        self._needs_step = True  # set from any thread, with _wake: rank again
         self._renew_at = 0.0  # monotonic time of the next lease renewal read
         self._foreign_seen: set[str] = set()
 
@@ -262,7 +231,7 @@ class LeaderElection:
         Returns False when `should_stop()` turned true first. `sleep` waits between
         attempts and should return early when the caller is asked to stop.
         """
-        if self._life is not _Life.LATENT:
+        if self._life is not Lifecycle.LATENT:
             raise RuntimeError(f"election {self._root} cannot start: it is {self._life.value}")
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_NotConnected),
@@ -278,7 +247,7 @@ class LeaderElection:
             retrying(self._connect_once, should_stop)
         except _NotConnected:
             return False
-        self._life = _Life.STARTED
+        self._life = Lifecycle.STARTED
         self._thread.start()
         self._wake.set()
         return True
@@ -314,22 +283,13 @@ class LeaderElection:
 
     def close(self) -> None:
         """Resign: stop leading, delete our node, close the session. Idempotent."""
-        if self._life is _Life.CLOSED:
+        if self._life is Lifecycle.CLOSED:
             return
-        started = self._life is _Life.STARTED
-        self._life = _Life.CLOSED
+        started = self._life is Lifecycle.STARTED
+        self._life = Lifecycle.CLOSED  # from here on, nothing grants leadership
+        self._set_leadership(None, "shutdown")
+        self._write_logs()
         self._wake.set()
-        with self._lock:
-            lead, self._leadership, self._lease = self._leadership, None, None
-        if lead is not None:
-            log_event(
-                log,
-                "leadership_lost",
-                "Leadership given up: shutting down",
-                fencing_token=lead.token,
-                reason="shutdown",
-                session_id=lead.session_hex,
-            )
         node = self._node
         if node is not None and self._client.connected:
             self._delete_best_effort(node)
@@ -342,45 +302,9 @@ class LeaderElection:
         self._client.close()
         if started:
             self._thread.join(timeout=_JOIN_THREAD_S)
+        self._write_logs()
 
-    # ------------------------------------------------------------------- start-up
-
-    def _connect_once(self, should_stop: Callable[[], bool]) -> None:
-        live = self._client.start_async()
-        deadline = time.monotonic() + self._connect_timeout_s
-        # Wait in slices so a SIGTERM during a slow attempt is honoured at once.
-        while not live.wait(0.1):
-            if should_stop():
-                self._client.stop()
-                raise _NotConnected("stopped while connecting")
-            if time.monotonic() >= deadline:
-                self._client.stop()
-                raise _NotConnected(
-                    f"no ZooKeeper session from {self._hosts} within {self._connect_timeout_s:g} s"
-                )
-
-    def _log_retry(self, state: tenacity.RetryCallState) -> None:
-        wait_s = state.next_action.sleep if state.next_action else 0.0
-        error = state.outcome.exception() if state.outcome else None
-        log_event(
-            log,
-            "retry",
-            f"ZooKeeper not reachable yet; retry {state.attempt_number} in {wait_s:.1f} s",
-            level=logging.WARNING,
-            attempt=state.attempt_number,
-            wait_s=round(wait_s, 3),
-            error=str(error),
-        )
-
-    @property
-    def _lease_s(self) -> float:
-        return self._session_s * _LEASE_FRACTION
-
-    @property
-    def _renew_every_s(self) -> float:
-        return self._session_s * _RENEW_EVERY_FRACTION
-
-    # --------------------------------------------------------- kazoo's thread only
+    # ------------------------------------------------------ kazoo's thread (callbacks)
 
     def _on_granted(self, timeout_ms: int) -> None:
         """A connect response named the session timeout: leases follow it from now on.
@@ -391,52 +315,99 @@ class LeaderElection:
         granted = timeout_ms / 1000.0
         if granted != self._session_s:
             self._session_s = granted
-            self._notes.append(("granted", granted))
+            self._log_later.append(functools.partial(self._log_granted, granted))
 
     def _on_state(self, state: KazooState) -> None:
-        """kazoo's connection listener: set fields, queue a note, wake; never block."""
-        if state != KazooState.CONNECTED:
-            self._drop(reason="suspended" if state == KazooState.SUSPENDED else "session_lost")
+        """kazoo's connection listener: the one switch on connection states."""
+        with self._lock:
+            self._connection_epoch += 1
+        if state == KazooState.SUSPENDED:
+            self._set_leadership(None, "suspended")
+        elif state == KazooState.LOST:
+            self._set_leadership(None, "session_lost")
         client_id = self._client.client_id
-        self._notes.append(("state", (str(state), client_id[0] if client_id else None)))
-        self._needs_step = True
-        self._wake.set()
+        self._log_later.append(
+            functools.partial(_log_state, str(state), client_id[0] if client_id else None)
+        )
+        self._rank_again()
 
     def _on_own_node(self, event: WatchedEvent) -> None:
         """The watch on the leader's own node: deleted means deposed, now."""
         self._watching_own = None  # one-shot, and kazoo clears it (NONE) on SUSPENDED
         if event.type == EventType.DELETED:
-            self._drop(reason="node_gone", node=event.path)
-        self._needs_step = True
-        self._wake.set()
-
-    def _drop(self, reason: str, node: str | None = None) -> None:
-        """Revoke leadership (only on ``node``, if given) from kazoo's thread: the note
-        is logged by the election thread, the worker is woken at once."""
-        with self._lock:
-            lead = self._leadership
-            if lead is None or (node is not None and lead.node != node):
-                return
-            self._leadership, self._lease = None, None
-        self._notes.append(("lost", (lead, reason)))
-        self._notify()
+            lead = self.leadership
+            if lead is not None and lead.node == event.path:
+                self._set_leadership(None, "node_gone", only_if=lead)
+        self._rank_again()
 
     def _on_predecessor(self, event: WatchedEvent) -> None:
         # EventType.NONE is kazoo clearing watches on SUSPENDED, not a node change.
         if event.type != EventType.NONE:
-            self._notes.append(("watch", event.path))
+            self._log_later.append(functools.partial(_log_watch_fired, event.path))
+        self._rank_again()
+
+    # ------------------------------------------------------------------ both threads
+
+    def _set_leadership(
+        self,
+        new: Leadership | None,
+        reason: str,
+        *,
+        only_if: Leadership | _Any = _ANY,
+        confirmed_at: float | None = None,
+        epoch: int | None = None,
+    ) -> None:
+        """The one place leadership and its lease change, from either thread.
+
+        ``new`` leads (with a lease from ``confirmed_at``, when a read sent then showed
+        its node alive) or nobody does (``new`` None, ``reason`` saying why). Nothing
+        changes when ``only_if`` is given and another leadership is current, when a
+        grant comes after close() or after a connection state change since ``epoch``
+        (the read that confirmed it may predate a SUSPENDED). The worker is notified
+        when leadership flips and when a lapsed lease comes back; the log lines are
+        written by the election thread (kazoo's must never wait on a pipe).
+        """
+        with self._lock:
+            old, old_lease = self._leadership, self._lease
+            if only_if is not _ANY and old != only_if:
+                return
+            if new is not None and (
+                self._life is Lifecycle.CLOSED
+                or (epoch is not None and epoch != self._connection_epoch)
+            ):
+                return
+            self._leadership = new
+            if new is None:
+                self._lease = None
+            elif confirmed_at is not None:
+                self._lease = Lease(new, confirmed_at + self._lease_s)
+                self._renew_at = confirmed_at + self._renew_every_s
+            elif new != old:
+                self._lease = None
+        if old is None and new is None:
+            return
+        lapsed = old_lease is None or time.monotonic() >= old_lease.deadline
+        if new != old or (new is not None and lapsed):
+            self._notify()
+        if old is not None and new != old:
+            self._log_later.append(functools.partial(_log_lost, old, reason))
+        if new is not None and new != old:
+            self._log_later.append(functools.partial(_log_elected, new, self._root))
+
+    def _rank_again(self) -> None:
+        """Ask the election thread to look at the candidates again, now."""
         self._needs_step = True
         self._wake.set()
 
-    # ------------------------------------------------------ the election's thread
+    # ------------------------------------------------------------ the election thread
 
     def _run(self) -> None:
         retry_at: float | None = None  # step again then, after an error
         while True:
             self._wake.wait(timeout=self._idle_for(retry_at))
             self._wake.clear()
-            self._log_notes()
-            if self._life is _Life.CLOSED:
+            self._write_logs()
+            if self._life is Lifecycle.CLOSED:
                 return
             if not self._client.connected:
                 continue  # the listener wakes us when a session is back
@@ -450,24 +421,94 @@ class LeaderElection:
             except _CONNECTION_ERRORS:
                 retry_at = time.monotonic() + _RETRY_STEP_S  # the listener usually wakes us first
             except NoNodeError:
-                self._needs_step = True  # raced with a deletion: look again now
-                self._wake.set()
+                self._rank_again()  # raced with a deletion: look again now
             except KazooException as exc:
                 log_event(
                     log, "election_error", f"Election step failed: {exc!r}", level=logging.WARNING
                 )
                 retry_at = time.monotonic() + _RETRY_STEP_S
+            self._write_logs()
 
     def _idle_for(self, retry_at: float | None) -> float | None:
         """How long the election thread may sleep: until a retry or a lease renewal."""
         due = [t for t in (retry_at, self._renew_at if self.leadership else None) if t is not None]
         return max(0.0, min(due) - time.monotonic()) if due else None
 
+    def _step(self) -> None:
+        """Join if we have no node on this session, then lead or follow."""
+        client_id = self._client.client_id
+        if client_id is None:
+            return
+        session_id = client_id[0]
+        if self._node is None or self._node_session != session_id:
+            self._join(session_id)
+        assert self._node is not None
+        with self._lock:
+            epoch = self._connection_epoch
+        sent = time.monotonic()  # the listing proves our node alive as of now: a lease
+        children = self._client.get_children(self._root)
+        ranked = [name for _, name in sorted(self._candidates_among(children))]
+        own_name = self._node.rsplit("/", 1)[1]
+        if own_name not in ranked:
+            log_event(
+                log,
+                "node_gone",
+                f"Our node {self._node} is gone; joining again",
+                level=logging.WARNING,
+                node=self._node,
+            )
+            self._set_leadership(None, "node_gone")
+            self._node = None
+            self._rank_again()
+            return
+        position = ranked.index(own_name)
+        if position == 0:
+            self._lead(Leadership(self._node_token, self._node, session_id), sent, epoch)
+        else:
+            self._follow(ranked[position - 1], ranked[0])
+
+    def _lead(self, lead: Leadership, sent: float, epoch: int) -> None:
+        """Lowest: lead under a lease from the listing, then watch our own node."""
+        self._following = None
+        self._set_leadership(lead, "elected", confirmed_at=sent, epoch=epoch)
+        if self._watching_own == lead.node:
+            return
+        # Our session can outlive our node (an operator deletes it to force an
+        # election): only a watch on it says so before the next renewal. Set after
+        # leading, so the handoff waits for no extra round trip.
+        self._watching_own = lead.node
+        if self._client.exists(lead.node, watch=self._on_own_node) is None:
+            self._set_leadership(None, "node_gone", only_if=lead)  # gone since the listing
+            self._rank_again()
+
+    def _follow(self, predecessor_name: str, leader_name: str) -> None:
+        """Not lowest: stop leading if we did, and watch the node just below ours."""
+        self._set_leadership(None, "not_lowest")
+        predecessor = f"{self._root}/{predecessor_name}"
+        if self._client.exists(predecessor, watch=self._on_predecessor) is None:
+            self._rank_again()  # it went between the two reads
+            return
+        leader_node = f"{self._root}/{leader_name}"
+        if self._following == (predecessor, leader_node):
+            return
+        self._following = (predecessor, leader_node)
+        leader = self._identity_of(leader_node)
+        log_event(
+            log,
+            "following",
+            f"Following {leader or 'an unknown leader'}; watching {predecessor}",
+            node=self._node,
+            predecessor=predecessor,
+            leader=leader,
+        )
+
     def _renew(self) -> None:
         """One small read: is our node still there, owned by our session? Then extend."""
         lead = self.leadership
         if lead is None:
             return
+        with self._lock:
+            epoch = self._connection_epoch
         sent = time.monotonic()
         # Whatever the outcome, the next read waits its turn: reading faster would hide
         # a dead connection from kazoo (see _RENEW_EVERY_FRACTION).
@@ -485,82 +526,10 @@ class LeaderElection:
             )
             return
         if stat is None or stat.ephemeralOwner != lead.session_id or stat.czxid != lead.token:
-            self._revoke(lead, "node_gone")
-            self._needs_step = True
-            self._wake.set()
+            self._set_leadership(None, "node_gone", only_if=lead)
+            self._rank_again()
             return
-        self._grant(lead, sent)
-
-    def _grant(self, lead: Leadership, sent: float) -> None:
-        """A read sent at `sent` showed our node alive: lease until sent + lease time."""
-        with self._lock:
-            if self._leadership != lead:
-                return
-            old = self._lease
-            self._lease = Lease(lead, sent + self._lease_s)
-            self._renew_at = sent + self._renew_every_s
-        if old is None or time.monotonic() >= old.deadline:
-            self._notify()  # the worker may be waiting for a valid lease
-
-    def _step(self) -> None:
-        """Join if we have no node on this session, then lead or watch the predecessor."""
-        client_id = self._client.client_id
-        if client_id is None:
-            return
-        session_id = client_id[0]
-        if self._node is None or self._node_session != session_id:
-            self._join(session_id)
-        assert self._node is not None
-        sent = time.monotonic()  # the listing proves our node alive as of now: a lease
-        children = self._client.get_children(self._root)
-        ranked = sorted((seq, name) for name in children if (seq := self._ranked(name)) is not None)
-        own_name = self._node.rsplit("/", 1)[1]
-        names = [name for _, name in ranked]
-        if own_name not in names:
-            log_event(
-                log,
-                "node_gone",
-                f"Our node {self._node} is gone; joining again",
-                level=logging.WARNING,
-                node=self._node,
-            )
-            self._revoke(self.leadership, "node_gone")
-            self._node = None
-            self._needs_step = True
-            self._wake.set()
-            return
-        position = names.index(own_name)
-        if position == 0:
-            self._following = None
-            self._lead(Leadership(self._node_token, self._node, session_id), sent)
-            if self._watching_own != self._node:
-                # Our session can outlive our node (an operator deletes it to force an
-                # election): only a watch on it says so before the next renewal. Set
-                # after leading, so the handoff waits for no extra round trip.
-                self._watching_own = self._node
-                if self._client.exists(self._node, watch=self._on_own_node) is None:
-                    self._revoke(self.leadership, "node_gone")  # gone since the listing
-                    self._needs_step = True
-                    self._wake.set()
-            return
-        self._revoke(self.leadership, "not_lowest")
-        predecessor = f"{self._root}/{names[position - 1]}"
-        if self._client.exists(predecessor, watch=self._on_predecessor) is None:
-            self._needs_step = True  # it went between the two reads: rank again
-            self._wake.set()
-            return
-        leader_node = f"{self._root}/{names[0]}"
-        if self._following != (predecessor, leader_node):
-            self._following = (predecessor, leader_node)
-            leader = self._identity_of(leader_node)
-            log_event(
-                log,
-                "following",
-                f"Following {leader or 'an unknown leader'}; watching {predecessor}",
-                node=self._node,
-                predecessor=predecessor,
-                leader=leader,
-            )
+        self._set_leadership(lead, "renewed", only_if=lead, confirmed_at=sent, epoch=epoch)
 
     def _join(self, session_id: int) -> None:
         """Offer ourselves: create our node, or find the one a lost reply left behind."""
@@ -593,7 +562,7 @@ class LeaderElection:
 
     def _adopt_orphan(self, session_id: int) -> bool:
         """After a create whose reply was lost, find nodes our session owns; keep the lowest."""
-        ours = [c for c in _list_candidates(self._client, self._root) if c.session_id == session_id]
+        ours = [c for c in list_candidates(self._client, self._root) if c.session_id == session_id]
         if not ours:
             return False
         for extra in ours[1:]:
@@ -612,75 +581,79 @@ class LeaderElection:
         )
         return True
 
-    def _ranked(self, name: str) -> int | None:
-        seq = _sequence(name)
-        if seq is None and name not in self._foreign_seen:
-            self._foreign_seen.add(name)
-            log_event(
-                log,
-                "foreign_child",
-                f"Ignoring {self._root}/{name}: not a candidate node",
-                level=logging.WARNING,
-                node=f"{self._root}/{name}",
-            )
-        return seq
+    def _candidates_among(self, children: list[str]) -> list[tuple[int, str]]:
+        """(sequence, name) of each candidate child; other children reported once."""
+        ranked = []
+        for name in children:
+            seq = sequence(name)
+            if seq is not None:
+                ranked.append((seq, name))
+            elif name not in self._foreign_seen:
+                self._foreign_seen.add(name)
+                log_event(
+                    log,
+                    "foreign_child",
+                    f"Ignoring {self._root}/{name}: not a candidate node",
+                    level=logging.WARNING,
+                    node=f"{self._root}/{name}",
+                )
+        return ranked
 
     def _identity_of(self, node: str) -> str | None:
         try:
             data, _stat = self._client.get(node)
         except NoNodeError:
             return None
-        return _identity(data)
+        return identity(data)
 
-    def _lead(self, lead: Leadership, sent: float) -> None:
-        with self._lock:
-            if self._life is _Life.CLOSED:
-                return
-            again = self._leadership == lead
-            self._leadership = lead
-        self._grant(lead, sent)
-        if again:
-            return
+    def _delete_best_effort(self, node: str) -> None:
+        try:
+            self._client.delete_async(node).get(timeout=1.0)
+        except (KazooException, KazooTimeoutError):
+            pass  # the session's close, or its expiry, removes it anyway
+
+    # ------------------------------------------------------------------- start-up
+
+    def _connect_once(self, should_stop: Callable[[], bool]) -> None:
+        live = self._client.start_async()
+        deadline = time.monotonic() + self._connect_timeout_s
+        # Wait in slices so a SIGTERM during a slow attempt is honoured at once.
+        while not live.wait(0.1):
+            if should_stop():
+                self._client.stop()
+                raise _NotConnected("stopped while connecting")
+            if time.monotonic() >= deadline:
+                self._client.stop()
+                raise _NotConnected(
+                    f"no ZooKeeper session from {self._hosts} within {self._connect_timeout_s:g} s"
+                )
+
+    def _log_retry(self, state: tenacity.RetryCallState) -> None:
+        wait_s = state.next_action.sleep if state.next_action else 0.0
+        error = state.outcome.exception() if state.outcome else None
         log_event(
             log,
-            "leader_elected",
-            f"Leading the election at {self._root} (fencing token {lead.token})",
-            fencing_token=lead.token,
-            node=lead.node,
-            session_id=lead.session_hex,
+            "retry",
+            f"ZooKeeper not reachable yet; retry {state.attempt_number} in {wait_s:.1f} s",
+            level=logging.WARNING,
+            attempt=state.attempt_number,
+            wait_s=round(wait_s, 3),
+            error=str(error),
         )
 
-    def _revoke(self, lead: Leadership | None, reason: str) -> None:
-        if lead is None:
-            return
-        with self._lock:
-            if self._leadership != lead:
-                return
-            self._leadership, self._lease = None, None
-        self._notify()
-        self._log_lost(lead, reason)
+    # -------------------------------------------------------------- small helpers
 
-    def _log_notes(self) -> None:
-        while self._notes:
-            kind, value = self._notes.popleft()
-            if kind == "state":
-                state, session_id = value  # type: ignore[misc]
-                log_event(
-                    log,
-                    "zk_state",
-                    f"ZooKeeper connection {state}",
-                    state=state,
-                    session_id=None if session_id is None else f"0x{session_id:x}",
-                )
-            elif kind == "lost":
-                lead, reason = value  # type: ignore[misc]
-                self._log_lost(lead, reason)
-            elif kind == "watch":
-                log_event(
-                    log, "watch_fired", f"Predecessor {value} changed; ranking again", path=value
-                )
-            elif kind == "granted":
-                self._log_granted(value)  # type: ignore[arg-type]
+    @property
+    def _lease_s(self) -> float:
+        return self._session_s * _LEASE_FRACTION
+
+    @property
+    def _renew_every_s(self) -> float:
+        return self._session_s * _RENEW_EVERY_FRACTION
+
+    def _write_logs(self) -> None:
+        while self._log_later:
+            self._log_later.popleft()()
 
     def _log_granted(self, granted: float) -> None:
         asked = self._asked_s
@@ -697,65 +670,45 @@ class LeaderElection:
             lease_s=granted * _LEASE_FRACTION,
         )
 
-    @staticmethod
-    def _log_lost(lead: Leadership, reason: str) -> None:
-        log_event(
-            log,
-            "leadership_lost",
-            f"Leadership lost ({reason})",
-            level=logging.WARNING,
-            fencing_token=lead.token,
-            reason=reason,
-            session_id=lead.session_hex,
-        )
-
-    def _delete_best_effort(self, node: str) -> None:
-        try:
-            self._client.delete_async(node).get(timeout=1.0)
-        except (KazooException, KazooTimeoutError):
-            pass  # the session's close, or its expiry, removes it anyway
-
 
 class _NotConnected(Exception):
     """One start-up attempt got no session in time."""
 
 
-class Unavailable(Exception):
-    """The ensemble could not be read (read_candidates); the message says why."""
+def _log_state(state: str, session_id: int | None) -> None:
+    log_event(
+        log,
+        "zk_state",
+        f"ZooKeeper connection {state}",
+        state=state,
+        session_id=None if session_id is None else f"0x{session_id:x}",
+    )
 
 
-def read_candidates(hosts: str, path: str, timeout_s: float = 5.0) -> list[Candidate]:
-    """Every candidate node under `path`, lowest (the leader) first. For status tools."""
-    client = KazooClient(hosts=hosts, timeout=10.0)
-    try:
-        client.start(timeout=timeout_s)
-    except KazooTimeoutError as exc:
-        raise Unavailable(f"no ZooKeeper session from {hosts} within {timeout_s:g} s") from exc
-    try:
-        return _list_candidates(client, path)
-    except KazooException as exc:
-        raise Unavailable(f"reading {path} failed: {exc!r}") from exc
-    finally:
-        client.stop()
-        client.close()
+def _log_watch_fired(path: str) -> None:
+    log_event(log, "watch_fired", f"Predecessor {path} changed; ranking again", path=path)
 
 
-def _list_candidates(client: KazooClient, path: str) -> list[Candidate]:
-    """The candidate nodes under `path` (one getChildren, one getData each), lowest first."""
-    try:
-        names = client.get_children(path)
-    except NoNodeError:
-        return []
-    found = []
-    for name in names:
-        seq = _sequence(name)
-        if seq is None:
-            continue
-        try:
-            data, stat = client.get(f"{path}/{name}")
-        except NoNodeError:
-            continue  # it went between the two reads
-        found.append(
-            Candidate(f"{path}/{name}", seq, _identity(data), stat.czxid, stat.ephemeralOwner)
-        )
-    return sorted(found, key=lambda c: c.sequence)
+def _log_elected(lead: Leadership, root: str) -> None:
+    log_event(
+        log,
+        "leader_elected",
+        f"Leading the election at {root} (fencing token {lead.token})",
+        fencing_token=lead.token,
+        node=lead.node,
+        session_id=lead.session_hex,
+    )
+
+
+def _log_lost(lead: Leadership, reason: str) -> None:
+    log_event(
+        log,
+        "leadership_lost",
+        "Leadership given up: shutting down"
+        if reason == "shutdown"
+        else f"Leadership lost ({reason})",
+        level=logging.INFO if reason == "shutdown" else logging.WARNING,
+        fencing_token=lead.token,
+        reason=reason,
+        session_id=lead.session_hex,
+    )

@@ -17,8 +17,8 @@ from __future__ import annotations
 import socket
 import sys
 
-from .election import Unavailable, read_candidates
 from .logs import quiet_kazoo
+from .observer import Unavailable, read_candidates
 from .settings import load
 
 _FOUR_LETTER_TIMEOUT_S = 2.0

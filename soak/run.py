@@ -29,7 +29,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 from kazoo.handlers.threading import KazooTimeoutError
 
-from common.election import Unavailable, read_candidates
+from common.observer import Unavailable, read_candidates
 from soak.judge import Bounds, Incident, SoakReport, Timeline, judge
 from soak.plan import WORKER_KINDS, Fault, SoakConfig, plan
 from testbed.checker import Tick, format_time, parse_time, summary, ticks_from_events

@@ -17,7 +17,7 @@ import pytest
 from kazoo.loggingsupport import BLATHER
 from kazoo.protocol.connection import ConnectionHandler
 
-from common.election import _GrantedTimeoutTap
+from common.zkclient import GrantedTimeoutTap
 
 # kazoo/protocol/connection.py, ConnectionHandler._connect, as of the pinned 2.11.0.
 SESSION_CREATED = (
@@ -28,8 +28,8 @@ SESSION_CREATED = (
 )
 
 
-def _tap(granted: list[int]) -> _GrantedTimeoutTap:
-    return _GrantedTimeoutTap(logging.getLogger("kazoo.client"), granted.append)
+def _tap(granted: list[int]) -> GrantedTimeoutTap:
+    return GrantedTimeoutTap(logging.getLogger("kazoo.client"), granted.append)
 
 
 def test_tap_reads_the_negotiated_timeout_from_session_created() -> None:

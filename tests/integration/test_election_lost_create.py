@@ -15,7 +15,7 @@ import signal
 
 import pytest
 
-from common.election import read_candidates
+from common.observer import read_candidates
 from testbed.processes import wait_until
 from tests.integration.helpers import (
     assert_alive,
