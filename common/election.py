@@ -236,7 +236,7 @@ class LeaderElection:
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_NotConnected),
             wait=tenacity.wait_exponential_jitter(
-                initial=0.5, max=self._retry_max_delay_s, jitter=0.5
+                multiplier=0.5, max=self._retry_max_delay_s, jitter=0.5
             ),
             stop=lambda _state: should_stop(),
             sleep=sleep,
