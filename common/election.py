@@ -22,6 +22,17 @@ What is guaranteed, first:
   the ensemble could expire the session (kazoo suspends after 2/3 of it).
 * Every leadership carries a fencing token, the czxid of the leader's node: it only
   grows from one leader to the next, so a downstream system can refuse stale work.
+* With credentials (``auth``, ZK_AUTH), the root and every candidate node carry an ACL
+  giving ALL to that digest identity and READ to the world: a client without them can
+  see who leads but cannot join, delete, depose or change an ACL (NoAuth). A root made
+  earlier without them is tightened where the identity may; else the candidate refuses
+  to join and says why.
+* A depose request (a client with the credentials sets the leader's node's data: same
+  bytes, a new version; ``python -m common.status --depose``) makes the leader stop
+  working, then delete its node and join again at the back: the next candidate is
+  notified only after the old leader stopped.
+* Every wait is bounded, whatever the endpoints do (see common/zkclient.py); close()
+  returns within about 1.5 s, having resigned when the ensemble could be reached.
 
 What is not:
 
@@ -31,12 +42,16 @@ What is not:
 * The granted timeout is read from kazoo's own log call (see common/zkclient.py).
   Should a kazoo release change that call, the election falls back to the asked-for
   timeout: correct only when the servers grant what is asked.
+* A client holding the election's credentials can still do anything a candidate can:
+  create a node that looks like a candidate, delete the leader's node. Only fencing
+  tokens guard a downstream system against that.
 
 Layout: a persistent root (default /leader-election); each candidate is an
-EPHEMERAL_SEQUENTIAL child ``n_<sequence>`` whose data is its identity (UTF-8); the
-lowest sequence leads; each other candidate watches only the node just below its own,
-so a leader change wakes one candidate (no herd). Other children are ignored, never
-fatal.
+EPHEMERAL_SEQUENTIAL child ``n_<10 ASCII digits>`` whose data is its identity (UTF-8);
+the lowest sequence leads; each other candidate watches only the node just below its
+own, so a leader change wakes one candidate (no herd). Other children, and nodes so
+named that are not ephemeral (a squatter made by hand), are ignored and reported once,
+never fatal.
 
 Connection states, as kazoo reports them (``_on_state``):
 
@@ -63,14 +78,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import tenacity
-from kazoo.client import KazooState
-from kazoo.exceptions import ConnectionLoss, KazooException, NoNodeError, SessionExpiredError
+from kazoo.client import KazooClient, KazooState
+from kazoo.exceptions import (
+    BadArgumentsError,
+    BadVersionError,
+    ConnectionLoss,
+    KazooException,
+    NoAuthError,
+    NoChildrenForEphemeralsError,
+    NodeExistsError,
+    NoNodeError,
+    SessionExpiredError,
+)
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.states import EventType, WatchedEvent
+from kazoo.security import OPEN_ACL_UNSAFE
 
-from .logs import log_event
+from .logs import log_event, printable
 from .observer import NODE_PREFIX, identity, list_candidates, sequence
-from .zkclient import new_client
+from .zkclient import election_acl, new_client, stop_within
 
 __all__ = ["LeaderElection", "Leadership", "Lease", "Lifecycle"]
 
@@ -89,11 +115,19 @@ _LEASE_FRACTION = 0.5
 # only at the ZooKeeper tick after its timeout), usually in time to move to another
 # server with the session alive.
 _RENEW_EVERY_FRACTION = 0.4
-# After an unexpected error on the election thread, look again after this long.
+# After an error on the election thread, look again after this long, doubling while
+# the same error repeats (NoAuth does not fix itself in half a second), up to the cap.
 _RETRY_STEP_S = 0.5
-# close() waits this long for the election thread; stopping the client has failed its
-# pending calls by then, so it only has to notice.
-_JOIN_THREAD_S = 3.0
+_RETRY_STEP_MAX_S = 30.0
+# close()'s budget, in all well under the 2 s a SIGTERM'd worker has: delete our node,
+# close the session, let the election thread notice. Each is a bound on a wait that
+# takes milliseconds when the ensemble answers.
+_RESIGN_S = 0.5
+_STOP_S = 0.8
+_STOP_UNANSWERED_S = 0.2
+_JOIN_THREAD_S = 0.3
+# How many names of other children the election remembers, to report each once.
+_REMEMBERED_FOREIGN = 10_000
 
 _CONNECTION_ERRORS = (ConnectionLoss, SessionExpiredError, KazooTimeoutError)
 
@@ -170,10 +204,17 @@ class LeaderElection:
         Default 5, seconds. The cap of the start-up retries' backoff (exponential
         with jitter, from 0.5 s), and of kazoo's reconnect backoff, which moreover
         never waits more than a tenth of the session timeout.
+    auth
+        Default "" (none). ``"user:password"``: ZooKeeper digest credentials for the
+        session; the root and our node are created with ALL for that identity and
+        READ for the world. Without it the election is open to every client.
     notify
         Default: nothing. Called, from any thread and without a lock held, whenever
         what ``lease()`` would answer may have changed: leadership won or lost, and a
         lease that had run out renewed. It must not block; wake a loop with it.
+
+    ``problem`` says, while the election cannot take part because of something that
+    will not fix itself (NoAuth, a path ZooKeeper refuses), what and since when.
     """
 
     def __init__(
@@ -185,9 +226,11 @@ class LeaderElection:
         session_timeout_s: float = 10.0,
         connect_timeout_s: float = 5.0,
         retry_max_delay_s: float = 5.0,
+        auth: str = "",
         notify: Callable[[], None] = lambda: None,
     ) -> None:
         self._hosts = hosts
+        self._auth = auth
         self._root = path
         self._identity = identity
         self._connect_timeout_s = connect_timeout_s
@@ -197,13 +240,7 @@ class LeaderElection:
         # known, the one asked for. Written by kazoo's thread, read by the election's.
         self._session_s = session_timeout_s
         self._notify = notify
-        self._client = new_client(
-            hosts,
-            session_timeout_s,
-            on_granted=self._on_granted,
-            retry_max_delay_s=retry_max_delay_s,
-        )
-        self._client.add_listener(self._on_state)
+        self._client = self._new_client()
         self._life = Lifecycle.LATENT
         self._lock = threading.Lock()
         self._leadership: Leadership | None = None  # guarded by _lock
@@ -222,6 +259,12 @@ class LeaderElection:
         self._watching_own: str | None = None  # our node, while a watch is set on it
         self._renew_at = 0.0  # monotonic time of the next lease renewal read
         self._foreign_seen: set[str] = set()
+        self._not_candidates: set[str] = set()  # n_<digits> children that are not ephemeral
+        self._deposed: str | None = None  # our node, after someone asked it to resign
+        self._problem: tuple[str, float] | None = None  # (what, since), see `problem`
+        # Written by kazoo's connection thread, read by the election's:
+        self._suspended_at: float | None = None
+        self._attempts = 0
 
     # ----------------------------------------------------------------- public verbs
 
@@ -233,6 +276,14 @@ class LeaderElection:
         """
         if self._life is not Lifecycle.LATENT:
             raise RuntimeError(f"election {self._root} cannot start: it is {self._life.value}")
+        if not self._auth:
+            log_event(
+                log,
+                "election_open",
+                f"No ZK_AUTH: any client that reaches ZooKeeper can join, depose or stop "
+                f"the election at {self._root}",
+                level=logging.WARNING,
+            )
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_NotConnected),
             wait=tenacity.wait_exponential_jitter(
@@ -263,6 +314,11 @@ class LeaderElection:
         client_id = self._client.client_id
         return f"0x{client_id[0]:x}" if client_id else None
 
+    @property
+    def problem(self) -> tuple[str, float] | None:
+        """(what, since: time.monotonic()) while a persistent error keeps us out."""
+        return self._problem
+
     def lease(self) -> Lease | None:
         """The current lease if it is still valid, else None. Local: no round trip.
 
@@ -291,15 +347,19 @@ class LeaderElection:
         self._write_logs()
         self._wake.set()
         node = self._node
-        if node is not None and self._client.connected:
-            self._delete_best_effort(node)
-        try:
-            self._client.stop()  # closeSession: the ensemble drops our ephemerals now
-        except KazooException as exc:
+        answered = self._client.connected
+        if node is not None and answered:
+            answered = self._delete_best_effort(node, _RESIGN_S)
+        # closeSession: the ensemble drops our ephemerals now. Bounded, and brief when
+        # the ensemble just left the delete unanswered: then it expires the session.
+        if not stop_within(self._client, _STOP_S if answered else _STOP_UNANSWERED_S):
             log_event(
-                log, "close_failed", f"Closing the session failed: {exc!r}", level=logging.WARNING
+                log,
+                "close_failed",
+                f"ZooKeeper did not confirm the session's close within {_STOP_S:g} s; "
+                "it expires the session instead",
+                level=logging.WARNING,
             )
-        self._client.close()
         if started:
             self._thread.join(timeout=_JOIN_THREAD_S)
         self._write_logs()
@@ -317,10 +377,24 @@ class LeaderElection:
             self._session_s = granted
             self._log_later.append(functools.partial(self._log_granted, granted))
 
+    def _on_connecting(self, where: str) -> None:
+        """kazoo tries a server (its connection thread): said while we are without one,
+        so a silence in the logs never looks like a hang."""
+        if self._life is not Lifecycle.STARTED or self._suspended_at is None:
+            return
+        self._attempts += 1
+        attempt, without_s = self._attempts, time.monotonic() - self._suspended_at
+        self._log_later.append(functools.partial(_log_reconnecting, where, attempt, without_s))
+        self._wake.set()
+
     def _on_state(self, state: KazooState) -> None:
         """kazoo's connection listener: the one switch on connection states."""
         with self._lock:
             self._connection_epoch += 1
+        if state == KazooState.CONNECTED:
+            self._suspended_at, self._attempts = None, 0
+        elif self._suspended_at is None:
+            self._suspended_at = time.monotonic()
         if state == KazooState.SUSPENDED:
             self._set_leadership(None, "suspended")
         elif state == KazooState.LOST:
@@ -332,12 +406,16 @@ class LeaderElection:
         self._rank_again()
 
     def _on_own_node(self, event: WatchedEvent) -> None:
-        """The watch on the leader's own node: deleted means deposed, now."""
+        """The watch on the leader's own node: deleted, or its data set (a depose
+        request), means stop now."""
         self._watching_own = None  # one-shot, and kazoo clears it (NONE) on SUSPENDED
-        if event.type == EventType.DELETED:
-            lead = self.leadership
-            if lead is not None and lead.node == event.path:
+        lead = self.leadership
+        if lead is not None and lead.node == event.path:
+            if event.type == EventType.DELETED:
                 self._set_leadership(None, "node_gone", only_if=lead)
+            elif event.type == EventType.CHANGED:
+                self._deposed = lead.node
+                self._set_leadership(None, "deposed", only_if=lead)
         self._rank_again()
 
     def _on_predecessor(self, event: WatchedEvent) -> None:
@@ -403,6 +481,7 @@ class LeaderElection:
 
     def _run(self) -> None:
         retry_at: float | None = None  # step again then, after an error
+        retry_step_s = _RETRY_STEP_S
         while True:
             self._wake.wait(timeout=self._idle_for(retry_at))
             self._wake.clear()
@@ -422,11 +501,15 @@ class LeaderElection:
                 retry_at = time.monotonic() + _RETRY_STEP_S  # the listener usually wakes us first
             except NoNodeError:
                 self._rank_again()  # raced with a deletion: look again now
-            except KazooException as exc:
-                log_event(
-                    log, "election_error", f"Election step failed: {exc!r}", level=logging.WARNING
-                )
-                retry_at = time.monotonic() + _RETRY_STEP_S
+            except (KazooException, _Refused) as exc:
+                if self._life is Lifecycle.CLOSED:
+                    return  # close() stopped the client under a call of ours
+                retry_step_s = self._report_problem(exc, retry_step_s)
+                retry_at = time.monotonic() + retry_step_s
+            else:
+                if self._problem is not None and self._node is not None:
+                    self._problem, retry_step_s = None, _RETRY_STEP_S
+                    log_event(log, "election_ok", f"Taking part in the election at {self._root}")
             self._write_logs()
 
     def _idle_for(self, retry_at: float | None) -> float | None:
@@ -440,6 +523,8 @@ class LeaderElection:
         if client_id is None:
             return
         session_id = client_id[0]
+        if self._deposed is not None and self._deposed == self._node:
+            self._resign_and_rejoin()
         if self._node is None or self._node_session != session_id:
             self._join(session_id)
         assert self._node is not None
@@ -474,19 +559,30 @@ class LeaderElection:
         if self._watching_own == lead.node:
             return
         # Our session can outlive our node (an operator deletes it to force an
-        # election): only a watch on it says so before the next renewal. Set after
-        # leading, so the handoff waits for no extra round trip.
+        # election, or asks it to resign): only a watch on it says so before the next
+        # renewal. Set after leading, so the handoff waits for no extra round trip.
         self._watching_own = lead.node
-        if self._client.exists(lead.node, watch=self._on_own_node) is None:
-            self._set_leadership(None, "node_gone", only_if=lead)  # gone since the listing
+        stat = self._client.exists(lead.node, watch=self._on_own_node)
+        if stat is None or stat.version != 0:  # gone, or deposed, since the listing
+            self._deposed = lead.node if stat is not None else None
+            self._set_leadership(None, "node_gone" if stat is None else "deposed", only_if=lead)
             self._rank_again()
 
     def _follow(self, predecessor_name: str, leader_name: str) -> None:
         """Not lowest: stop leading if we did, and watch the node just below ours."""
         self._set_leadership(None, "not_lowest")
         predecessor = f"{self._root}/{predecessor_name}"
-        if self._client.exists(predecessor, watch=self._on_predecessor) is None:
+        stat = self._client.exists(predecessor, watch=self._on_predecessor)
+        if stat is None:
             self._rank_again()  # it went between the two reads
+            return
+        if stat.ephemeralOwner == 0:
+            # A candidate's node lives and dies with its session; a persistent one was
+            # made by hand and would be followed forever. (Its watch stays set: one
+            # spurious wake-up when it is deleted.)
+            self._not_candidates.add(predecessor_name)
+            self._report_foreign([predecessor_name], "not ephemeral, so no candidate's")
+            self._rank_again()
             return
         leader_node = f"{self._root}/{leader_name}"
         if self._following == (predecessor, leader_node):
@@ -529,6 +625,11 @@ class LeaderElection:
             self._set_leadership(None, "node_gone", only_if=lead)
             self._rank_again()
             return
+        if stat.version != 0:  # its data was set: a depose request whose watch we missed
+            self._deposed = lead.node
+            self._set_leadership(None, "deposed", only_if=lead)
+            self._rank_again()
+            return
         self._set_leadership(lead, "renewed", only_if=lead, confirmed_at=sent, epoch=epoch)
 
     def _join(self, session_id: int) -> None:
@@ -538,7 +639,7 @@ class LeaderElection:
         if self._orphan_session == session_id and self._adopt_orphan(session_id):
             return
         self._orphan_session = session_id
-        self._client.ensure_path(self._root)
+        self._ensure_root()
         # If this create's reply is lost (ConnectionLoss), the node may exist all the
         # same: _orphan_session stays set, and on this session's return _adopt_orphan
         # finds the node by its owner instead of offering twice.
@@ -581,23 +682,105 @@ class LeaderElection:
         )
         return True
 
+    def _resign_and_rejoin(self) -> None:
+        """Asked to resign (our node's data was set): leadership is gone already; give
+        the node up so the next candidate leads, and join again at the back."""
+        node, self._deposed = self._deposed, None
+        assert node is not None
+        log_event(
+            log,
+            "deposed",
+            f"Asked to resign: deleting {node} and joining again at the back",
+            level=logging.WARNING,
+            node=node,
+        )
+        self._delete_best_effort(node, 2.0)
+        self._node = None
+
+    def _ensure_root(self) -> None:
+        """Create the root if missing, with the election's ACL (``new_client`` makes it
+        the default); the path above it is not the election's and keeps ZooKeeper's
+        default, so other tools may share it. With credentials, secure the root."""
+        if self._client.exists(self._root) is None:
+            parent = self._root.rsplit("/", 1)[0]
+            if parent:
+                self._client.ensure_path(parent, acl=OPEN_ACL_UNSAFE)
+            try:
+                self._client.create(self._root)
+            except NodeExistsError:
+                pass  # another candidate made it meanwhile
+        if self._auth:
+            self._secure_root()
+
+    def _secure_root(self) -> None:
+        """Make sure only our identity may change the root; tighten it if we may."""
+        ours = election_acl(self._auth)
+        for _ in range(3):
+            acls, stat = self._client.get_acls(self._root)
+            others = [a for a in acls if a not in ours and a.perms != ours[1].perms]
+            if not others:
+                return
+            opened = ", ".join(f"{a.id.scheme}:{printable(a.id.id, 40)}" for a in others)
+            try:
+                self._client.set_acls(self._root, ours, version=stat.aversion)
+            except BadVersionError:
+                continue  # changed meanwhile (another candidate tightened it): look again
+            except NoAuthError:
+                user = self._auth.partition(":")[0]
+                raise _Refused(
+                    f"the election root {self._root} lets {opened} change it, and ZooKeeper "
+                    f"refuses to tighten its ACL for {user} (NoAuth): have its owner delete "
+                    f"it or set its ACL to digest {user} ALL + world READ, or choose another "
+                    "ELECTION_PATH"
+                ) from None
+            log_event(
+                log,
+                "root_acl_tightened",
+                f"The election root {self._root} let {opened} change it: now only this "
+                "election's identity may, and the world may read",
+                level=logging.WARNING,
+                opened_to=opened,
+            )
+            return
+        raise _Refused(f"the ACL of the election root {self._root} keeps changing")
+
     def _candidates_among(self, children: list[str]) -> list[tuple[int, str]]:
         """(sequence, name) of each candidate child; other children reported once."""
-        ranked = []
+        ranked, foreign = [], []
         for name in children:
             seq = sequence(name)
-            if seq is not None:
+            if seq is not None and name not in self._not_candidates:
                 ranked.append((seq, name))
-            elif name not in self._foreign_seen:
-                self._foreign_seen.add(name)
-                log_event(
-                    log,
-                    "foreign_child",
-                    f"Ignoring {self._root}/{name}: not a candidate node",
-                    level=logging.WARNING,
-                    node=f"{self._root}/{name}",
-                )
+            elif seq is None and name not in self._foreign_seen:
+                foreign.append(name)
+        self._report_foreign(foreign, "not named n_<10 digits>")
         return ranked
+
+    def _report_foreign(self, names: list[str], why: str) -> None:
+        """One line for any number of children that are not candidates."""
+        if not names:
+            return
+        room = _REMEMBERED_FOREIGN - len(self._foreign_seen)
+        self._foreign_seen.update(names[: max(room, 0)])
+        shown = ", ".join(printable(name, 40) for name in names[:3])
+        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+        log_event(
+            log,
+            "foreign_child",
+            f"Ignoring {len(names)} child(ren) of {self._root} ({why}): {shown}{more}",
+            level=logging.WARNING,
+            count=len(names),
+            examples=[printable(name, 40) for name in names[:3]],
+        )
+
+    def _report_problem(self, exc: Exception, retry_step_s: float) -> float:
+        """Log a persistent error once, with its cause and the fix; the next wait."""
+        what = _explain(exc, self._root, self._auth)
+        if self._problem is None or self._problem[0] != what:
+            self._problem = (what, time.monotonic())
+            log_event(log, "election_error", what, level=logging.ERROR, error=repr(exc))
+            return _RETRY_STEP_S
+        return min(retry_step_s * 2, _RETRY_STEP_MAX_S)
 
     def _identity_of(self, node: str) -> str | None:
         try:
@@ -606,24 +789,45 @@ class LeaderElection:
             return None
         return identity(data)
 
-    def _delete_best_effort(self, node: str) -> None:
+    def _delete_best_effort(self, node: str, within_s: float = 1.0) -> bool:
+        """Delete ``node`` if ZooKeeper answers within ``within_s``; False if it did not.
+        Either way the session's close, or its expiry, removes it in the end."""
         try:
-            self._client.delete_async(node).get(timeout=1.0)
-        except (KazooException, KazooTimeoutError):
-            pass  # the session's close, or its expiry, removes it anyway
+            self._client.delete_async(node).get(timeout=within_s)
+        except KazooTimeoutError:
+            return False
+        except KazooException:
+            pass  # answered: gone already, or the connection dropped meanwhile
+        return True
 
     # ------------------------------------------------------------------- start-up
+
+    def _new_client(self) -> KazooClient:
+        client = new_client(
+            self._hosts,
+            self._asked_s,
+            auth=self._auth,
+            on_granted=self._on_granted,
+            on_connecting=self._on_connecting,
+            retry_max_delay_s=self._retry_max_delay_s,
+            # A trickling reply holds kazoo's thread no longer than a start-up attempt.
+            frame_deadline_s=min(self._asked_s / 3, self._connect_timeout_s),
+        )
+        client.add_listener(self._on_state)
+        return client
 
     def _connect_once(self, should_stop: Callable[[], bool]) -> None:
         live = self._client.start_async()
         deadline = time.monotonic() + self._connect_timeout_s
         # Wait in slices so a SIGTERM during a slow attempt is honoured at once.
         while not live.wait(0.1):
-            if should_stop():
-                self._client.stop()
-                raise _NotConnected("stopped while connecting")
-            if time.monotonic() >= deadline:
-                self._client.stop()
+            if should_stop() or time.monotonic() >= deadline:
+                # kazoo's thread may be stuck with a bad endpoint: don't wait for it;
+                # a client whose stop did not finish cannot start again: take a new one.
+                if not stop_within(self._client, _STOP_S):
+                    self._client = self._new_client()
+                if should_stop():
+                    raise _NotConnected("stopped while connecting")
                 raise _NotConnected(
                     f"no ZooKeeper session from {self._hosts} within {self._connect_timeout_s:g} s"
                 )
@@ -675,6 +879,30 @@ class _NotConnected(Exception):
     """One start-up attempt got no session in time."""
 
 
+class _Refused(Exception):
+    """The election cannot be joined safely as things are; the message says why."""
+
+
+def _explain(exc: Exception, root: str, auth: str) -> str:
+    """A persistent error, in words an operator can act on."""
+    who = f"the identity {auth.partition(':')[0]} (ZK_AUTH)" if auth else "a client without ZK_AUTH"
+    if isinstance(exc, NoAuthError):
+        return (
+            f"ZooKeeper refuses {who} at {root} (NoAuth): its ACL belongs to someone "
+            "else; set ZK_AUTH to the election's credentials or choose another ELECTION_PATH"
+        )
+    if isinstance(exc, BadArgumentsError):
+        return f"ZooKeeper refuses {root} as a path (BadArguments): choose another ELECTION_PATH"
+    if isinstance(exc, NoChildrenForEphemeralsError):
+        return (
+            f"{root} is an ephemeral node, which cannot have children: delete it or "
+            "choose another ELECTION_PATH"
+        )
+    if isinstance(exc, _Refused):
+        return f"Not joining: {exc}"
+    return f"Election step failed: {exc!r}"
+
+
 def _log_state(state: str, session_id: int | None) -> None:
     log_event(
         log,
@@ -682,6 +910,17 @@ def _log_state(state: str, session_id: int | None) -> None:
         f"ZooKeeper connection {state}",
         state=state,
         session_id=None if session_id is None else f"0x{session_id:x}",
+    )
+
+
+def _log_reconnecting(where: str, attempt: int, without_s: float) -> None:
+    log_event(
+        log,
+        "reconnecting",
+        f"Reconnecting to {where} (attempt {attempt}, {without_s:.1f} s without ZooKeeper)",
+        server=where,
+        attempt=attempt,
+        without_s=round(without_s, 1),
     )
 
 

@@ -2,7 +2,9 @@
 
 The worker rewrites HEALTH_FILE at least once per tick interval, whatever its role, so a
 stale or missing file means its loop is stuck or it is gone. Leading is not required:
-a follower, or a worker waiting for ZooKeeper, is healthy.
+a follower, or a worker waiting for ZooKeeper, is healthy. A worker kept out of the
+election by something that will not fix itself (NoAuth on the root, a path ZooKeeper
+refuses: state "failing") is not, so `docker compose ps` shows it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ def check(settings: Settings, now: float | None = None) -> tuple[bool, str]:
     limit = max(_STALE_AFTER_MIN_S, _STALE_AFTER_TICKS * settings.tick_interval_s)
     if age > limit:
         return False, f"health file is {age:.1f} s old (limit {limit:g} s); last state {state}"
+    if state == "failing":
+        return False, f"failing: {body.get('problem', 'no reason given')}"
     return True, f"{state}, updated {age:.1f} s ago"
 
 

@@ -12,18 +12,42 @@ a run from its logs alone (fencing tokens, session ids, timings).
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
-__all__ = ["log_event", "quiet_kazoo", "rfc3339", "setup"]
+__all__ = ["log_event", "printable", "quiet_kazoo", "rfc3339", "setup"]
 
 # Fields every line has, in this order, ahead of the event's own.
 _HEAD = ("time", "level", "service", "event", "message")
 # Lines from libraries (kazoo) have no event name of their own.
 _LIBRARY_EVENT = "library"
+
+
+# Anything a terminal could take for a command: C0 and C1 controls (ESC starts ANSI
+# sequences, CR and LF forge lines), DEL, and the bidirectional overrides and isolates
+# that reorder what a reader sees (U+202A..U+202E, U+2066..U+2069).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str, limit: int = 64) -> str:
+    """``text`` made safe to show: control characters escaped (ESC as ``\\x1b``, a
+    newline as ``\\n``), at most ``limit`` characters in all, an ellipsis if cut.
+
+    For every string that comes from outside (a candidate's node data, a child's name):
+    such strings are data, never markup, in any line a person reads.
+    """
+    shown, used = [], 0
+    for char in text:
+        piece = char.encode("unicode_escape").decode() if _UNPRINTABLE.match(char) else char
+        if used + len(piece) > limit:
+            return "".join(shown) + "…"
+        shown.append(piece)
+        used += len(piece)
+    return "".join(shown)
 
 
 def rfc3339(epoch: float, digits: int = 6) -> str:

@@ -7,26 +7,41 @@ election root once and reads each candidate's node:
     for candidate in read_candidates("zoo1:2181", "/leader-election"):
         print(candidate.sequence, candidate.identity, candidate.czxid)
 
-A candidate is a child named ``n_<10 ASCII digits>`` (ZooKeeper's sequence counter, as
-the Java recipe names them); anything else under the root is not one.
+A candidate is an ephemeral child named ``n_<10 ASCII digits>`` (ZooKeeper's sequence
+counter, as the Java recipe names them); anything else under the root is not one.
+
+``depose`` asks the current leader to resign: it sets the leader's node's data (the
+same bytes: only its version changes), which needs the election's credentials when
+the election has them. The leader stops working, deletes its node and joins again at
+the back; ``depose`` waits for that and returns who leads next.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import KazooException, NoNodeError
+from kazoo.exceptions import BadVersionError, KazooException, NoAuthError, NoNodeError
 from kazoo.handlers.threading import KazooTimeoutError
 
-from .zkclient import new_client
+from .logs import printable
+from .zkclient import new_client, stop_within
 
-__all__ = ["Candidate", "Unavailable", "identity", "list_candidates", "read_candidates", "sequence"]
+__all__ = [
+    "Candidate",
+    "Unavailable",
+    "depose",
+    "identity",
+    "list_candidates",
+    "read_candidates",
+    "sequence",
+]
 
 # The Java recipe's node name prefix; its sequence suffix is ZooKeeper's 10-digit counter.
 NODE_PREFIX = "n_"
-_NODE_NAME = re.compile(r"^n_(\d{10})$")
+_NODE_NAME = re.compile(r"^n_([0-9]{10})$")  # not \d: that takes "٠" and "２" too
 
 
 @dataclass(frozen=True)
@@ -51,28 +66,76 @@ def sequence(name: str) -> int | None:
 
 
 def identity(data: bytes | None) -> str:
-    """A candidate's identity from its node's data (UTF-8)."""
-    return (data or b"").decode("utf-8", errors="replace")
+    """A candidate's identity from its node's data (UTF-8), safe to show: anyone who may
+    write there chooses it, so control characters are escaped and it is cut short."""
+    return printable((data or b"")[:256].decode("utf-8", errors="replace"))
 
 
-def read_candidates(hosts: str, path: str, timeout_s: float = 5.0) -> list[Candidate]:
+def read_candidates(
+    hosts: str, path: str, timeout_s: float = 5.0, auth: str = ""
+) -> list[Candidate]:
     """Every candidate node under ``path``, lowest (the leader) first."""
-    client = new_client(hosts, 10.0)
-    try:
-        client.start(timeout=timeout_s)
-    except KazooTimeoutError as exc:
-        raise Unavailable(f"no ZooKeeper session from {hosts} within {timeout_s:g} s") from exc
+    client = _started(hosts, timeout_s, auth)
     try:
         return list_candidates(client, path)
     except KazooException as exc:
         raise Unavailable(f"reading {path} failed: {exc!r}") from exc
     finally:
-        client.stop()
-        client.close()
+        stop_within(client, 1.0)
+
+
+def depose(
+    hosts: str, path: str, auth: str = "", timeout_s: float = 10.0
+) -> tuple[Candidate, Candidate | None]:
+    """Ask the leader to resign; (who led, who leads now, None if nobody yet).
+
+    Unavailable, saying why, when there is no leader, when ZooKeeper refuses (NoAuth:
+    the election has credentials and these are not they) or when the leader has not
+    resigned within ``timeout_s``.
+    """
+    client = _started(hosts, timeout_s, auth)
+    try:
+        candidates = list_candidates(client, path)
+        if not candidates:
+            raise Unavailable(f"no candidate under {path}: nobody to depose")
+        leader = candidates[0]
+        data, stat = client.get(leader.node)
+        # The same bytes, a new version; conditional, so a leader that changed meanwhile
+        # is not deposed by a request meant for the old one.
+        client.set(leader.node, data, version=stat.version)
+        deadline = time.monotonic() + timeout_s
+        while client.exists(leader.node) is not None:
+            if time.monotonic() >= deadline:
+                raise Unavailable(f"{leader.node} did not resign within {timeout_s:g} s")
+            time.sleep(0.02)
+        successors = list_candidates(client, path)
+        return leader, next((c for c in successors if c.node != leader.node), None)
+    except NoAuthError as exc:
+        raise Unavailable(
+            f"ZooKeeper refuses to change {path} (NoAuth): set ZK_AUTH (or ZK_AUTH_FILE) "
+            "to the election's credentials"
+        ) from exc
+    except (NoNodeError, BadVersionError) as exc:
+        raise Unavailable(f"the leader changed meanwhile ({exc!r}); look again") from exc
+    except KazooException as exc:
+        raise Unavailable(f"deposing under {path} failed: {exc!r}") from exc
+    finally:
+        stop_within(client, 1.0)
+
+
+def _started(hosts: str, timeout_s: float, auth: str) -> KazooClient:
+    client = new_client(hosts, 10.0, auth=auth)
+    try:
+        client.start(timeout=timeout_s)
+    except KazooTimeoutError as exc:
+        stop_within(client, 1.0)
+        raise Unavailable(f"no ZooKeeper session from {hosts} within {timeout_s:g} s") from exc
+    return client
 
 
 def list_candidates(client: KazooClient, path: str) -> list[Candidate]:
-    """The candidate nodes under ``path`` (one getChildren, one getData each), lowest first."""
+    """The candidate nodes under ``path`` (one getChildren, one getData each), lowest
+    first; persistent nodes and other names are left out."""
     try:
         names = client.get_children(path)
     except NoNodeError:
@@ -86,6 +149,8 @@ def list_candidates(client: KazooClient, path: str) -> list[Candidate]:
             data, stat = client.get(f"{path}/{name}")
         except NoNodeError:
             continue  # it went between the two reads
+        if stat.ephemeralOwner == 0:
+            continue  # persistent: made by hand, no candidate's
         found.append(
             Candidate(f"{path}/{name}", seq, identity(data), stat.czxid, stat.ephemeralOwner)
         )

@@ -14,7 +14,7 @@ import re
 import socket
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 __all__ = ["ConfigError", "Settings", "describe", "load"]
@@ -25,9 +25,22 @@ class ConfigError(ValueError):
 
 
 # host:port or [v6]:port, as kazoo accepts them; the port may be left out (2181).
-_HOST_PORT = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::(\d{1,5}))?$")
-# A ZooKeeper path: absolute, no empty, "." or ".." segment, no trailing slash.
-_PATH_SEGMENT = re.compile(r"^[^/\x00-\x1f\x7f]+$")
+# ASCII only: Python's \d would take "２１８１" too.
+_HOST_PORT = re.compile(r"^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9_.-]+))(?::([0-9]{1,5}))?$")
+# What IDNA (socket.getaddrinfo) accepts of a host name: labels of 1..63, 253 in all.
+_MAX_LABEL, _MAX_HOST = 63, 253
+# Characters ZooKeeper refuses in a path (PathUtils.validatePath, on Java's UTF-16):
+# NUL and the C0 controls, DEL and the C1 controls, U+D800..U+F8FF (surrogates, private
+# use), U+FFF0..U+FFFF (specials), and so every character past U+FFFF, which Java holds
+# as a surrogate pair.
+_PATH_FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\uf8ff\ufff0-\U0010ffff]")
+_MAX_PATH = 1000
+# A number of seconds as people write it, in ASCII digits: float() alone would also
+# take "١٢" (Arabic-Indic digits), "1_0" and " inf ".
+_SECONDS = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+# A digest identity: a user name without ':' (ZooKeeper splits at the first one) and a
+# password of printable ASCII, as a Compose secret or an env file would hold it.
+_AUTH = re.compile(r"^([A-Za-z0-9._-]{1,64}):([\x21-\x7e]{8,256})$")
 # The identity is written into the candidate's node and read back by people and by
 # the Java recipe's getLeaderHostName(): a host-name-like token keeps both happy.
 _SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
@@ -67,6 +80,12 @@ class Settings:
     # HEALTH_FILE, default "" (off): a file the worker rewrites at least once per tick
     # interval with its state, read by `python -m common.health` (the container check).
     health_file: str = ""
+    # ZK_AUTH, default "" (off): "user:password", ZooKeeper digest credentials. Set, the
+    # election's nodes carry an ACL giving ALL to that identity and READ to the world:
+    # everyone sees who leads, only holders of the credentials join, resign or depose.
+    # ZK_AUTH_FILE instead: a file whose first line is that (a Compose secret). Never
+    # logged; repr() leaves it out.
+    zk_auth: str = field(default="", repr=False)
 
     @classmethod
     def from_env(
@@ -96,6 +115,7 @@ class Settings:
             log_format=reader.choice("LOG_FORMAT", cls.log_format, _LOG_FORMATS, fold=str.lower),
             log_level=reader.choice("LOG_LEVEL", cls.log_level, _LOG_LEVELS, fold=str.upper),
             health_file=reader.text("HEALTH_FILE", cls.health_file, _valid_health_file),
+            zk_auth=reader.secret("ZK_AUTH", "ZK_AUTH_FILE", _valid_auth),
         )
         if reader.errors:
             raise ConfigError("; ".join(reader.errors))
@@ -116,8 +136,14 @@ def load(program: str, default_service_name: str | None = None) -> Settings | No
 
 
 def describe(settings: Settings) -> dict[str, Any]:
-    """The settings as a flat dict, for the start-up log line."""
-    return {f.name: getattr(settings, f.name) for f in fields(settings)}
+    """The settings as a flat dict, for the start-up log line; credentials masked."""
+    shown = {f.name: getattr(settings, f.name) for f in fields(settings)}
+    shown["zk_auth"] = _masked(settings.zk_auth) if settings.zk_auth else ""
+    return shown
+
+
+def _masked(auth: str) -> str:
+    return auth.partition(":")[0] + ":***"
 
 
 class _Reader:
@@ -144,15 +170,40 @@ class _Reader:
         if raw is None:
             return default
         rule = f"must be a number of seconds between {low:g} and {high:g}"
-        try:
-            value = float(raw)
-        except ValueError:
+        if not _SECONDS.match(raw):
             self.errors.append(f"{name} {rule} (got {raw!r})")
             return default
+        value = float(raw)
         if not math.isfinite(value) or not low <= value <= high:
             self.errors.append(f"{name} {rule} (got {raw!r})")
             return default
         return value
+
+    def secret(self, name: str, file_name: str, check: Callable[[str], str | None]) -> str:
+        """A credential from ``name`` or from the file ``file_name`` names; errors never
+        show it (only the user part)."""
+        raw, path = self._raw(name), self._raw(file_name)
+        if raw and path:
+            self.errors.append(f"{name} and {file_name} are both set: set one of them")
+            return ""
+        if path:
+            try:
+                with open(path, encoding="utf-8") as source:
+                    raw = source.readline().strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                self.errors.append(
+                    f"{file_name} must name a readable file ({reason}; got {path!r})"
+                )
+                return ""
+            name = f"the first line of {file_name} ({path})"
+        if not raw:
+            return ""
+        problem = check(raw)
+        if problem:
+            self.errors.append(f"{name} {problem} (got {_masked(raw)!r})")
+            return ""
+        return raw
 
     def choice(
         self, name: str, default: str, allowed: tuple[str, ...], fold: Callable[[str], str]
@@ -175,27 +226,52 @@ def _valid_service_name(value: str) -> str | None:
 
 def _valid_hosts(value: str) -> str | None:
     rule = "must be a comma-separated list of host:port, e.g. zoo1:2181,zoo2:2181"
+    if "/" in value:
+        return (
+            "must not end in a chroot (/...): put that prefix in ELECTION_PATH instead, "
+            "e.g. /app/leader-election"
+        )
     if not value:
         return rule
     for entry in value.split(","):
         match = _HOST_PORT.match(entry.strip())
         if not match:
             return rule
-        port = match.group(1)
+        name, port = match.group(2), match.group(3)
+        if name is not None and not _fits_dns(name):
+            return rule + f" (host names: labels of 1 to {_MAX_LABEL}, {_MAX_HOST} in all)"
         if port is not None and not 1 <= int(port) <= 65535:
             return rule + " (ports 1-65535)"
     return None
+
+
+def _fits_dns(name: str) -> bool:
+    labels = name.removesuffix(".").split(".")
+    return len(name) <= _MAX_HOST and all(1 <= len(label) <= _MAX_LABEL for label in labels)
 
 
 def _valid_path(value: str) -> str | None:
     rule = "must be an absolute ZooKeeper path like /leader-election"
     if not value.startswith("/") or value == "/" or value.endswith("/"):
         return rule
+    if len(value) > _MAX_PATH:
+        return rule + f" (at most {_MAX_PATH} characters)"
+    if _PATH_FORBIDDEN.search(value):
+        return rule + " (no control characters, U+D800..U+F8FF or U+FFF0 and above)"
     segments = value[1:].split("/")
-    if any(s in (".", "..") or not _PATH_SEGMENT.match(s) for s in segments):
-        return rule + " (no empty, '.' or '..' segments, no control characters)"
+    if any(s in ("", ".", "..") for s in segments):
+        return rule + " (no empty, '.' or '..' segments)"
     if segments[0] == "zookeeper":
         return "must not be under /zookeeper, which ZooKeeper reserves"
+    return None
+
+
+def _valid_auth(value: str) -> str | None:
+    if not _AUTH.match(value):
+        return (
+            "must be user:password (user: 1 to 64 letters, digits, '.', '_' or '-'; "
+            "password: 8 to 256 printable ASCII characters, no spaces)"
+        )
     return None
 
 

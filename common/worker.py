@@ -2,13 +2,15 @@
 
 `run("service1")` is the whole program: read the settings, join the election, and
 while leading log "Processing..." once per TICK_INTERVAL_S, each tick under a lease
-confirmed by the ensemble (see election.Lease); stop at SIGTERM or SIGINT by resigning and
-closing the session, then exit 0. Returns the exit code.
+confirmed by the ensemble (see election.Lease); stop at SIGTERM, SIGINT, SIGHUP (a
+closed terminal) or SIGQUIT by resigning and closing the session, then exit 0 within
+2 s whatever ZooKeeper does. Returns the exit code.
 
-The main thread sleeps in select() on a self-pipe. Three things write to it: the
-election when leadership flips (no polling), and the signal machinery through
-signal.set_wakeup_fd (so a signal handler never has to take a lock). Followers wake
-once per tick interval only to refresh the health file; they send ZooKeeper nothing.
+The main thread sleeps in select() on a self-pipe. Two things write to it: the
+election, whenever what lease() answers may have changed (no polling), and the signal
+machinery, through signal.set_wakeup_fd (so a signal handler never has to take a
+lock). Followers wake once per tick interval only to refresh the health file; they
+send ZooKeeper nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from .settings import Settings, describe, load
 __all__ = ["run"]
 
 log = logging.getLogger(__name__)
+
+# Each ends the worker the same way: resign, close the session, exit 0.
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 
 
 def run(service_name: str) -> int:
@@ -82,13 +87,15 @@ class _Health:
         self._state = ""
         self._written = 0.0
 
-    def report(self, state: str) -> None:
+    def report(self, state: str, problem: str = "") -> None:
         now = time.monotonic()
         if not self._path or (state == self._state and now - self._written < self._every_s):
             return
         self._state, self._written = state, now
         temp = f"{self._path}.tmp"
         body = {"state": state, "updated": time.time(), "service": self._service}
+        if problem:
+            body["problem"] = problem
         try:
             with open(temp, "w", encoding="utf-8") as out:
                 json.dump(body, out)
@@ -119,7 +126,7 @@ class _Worker:
 
     def run(self) -> int:
         s = self._settings
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in _STOP_SIGNALS:
             signal.signal(signum, self._on_signal)
         signal.set_wakeup_fd(self._wakeup.fd, warn_on_full_buffer=False)
         log_event(
@@ -136,6 +143,7 @@ class _Worker:
             session_timeout_s=s.zk_session_timeout_s,
             connect_timeout_s=s.zk_connect_timeout_s,
             retry_max_delay_s=s.zk_retry_max_delay_s,
+            auth=s.zk_auth,
             notify=self._wakeup.notify,
         )
         try:
@@ -178,7 +186,7 @@ class _Worker:
             lead = election.leadership
             if lead is None:
                 token = None
-                self._health.report("follower" if election.session_hex else "connecting")
+                self._health.report(*_health_of(election))
                 self._wakeup.wait(interval)
                 continue
             self._health.report("leader")
@@ -208,3 +216,11 @@ class _Worker:
             session_id=held.session_hex,
         )
         return True
+
+
+def _health_of(election: LeaderElection) -> tuple[str, str]:
+    """(state, problem) of a worker that does not lead, for the health file."""
+    problem = election.problem
+    if problem is not None:
+        return "failing", problem[0]
+    return ("follower" if election.session_hex else "connecting"), ""

@@ -61,13 +61,24 @@ def test_settings_are_frozen():
         ("ZK_HOSTS", "", "comma-separated list of host:port"),
         ("ZK_HOSTS", "zoo1:2181,", "comma-separated list of host:port"),
         ("ZK_HOSTS", "zoo1:99999", "ports 1-65535"),
-        ("ZK_HOSTS", "zoo1:2181/chroot", "comma-separated list of host:port"),
+        ("ZK_HOSTS", "zoo1:2181/chroot", "chroot"),
+        ("ZK_HOSTS", "zoo1:２１８１", "comma-separated list of host:port"),
+        ("ZK_HOSTS", "a" * 64 + ".example:2181", "labels of 1 to 63"),
+        ("ZK_HOSTS", ".".join(["a" * 60] * 5), "253 in all"),
+        ("ZK_HOSTS", "zoo1..local", "labels of 1 to 63"),
         ("ELECTION_PATH", "relative", "absolute ZooKeeper path"),
         ("ELECTION_PATH", "/", "absolute ZooKeeper path"),
         ("ELECTION_PATH", "/a//b", "no empty"),
         ("ELECTION_PATH", "/a/../b", "no empty"),
         ("ELECTION_PATH", "/trailing/", "absolute ZooKeeper path"),
         ("ELECTION_PATH", "/zookeeper/x", "reserves"),
+        ("ELECTION_PATH", "/a\u0085b", "no control characters"),
+        ("ELECTION_PATH", "/a\ue000", "U+D800..U+F8FF"),
+        ("ELECTION_PATH", "/a\ufffe", "U+FFF0 and above"),
+        ("ELECTION_PATH", "/emoji-\U0001f600", "U+FFF0 and above"),
+        ("ELECTION_PATH", "/" + "a" * 1000, "at most 1000"),
+        ("ZK_SESSION_TIMEOUT_S", "١٠", "between 1 and 120"),
+        ("ZK_SESSION_TIMEOUT_S", "1_0", "between 1 and 120"),
         ("SERVICE_NAME", "two words", "letters, digits"),
         ("SERVICE_NAME", "-dash", "letters, digits"),
         ("LOG_FORMAT", "xml", "one of json, text"),
@@ -91,3 +102,37 @@ def test_settings_report_every_bad_variable_in_one_line():
     message = str(caught.value)
     assert "TICK_INTERVAL_S" in message and "ZK_HOSTS" in message
     assert "\n" not in message
+
+
+def test_settings_zk_auth_is_read_from_the_variable_or_a_file(tmp_path):
+    assert from_env().zk_auth == ""
+    assert from_env(ZK_AUTH="election:pass-word-1").zk_auth == "election:pass-word-1"
+    secret = tmp_path / "zk_auth"
+    secret.write_text("election:from-a-file\nsecond line ignored\n")
+    assert from_env(ZK_AUTH_FILE=str(secret)).zk_auth == "election:from-a-file"
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"ZK_AUTH": "no-colon-here"}, "must be user:password"),
+        ({"ZK_AUTH": "user:short"}, "8 to 256 printable"),
+        ({"ZK_AUTH": "us er:long-enough-1"}, "must be user:password"),
+        ({"ZK_AUTH": "user:has space in it"}, "must be user:password"),
+        ({"ZK_AUTH": "a:b-long-enough", "ZK_AUTH_FILE": "/x"}, "set one of them"),
+        ({"ZK_AUTH_FILE": "/no/such/file"}, "must name a readable file"),
+    ],
+)
+def test_settings_reject_bad_credentials_without_showing_the_password(env, says):
+    with pytest.raises(ConfigError) as caught:
+        from_env(**env)
+    message = str(caught.value)
+    assert says in message and "\n" not in message
+    for secret in ("short", "long-enough", "space in it"):
+        assert secret not in message, f"the password leaked into: {message}"
+
+
+def test_settings_never_show_the_credentials_in_logs_or_repr():
+    s = from_env(ZK_AUTH="election:top-secret-1")
+    assert "top-secret" not in repr(s)
+    assert describe(s)["zk_auth"] == "election:***"
