@@ -203,3 +203,14 @@ def _valid_health_file(value: str) -> str | None:
     if value and not os.path.isabs(value):
         return "must be empty (off) or an absolute file path"
     return None
+
+
+def wants_color(stream: object, env: Mapping[str, str] | None = None) -> bool:
+    """Colour for people's tools (`common.status --watch`, `make logs`): only on a
+    terminal, never when NO_COLOR is set and not empty (the common convention) or
+    TERM is dumb."""
+    env = os.environ if env is None else env
+    if env.get("NO_COLOR") or env.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty is not None and isatty())
