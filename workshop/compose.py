@@ -41,6 +41,7 @@ class Container:
     """One container of the project, as ``docker inspect`` describes it."""
 
     service: str
+    project: str
     id: str
     name: str
     running: bool
@@ -120,6 +121,7 @@ def _container(d: dict) -> Container:
     env = dict(item.split("=", 1) for item in config.get("Env") or [] if "=" in item)
     return Container(
         service=labels.get("com.docker.compose.service", d.get("Name", "?").lstrip("/")),
+        project=labels.get("com.docker.compose.project", ""),
         id=d.get("Id", ""),
         name=d.get("Name", "").lstrip("/"),
         running=bool(state.get("Running")),
