@@ -47,7 +47,8 @@ class Container:
     running: bool
     status: str  # running, exited, paused, ...
     exit_code: int
-    finished_at: float | None  # epoch seconds; None if it never stopped
+    started_at: float | None  # epoch seconds, the last start
+    finished_at: float | None  # epoch seconds, the last exit; None if it never stopped
     client_address: str | None  # 127.0.0.1:32181, the published ZooKeeper client port
     env: dict[str, str] = field(default_factory=dict)
 
@@ -127,6 +128,7 @@ def _container(d: dict) -> Container:
         running=bool(state.get("Running")),
         status=str(state.get("Status", "?")),
         exit_code=int(state.get("ExitCode") or 0),
+        started_at=docker_time(str(state.get("StartedAt") or "")),
         finished_at=docker_time(str(state.get("FinishedAt") or "")),
         client_address=_published(d),
         env=env,

@@ -40,7 +40,7 @@ from pathlib import Path
 from common.logs import rfc3339
 from common.settings import wants_color
 
-from .compose import ComposeError, compose_command, containers, run
+from .compose import ComposeError, Container, compose_command, containers, run
 from .records import LineReader, Record, read_lines
 
 __all__ = [
@@ -142,6 +142,13 @@ class Episode:
     @property
     def gap(self) -> float:
         return self.end - self.before.time
+
+    def short(self) -> str:
+        """`cause -> who leads after how long`, for a title that lists several."""
+        if self.after is None:
+            return f"{self.cause} -> nobody leads ({_seconds(self.gap)} to the end)"
+        who = "leads on" if self.after.lane == self.before.lane else "leads"
+        return f"{self.cause} -> {self.after.lane} {who} after {_seconds(self.gap)}"
 
     def sentence(self) -> str:
         if self.after is None:
@@ -269,6 +276,7 @@ def _states(records: Sequence[Record], lanes: Sequence[str], t1: float):
 _DOCKER_TEXT = {
     "container_kill": "{lane} killed ({signal})",
     "container_die": "{lane} exited (code {exit_code})",
+    "container_killed": "{lane} killed (exit {exit_code}: SIGKILL)",
     "container_stop": "{lane} stopped by Docker",
     "container_pause": "{lane} frozen (docker pause)",
     "container_unpause": "{lane} thawed (docker unpause)",
@@ -283,10 +291,12 @@ def _happenings(records: Sequence[Record], marks: Sequence[Happening]) -> list[H
     for r in records:
         if r.event in _DOCKER_TEXT:
             values = {"lane": r.lane, **r.fields}
+            killed = r.event == "container_die" and str(r.fields.get("exit_code")) == "137"
             try:
-                text = _DOCKER_TEXT[r.event].format(**values)
-            except KeyError:
+                text = _DOCKER_TEXT["container_killed" if killed else r.event].format(**values)
+            except KeyError:  # no exit code known: it was started again since
                 text = _DOCKER_TEXT[r.event].split(" (")[0].format(lane=r.lane)
+                text = text.replace(" exited", "'s container exited")
             found.append(Happening(r.time, r.lane, "docker", text))
         elif r.event == "leadership_lost":
             reason = r.fields.get("reason", "?")
@@ -348,6 +358,8 @@ def _title(episodes: Sequence[Episode], ticks: Sequence[Tick]) -> str:
         return f"{', '.join(lanes)} led throughout, token {_hex(ticks[0].token)}"
     if len(episodes) == 1:
         return episodes[0].sentence()
+    if len(episodes) <= 3:
+        return "; ".join(e.short() for e in episodes)
     changes = sum(1 for e in episodes if e.after is None or e.after.lane != e.before.lane)
     silences = sum(1 for e in episodes if e.silent)
     longest = max(episodes, key=lambda e: e.gap)
@@ -364,21 +376,28 @@ def build(
     since: float | None = None,
 ) -> Timeline:
     """The timeline of `records` (worker events and container events), from `since`."""
-    ordered = sorted(records, key=lambda r: r.time)
-    if since is not None:
-        ordered = [r for r in ordered if r.time >= since]
-        marks = [m for m in marks if m.time >= since]
-    if not ordered:
+    everything = sorted(records, key=lambda r: r.time)
+    if not everything:
         raise ValueError("no worker log lines to draw")
-    seen = list(dict.fromkeys(r.lane for r in ordered if not r.event.startswith("container_")))
+    seen = {r.lane for r in everything if not r.event.startswith(("container_", "network_"))}
     lane_names = tuple(lanes) if lanes else tuple(sorted(seen))
-    ordered = [r for r in ordered if r.lane in lane_names]
+    everything = [r for r in everything if r.lane in lane_names]
+    ordered = [r for r in everything if since is None or r.time >= since]
+    marks = [m for m in marks if since is None or m.time >= since]
+    if not ordered:
+        raise ValueError("no worker log lines to draw in that window")
     t0 = min([ordered[0].time, *[m.time for m in marks]])
+    if since is not None:
+        t0 = max(since, everything[0].time)
     t1 = max([ordered[-1].time, *[m.time for m in marks]])
     ticks = tuple(Tick(r.time, r.lane, r.token) for r in ordered if r.event == "processing")
     interval = tick_interval(ticks)
     limit = SILENCE_INTERVALS * interval
-    spans, overlays = _states(ordered, lane_names, t1)
+    # States come from the whole log (a worker connected before the window still is).
+    spans, overlays = (
+        tuple(_clip(s, t0) for s in layer if s.end > t0)
+        for layer in _states(everything, lane_names, t1)
+    )
     happenings = _happenings(ordered, marks)
     episodes = []
     for before, after in zip(ticks, ticks[1:], strict=False):
@@ -414,6 +433,10 @@ def build(
         tokens,
         _title(episodes, ticks),
     )
+
+
+def _clip(span: Span, t0: float) -> Span:
+    return span if span.start >= t0 else Span(span.lane, span.state, t0, span.end)
 
 
 def parse_mark(text: str, near: float) -> Happening:
@@ -621,27 +644,52 @@ def render_png(timeline: Timeline, path: Path) -> Path:
             linewidth=2.2,
             zorder=3,
         )
-    for h in timeline.happenings:
-        if h.kind == "mark":
-            ax.axvline(x(h.time), color="black", linestyle="--", linewidth=1, zorder=4)
-            ax.text(x(h.time), n - 0.45, " " + h.text, fontsize=8, va="bottom", ha="left", zorder=5)
+    marks = [h for h in timeline.happenings if h.kind == "mark"]
+    for row, h in enumerate(marks):
+        ax.axvline(x(h.time), color="black", linestyle="--", linewidth=1, zorder=4)
+        ax.text(
+            x(h.time),
+            n - 0.5 + 0.3 + 0.2 * row,
+            f" {row + 1}: {h.text}",
+            fontsize=8,
+            va="bottom",
+            ha="left",
+            zorder=5,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 0.5},
+        )
+    near = (timeline.t1 - timeline.t0) * 0.12
+    last_label: dict[str, tuple[float, int]] = {}
     for h in _labelled(timeline):
-        short = h.text.removeprefix(f"{h.lane} ").removeprefix(f"{h.lane}: ")
-        y = y_of[str(h.lane)] + 0.36
+        lane = str(h.lane)
+        short = h.text.removeprefix(f"{lane}'s ").removeprefix(f"{lane} ")
+        short = short.removeprefix(f"{lane}: ")
+        y = y_of[lane] + 0.36
+        previous = last_label.get(lane)
+        level = previous[1] + 1 if previous and h.time - previous[0] < near else 0
+        last_label[lane] = (h.time, level % 2)
         ax.plot(x(h.time), y, marker="v", color="#424242", markersize=5, zorder=5)
-        ax.text(x(h.time), y + 0.05, short, fontsize=7, ha="center", va="bottom", zorder=5)
+        ax.text(
+            x(h.time),
+            y + 0.05 + 0.13 * (level % 2),
+            short,
+            fontsize=7,
+            ha="center",
+            va="bottom",
+            zorder=5,
+        )
     top = n - 0.5 + 0.35
     for e in timeline.silences:
+        middle = (x(e.start) + x(e.end)) / 2
         ax.annotate(
             "",
-            xy=(x(e.start), -0.75),
-            xytext=(x(e.end), -0.75),
+            xy=(x(e.start), -0.72),
+            xytext=(x(e.end), -0.72),
             arrowprops={"arrowstyle": "<->", "color": "#c62828", "linewidth": 1.4},
             zorder=6,
         )
         ax.text(
-            (x(e.start) + x(e.end)) / 2,
-            -0.85,
+            middle,
+            -0.8,
             f"{_seconds(e.gap)} without a leader's tick",
             ha="center",
             va="top",
@@ -649,19 +697,20 @@ def render_png(timeline: Timeline, path: Path) -> Path:
             color="#c62828",
             fontweight="bold",
         )
+        ax.text(middle, -1.02, e.cause, ha="center", va="top", fontsize=7.5, color="#c62828")
     for e in timeline.episodes:
         if not e.silent and e.after is not None:
             ax.axvline(x(e.end), color="#616161", linestyle=":", linewidth=1, zorder=4)
             ax.text(
                 x(e.end),
-                -0.8,
+                -0.55,
                 f"handoff {_seconds(e.gap)}",
                 ha="center",
                 va="top",
                 fontsize=8,
                 color="#424242",
             )
-    ax.set_ylim(-1.35, top + 0.35)
+    ax.set_ylim(-1.3, top + 0.25 + 0.2 * len(marks))
     ax.set_xlim(-0.5, x(timeline.t1) + 0.5)
     ax.set_yticks([y_of[lane] for lane in timeline.lanes], list(timeline.lanes), fontsize=11)
     ax.set_xlabel(
@@ -715,6 +764,7 @@ def _docker_records(compose: list[str], since: float) -> list[Record]:
     projects = {c.project for c in found if c.project}
     service_of = {c.id: c.service for c in found}
     out: list[Record] = []
+    out += _inspect_records(found, since)
     for project in projects:
         text = run(
             [
@@ -732,8 +782,29 @@ def _docker_records(compose: list[str], since: float) -> list[Record]:
         )
         for line in text.splitlines():
             record = _docker_record(line, service_of)
-            if record is not None:
+            if record is not None and not any(
+                o.lane == record.lane and o.event == record.event and abs(o.time - record.time) < 1
+                for o in out
+            ):
                 out.append(record)
+    return out
+
+
+def _inspect_records(found: Sequence[Container], since: float) -> list[Record]:
+    """Each worker container's last exit and start, from `docker inspect`: these stay
+    when Docker's event buffer (a few hundred events, health checks included) has
+    moved on."""
+    out = []
+    for c in found:
+        if c.service not in WORKERS:
+            continue
+        if c.finished_at is not None and c.finished_at >= since:
+            # A container started again has its exit code reset to 0 by Docker.
+            code = {} if c.running else {"exit_code": c.exit_code}
+            out.append(Record(c.finished_at, c.service, "container_die", code))
+        restarted = c.started_at is not None and c.finished_at is not None
+        if restarted and c.started_at >= since and c.started_at > c.finished_at:
+            out.append(Record(c.started_at, c.service, "container_start", {}))
     return out
 
 
@@ -850,5 +921,13 @@ def _read(args: argparse.Namespace) -> list[Record]:
     return sorted(records, key=lambda r: r.time)
 
 
+def _main() -> int:
+    try:
+        return main()
+    except BrokenPipeError:  # `| head`: the reader has seen enough
+        sys.stderr.close()
+        return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_main())
