@@ -336,3 +336,25 @@ def test_logs_shorten_json_lines_to_the_text_view():
     assert format_record(record).endswith("  service1  Processing... token 0x100000003")
     coloured = format_record(record, color=True)
     assert "\x1b[36mservice1" in coloured
+
+
+def test_a_freeze_whose_pause_event_docker_forgot_starts_at_the_last_line():
+    records = [
+        rec(0, "w", "zk_state", state="CONNECTED"),
+        *ticks("w", A, 1, 4),
+        *ticks("v", B, 14.5, 18.5),
+        rec(19.0, "w", "container_unpause"),
+        rec(19.01, "w", "zk_state", state="SUSPENDED"),
+    ]
+    timeline = build(records)
+    (frozen,) = timeline.overlays
+    assert (frozen.state, frozen.start, frozen.end) == (FROZEN, at(4), at(19.0))
+    (silence,) = timeline.silences
+    assert silence.cause == "w frozen (docker pause)"
+
+
+def test_without_container_events_the_old_leaders_own_log_hole_is_the_cause():
+    killed = [r for r in KILL if not r.event.startswith("container_")]
+    assert build(killed).silences[0].cause == "service1 wrote nothing more (killed? gone?)"
+    frozen = [*killed, rec(21.0, "service1", "zk_state", state="SUSPENDED")]
+    assert build(frozen).silences[0].cause == "service1 wrote nothing for 16.0 s (frozen?)"

@@ -235,13 +235,21 @@ def _states(records: Sequence[Record], lanes: Sequence[str], t1: float):
     def begin(lane: str, kind: str, at: float) -> None:
         over[lane].setdefault(kind, at)
 
-    def finish(lane: str, kind: str, at: float) -> None:
+    last_line: dict[str, float] = {}  # the worker's own last log line
+
+    def finish(lane: str, kind: str, at: float, thaw: bool = False) -> None:
         since = over[lane].pop(kind, None)
+        if since is None and thaw:
+            # Docker's event buffer forgot the pause: a frozen worker writes nothing,
+            # so it was frozen from its last line on at the latest.
+            since = last_line.get(lane)
         if since is not None and at > since:
             overlays.append(Span(lane, kind, since, at))
 
     for r in records:
         e = r.event
+        if not e.startswith(("container_", "network_")):
+            last_line[r.lane] = r.time
         if e in ("started", "retry", "container_start"):
             enter(r.lane, CONNECTING, r.time)
         elif e == "zk_state" and r.fields.get("state") in (CONNECTED, SUSPENDED, LOST):
@@ -256,7 +264,7 @@ def _states(records: Sequence[Record], lanes: Sequence[str], t1: float):
         elif e == "container_pause":
             begin(r.lane, FROZEN, r.time)
         elif e == "container_unpause":
-            finish(r.lane, FROZEN, r.time)
+            finish(r.lane, FROZEN, r.time, thaw=True)
         elif e == "network_disconnect":
             begin(r.lane, CUT, r.time)
         elif e == "network_connect":
@@ -317,7 +325,11 @@ _CAUSE_ORDER = {"mark": 0, "docker": 1, "shutdown": 2, "lost": 3, "zk": 4}
 _DOCKER_CAUSES = ("killed", "exited", "stopped", "frozen", "cut off")
 
 
-def _cause(before: Tick, end: float, happenings: Sequence[Happening]) -> str:
+def _cause(
+    before: Tick, end: float, happenings: Sequence[Happening], next_line: float | None
+) -> str:
+    """The likeliest reason for the stretch from tick `before` to `end`; `next_line` is
+    when `before`'s worker wrote its next line, if it did."""
     window = [h for h in happenings if before.time - 1.0 <= h.time <= end]
     marks = [h for h in happenings if h.kind == "mark" and before.time - 2.0 <= h.time <= end]
     if marks:
@@ -337,7 +349,25 @@ def _cause(before: Tick, end: float, happenings: Sequence[Happening]) -> str:
     others = [h for h in window if h.kind == "zk"]
     if others:
         return others[0].text
+    if next_line is None:
+        return f"{before.lane} wrote nothing more (killed? gone?)"
+    if next_line > end:
+        return f"{before.lane} wrote nothing for {next_line - before.time:.1f} s (frozen?)"
     return f"{before.lane} went quiet; no log line or container event says why"
+
+
+def _next_line(records: Sequence[Record], tick: Tick) -> float | None:
+    """When the worker of `tick` wrote its next line after it (its own, not Docker's)."""
+    return next(
+        (
+            r.time
+            for r in records
+            if r.lane == tick.lane
+            and r.time > tick.time
+            and not r.event.startswith(("container_", "network_"))
+        ),
+        None,
+    )
 
 
 def _outcome(before: Tick, after: Tick | None) -> str:
@@ -399,6 +429,12 @@ def build(
         for layer in _states(everything, lane_names, t1)
     )
     happenings = _happenings(ordered, marks)
+    for o in overlays:  # a freeze or a cut whose start only the overlay knows
+        text = _DOCKER_TEXT["container_pause" if o.state == FROZEN else "network_disconnect"]
+        said = text.format(lane=o.lane)
+        if not any(h.text == said and abs(h.time - o.start) < 1 for h in happenings):
+            happenings.append(Happening(o.start, o.lane, "docker", said))
+    happenings.sort(key=lambda h: h.time)
     episodes = []
     for before, after in zip(ticks, ticks[1:], strict=False):
         silent = after.time - before.time > limit
@@ -408,7 +444,7 @@ def build(
                     before,
                     after,
                     after.time,
-                    _cause(before, after.time, happenings),
+                    _cause(before, after.time, happenings, _next_line(ordered, before)),
                     _outcome(before, after),
                     silent,
                 )
@@ -416,7 +452,14 @@ def build(
     if ticks and t1 - ticks[-1].time > limit:
         last = ticks[-1]
         episodes.append(
-            Episode(last, None, t1, _cause(last, t1, happenings), _outcome(last, None), True)
+            Episode(
+                last,
+                None,
+                t1,
+                _cause(last, t1, happenings, _next_line(ordered, last)),
+                _outcome(last, None),
+                True,
+            )
         )
     tokens = tuple(dict.fromkeys(t.token for t in ticks))
     return Timeline(
@@ -647,13 +690,14 @@ def render_png(timeline: Timeline, path: Path) -> Path:
     marks = [h for h in timeline.happenings if h.kind == "mark"]
     for row, h in enumerate(marks):
         ax.axvline(x(h.time), color="black", linestyle="--", linewidth=1, zorder=4)
+        right = x(h.time) > 0.7 * (timeline.t1 - timeline.t0)
         ax.text(
             x(h.time),
             n - 0.5 + 0.3 + 0.2 * row,
-            f" {row + 1}: {h.text}",
+            f"{row + 1}: {h.text} " if right else f" {row + 1}: {h.text}",
             fontsize=8,
             va="bottom",
-            ha="left",
+            ha="right" if right else "left",
             zorder=5,
             bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 0.5},
         )
