@@ -308,7 +308,12 @@ def _happenings(records: Sequence[Record], marks: Sequence[Happening]) -> list[H
             found.append(Happening(r.time, r.lane, "docker", text))
         elif r.event == "leadership_lost":
             reason = r.fields.get("reason", "?")
-            found.append(Happening(r.time, r.lane, "lost", f"{r.lane} lost leadership ({reason})"))
+            text = (
+                f"{r.lane} resigned (shutting down)"
+                if reason == "shutdown"
+                else f"{r.lane} lost leadership ({reason})"
+            )
+            found.append(Happening(r.time, r.lane, "lost", text))
         elif r.event == "shutdown":
             signal_name = r.fields.get("signal", "?")
             found.append(
@@ -344,7 +349,7 @@ def _cause(
         best = min(own, key=lambda h: (_CAUSE_ORDER[h.kind], h.time))
         if best.kind == "lost":  # a shutdown says more than "lost leadership (shutdown)"
             down = [h for h in own if h.kind == "shutdown"]
-            return down[0].text if down and "(shutdown)" in best.text else best.text
+            return down[0].text if down and "(shutting down)" in best.text else best.text
         return best.text
     others = [h for h in window if h.kind == "zk"]
     if others:
