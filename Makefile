@@ -7,7 +7,7 @@ PY := .venv/bin/python
 COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 DEMO := COMPOSE="$(COMPOSE)" docker/demo.sh
 
-.PHONY: help install test lint standins up down logs \
+.PHONY: help install test lint standins up down logs status watch depose timeline \
 	demo-stop demo-kill demo-pause demo-partition demo-zk-leader demo-quorum bench soak
 
 help: ## List the verbs
@@ -38,8 +38,20 @@ up: ## Build and start the ensemble and both workers, in the background
 down: ## Stop and remove everything, the ensemble's data volumes too
 	$(COMPOSE) down -v
 
-logs: ## Follow the two workers' logs
-	$(COMPOSE) logs -f --tail=20 service1 service2
+logs: .venv/installed ## Follow the two workers' logs, merged by time, one short line each
+	$(PY) -m workshop.logs --compose "$(COMPOSE)" $(ARGS)
+
+status: .venv/installed ## Who leads, who waits, each ZooKeeper server's role; ARGS=--json
+	$(PY) -m workshop.status --compose "$(COMPOSE)" $(ARGS)
+
+watch: .venv/installed ## The same, redrawn at every change until Ctrl-C (ZooKeeper watches)
+	$(PY) -m workshop.status --compose "$(COMPOSE)" --watch $(ARGS)
+
+depose: .venv/installed ## Ask the leading worker to resign: it stops, then rejoins at the back
+	$(PY) -m workshop.status --compose "$(COMPOSE)" --depose
+
+timeline: .venv/installed ## Who led when, from the workers' logs: a PNG and text; ARGS=--help
+	$(PY) -m workshop.timeline --compose "$(COMPOSE)" $(ARGS)
 
 demo-stop: ## Stop the leading worker (SIGTERM): the other leads within a second
 	$(DEMO) stop

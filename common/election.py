@@ -581,7 +581,7 @@ class LeaderElection:
             # made by hand and would be followed forever. (Its watch stays set: one
             # spurious wake-up when it is deleted.)
             self._not_candidates.add(predecessor_name)
-            self._report_foreign([predecessor_name], "not ephemeral, so no candidate's")
+            self._report_foreign([predecessor_name], "not ephemeral")
             self._rank_again()
             return
         leader_node = f"{self._root}/{leader_name}"
@@ -763,14 +763,15 @@ class LeaderElection:
         room = _REMEMBERED_FOREIGN - len(self._foreign_seen)
         self._foreign_seen.update(names[: max(room, 0)])
         shown = ", ".join(printable(name, 40) for name in names[:3])
-        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+        shown += f" and {len(names) - 3} more" if len(names) > 3 else ""
         log_event(
             log,
             "foreign_child",
-            f"Ignoring {len(names)} child(ren) of {self._root} ({why}): {shown}{more}",
+            f"Ignoring {len(names)} child(ren) of {self._root}, {why}: {shown}",
             level=logging.WARNING,
             count=len(names),
-            examples=[printable(name, 40) for name in names[:3]],
+            reason=why,
+            examples=shown,
         )
 
     def _report_problem(self, exc: Exception, retry_step_s: float) -> float:
@@ -888,8 +889,8 @@ def _explain(exc: Exception, root: str, auth: str) -> str:
     who = f"the identity {auth.partition(':')[0]} (ZK_AUTH)" if auth else "a client without ZK_AUTH"
     if isinstance(exc, NoAuthError):
         return (
-            f"ZooKeeper refuses {who} at {root} (NoAuth): its ACL belongs to someone "
-            "else; set ZK_AUTH to the election's credentials or choose another ELECTION_PATH"
+            f"ZooKeeper refuses {who} at {root} (NoAuth): set ZK_AUTH to the election's "
+            "credentials, or choose another ELECTION_PATH"
         )
     if isinstance(exc, BadArgumentsError):
         return f"ZooKeeper refuses {root} as a path (BadArguments): choose another ELECTION_PATH"

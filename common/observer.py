@@ -7,6 +7,9 @@ election root once and reads each candidate's node:
     for candidate in read_candidates("zoo1:2181", "/leader-election"):
         print(candidate.sequence, candidate.identity, candidate.czxid)
 
+``ElectionWatch`` keeps that answer current for ``python -m common.status --watch``:
+driven by ZooKeeper's watches, never by polling.
+
 A candidate is an ephemeral child named ``n_<10 ASCII digits>`` (ZooKeeper's sequence
 counter, as the Java recipe names them); anything else under the root is not one.
 
@@ -19,18 +22,23 @@ the back; ``depose`` waits for that and returns who leads next.
 from __future__ import annotations
 
 import re
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from kazoo.client import KazooClient
+from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import BadVersionError, KazooException, NoAuthError, NoNodeError
 from kazoo.handlers.threading import KazooTimeoutError
+from kazoo.protocol.states import WatchedEvent
 
 from .logs import printable
 from .zkclient import new_client, stop_within
 
 __all__ = [
     "Candidate",
+    "ElectionView",
+    "ElectionWatch",
     "Unavailable",
     "depose",
     "identity",
@@ -140,18 +148,134 @@ def list_candidates(client: KazooClient, path: str) -> list[Candidate]:
         names = client.get_children(path)
     except NoNodeError:
         return []
+    return _candidates(client, path, names)
+
+
+def _candidates(
+    client: KazooClient,
+    path: str,
+    names: list[str],
+    watch: Callable[[WatchedEvent], None] | None = None,
+) -> list[Candidate]:
+    """The candidates among ``names`` (children of ``path``), each read once (and
+    watched, with ``watch``), lowest first."""
     found = []
     for name in names:
         seq = sequence(name)
         if seq is None:
             continue
+        node = f"{path}/{name}"
         try:
-            data, stat = client.get(f"{path}/{name}")
+            data, stat = client.get(node, watch=watch)
         except NoNodeError:
-            continue  # it went between the two reads
+            continue  # it went between the two reads (a child watch fires for that)
         if stat.ephemeralOwner == 0:
             continue  # persistent: made by hand, no candidate's
-        found.append(
-            Candidate(f"{path}/{name}", seq, identity(data), stat.czxid, stat.ephemeralOwner)
-        )
+        found.append(Candidate(node, seq, identity(data), stat.czxid, stat.ephemeralOwner))
     return sorted(found, key=lambda c: c.sequence)
+
+
+@dataclass(frozen=True)
+class ElectionView:
+    """What an ``ElectionWatch`` saw: the candidates, lowest first, and how it saw them.
+
+    ``connection`` is kazoo's state as text: CONNECTING until the first session, then
+    CONNECTED, SUSPENDED (the view may be stale) or LOST (a new session is on its way).
+    ``candidates`` is None while nothing could be read yet; ``error`` says why a read
+    failed.
+    """
+
+    connection: str
+    candidates: tuple[Candidate, ...] | None
+    error: str | None = None
+
+
+class ElectionWatch:
+    """Calls ``on_view(view)`` with the election's candidates whenever they change.
+
+    Usage::
+
+        watch = ElectionWatch("zoo1:2181", "/leader-election", on_view=queue.put)
+        watch.start()      # returns at once; connects, and reconnects, by itself
+        ...
+        watch.close()
+
+    Driven by ZooKeeper, not by polling: a child watch on the root (an exists watch
+    while the root is missing), a data watch on each candidate (its data, the identity,
+    can be set by anyone, and the watch also fires when it is deleted), and kazoo's
+    connection states. Every notification only wakes the watch's own thread, which
+    reads the candidates again (one getChildren, one getData each), sets the watches
+    again, and calls ``on_view`` from that thread when the view differs from the last.
+    After a reconnect or a new session everything is read and watched again.
+    """
+
+    def __init__(
+        self,
+        hosts: str,
+        path: str,
+        on_view: Callable[[ElectionView], None],
+        session_timeout_s: float = 10.0,
+    ) -> None:
+        self._path = path
+        self._on_view = on_view
+        self._client = new_client(hosts, session_timeout_s)
+        self._client.add_listener(self._on_state)
+        self._connection = "CONNECTING"
+        self._wake = threading.Event()
+        self._closed = False
+        self._last: ElectionView | None = None
+        self._thread = threading.Thread(target=self._run, name="election-watch", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        self._client.start_async()
+        self._wake.set()
+
+    def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        stop_within(self._client, 1.0)
+        if self._thread.is_alive():
+            self._thread.join(timeout=2.0)
+
+    # kazoo's thread: note and wake, nothing else.
+    def _on_state(self, state: KazooState) -> None:
+        self._connection = str(state)
+        self._wake.set()
+
+    def _poke(self, _event: WatchedEvent) -> None:
+        self._wake.set()
+
+    # The watch's own thread.
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._closed:
+                return
+            self._emit(self._read())
+
+    def _read(self) -> ElectionView:
+        connection = self._connection
+        last = self._last.candidates if self._last else None
+        if not self._client.connected:
+            return ElectionView(connection, last)
+        try:
+            return ElectionView(connection, tuple(self._watched_candidates()))
+        except (KazooException, KazooTimeoutError) as exc:
+            return ElectionView(connection, last, f"reading {self._path} failed: {exc!r}")
+
+    def _watched_candidates(self) -> list[Candidate]:
+        try:
+            names = self._client.get_children(self._path, watch=self._poke)
+        except NoNodeError:
+            if self._client.exists(self._path, watch=self._poke) is not None:
+                self._wake.set()  # created between the two reads: read again
+            return []
+        return _candidates(self._client, self._path, names, watch=self._poke)
+
+    def _emit(self, view: ElectionView) -> None:
+        if view == self._last or self._closed:
+            return
+        self._last = view
+        self._on_view(view)

@@ -8,6 +8,7 @@ exits with code 2 (E10), so a typo never turns into a crash loop with a tracebac
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -237,12 +238,22 @@ def _valid_hosts(value: str) -> str | None:
         match = _HOST_PORT.match(entry.strip())
         if not match:
             return rule
-        name, port = match.group(2), match.group(3)
+        address, name, port = match.groups()
+        if address is not None and not _is_ipv6(address):
+            return rule + f" ([{address}] is not an IPv6 address)"
         if name is not None and not _fits_dns(name):
             return rule + f" (host names: labels of 1 to {_MAX_LABEL}, {_MAX_HOST} in all)"
         if port is not None and not 1 <= int(port) <= 65535:
             return rule + " (ports 1-65535)"
     return None
+
+
+def _is_ipv6(address: str) -> bool:
+    try:
+        ipaddress.IPv6Address(address)
+    except ValueError:
+        return False
+    return True
 
 
 def _fits_dns(name: str) -> bool:
@@ -279,3 +290,14 @@ def _valid_health_file(value: str) -> str | None:
     if value and not os.path.isabs(value):
         return "must be empty (off) or an absolute file path"
     return None
+
+
+def wants_color(stream: object, env: Mapping[str, str] | None = None) -> bool:
+    """Colour for people's tools (`common.status --watch`, `make logs`): only on a
+    terminal, never when NO_COLOR is set and not empty (the common convention) or
+    TERM is dumb."""
+    env = os.environ if env is None else env
+    if env.get("NO_COLOR") or env.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty is not None and isatty())

@@ -1,27 +1,130 @@
 """`python -m common.status`: who leads, who waits, and what each ZooKeeper server says.
 
-Reads the same settings as the workers (ZK_HOSTS, ELECTION_PATH), so inside a
-container `python -m common.status` needs no arguments:
+    python -m common.status                 # once, for people
+    python -m common.status --json          # once, one JSON object, for scripts
+    python -m common.status --watch         # redrawn on every change, until Ctrl-C
+    python -m common.status --watch --json  # one JSON object per line, one per change
+    python -m common.status --depose        # ask the leader to resign (needs ZK_AUTH)
+
+It reads the workers' settings (ZK_HOSTS, ELECTION_PATH), so in a container it needs
+no arguments; on the host, `make status` (`python -m workshop.status`) asks Compose
+for the published client ports and passes them in:
 
     election /leader-election
-      leader     /leader-election/n_0000000003  service2  token 4294967300
-      candidate  /leader-election/n_0000000004  service1  token 4294967302
+      leader     service2  token 0x100000004  n_0000000001  session 0x300000a1b2c0000
+      candidate  service1  token 0x100000006  n_0000000002  session 0x100000a1b2c0001
     ensemble
       zoo1:2181  follower
       zoo2:2181  leader
       zoo3:2181  follower
+
+The first candidate leads. Tokens are fencing tokens (the czxid of the candidate's
+node) in hex: epoch << 32 | counter, so the epoch digit grows when the ensemble has
+elected a new ZooKeeper leader in between.
+
+--watch is driven by ZooKeeper's watches (``observer.ElectionWatch``), not by polling:
+a takeover shows as soon as ZooKeeper announces the old leader's node gone. The new
+leader's line is highlighted for a few seconds (reverse green; marked ``>`` where
+there is no colour: NO_COLOR, TERM=dumb, or not a terminal), and the last changes are
+listed with their times. Server roles cannot be watched in ZooKeeper: they are asked
+(``srvr``) every 2 s and at every connection change. Not on a terminal, each change
+prints a new block instead of redrawing. Ctrl-C (or SIGTERM) exits 0.
+
+JSON keys, always present: ``time`` (UTC, RFC 3339), ``election``, ``connection``
+(null once; CONNECTED, SUSPENDED, LOST or CONNECTING with --watch), ``leader`` (the
+leader's identity or null), ``candidates`` (lowest first: ``rank`` from 1, ``role``,
+``identity``, ``node``, ``sequence``, ``fencing_token`` (an integer),
+``fencing_token_hex``, ``session_id`` (hex text)), ``servers`` (``name`` or null,
+``address``, ``mode`` or null, ``error`` or null), ``changes`` (texts, with --watch)
+and ``error`` (null, or why the candidates could not be read).
+
+--depose asks the leader to resign (``observer.depose``): it stops working, deletes
+its node and joins again at the back; the next candidate leads. With credentials on
+the election only ZK_AUTH (or ZK_AUTH_FILE) holders may; prints who led and who leads.
+
+Exit codes: 0; 1 when the candidates could not be read (once) or the depose failed;
+2 for a bad argument or setting, with one line on stderr.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import queue
+import shutil
+import signal
 import socket
 import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any, TextIO
 
-from .logs import quiet_kazoo
-from .observer import Unavailable, read_candidates
-from .settings import load
+from .logs import printable, quiet_kazoo, rfc3339
+from .observer import (
+    Candidate,
+    ElectionView,
+    ElectionWatch,
+    Unavailable,
+    depose,
+    read_candidates,
+)
+from .settings import ConfigError, Settings, load, wants_color
+
+__all__ = ["Role", "Server", "Status", "changes", "main", "probe", "render", "to_json"]
 
 _FOUR_LETTER_TIMEOUT_S = 2.0
+_ROLES_EVERY_S = 2.0
+_HIGHLIGHT_S = 3.0
+_CHANGES_SHOWN = 6
+_IDENTITY_LIMIT = 64
+_USAGE = "python -m common.status [--json] [--watch] [--depose]"
+
+
+@dataclass(frozen=True)
+class Server:
+    """A ZooKeeper server as dialled (``address``), with the name people know it by."""
+
+    address: str
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}  {self.address}" if self.name else self.address
+
+
+@dataclass(frozen=True)
+class Role:
+    """A server's answer to ``srvr``: its ``mode`` (leader, follower, standalone), or
+    the ``error`` that stands in for one."""
+
+    server: Server
+    mode: str | None
+    error: str | None = None
+
+    @property
+    def text(self) -> str:
+        return self.mode or self.error or "?"
+
+
+@dataclass(frozen=True)
+class Status:
+    """Everything one screen or one JSON object shows."""
+
+    election: str
+    candidates: tuple[Candidate, ...] | None
+    roles: tuple[Role, ...] = ()
+    connection: str | None = None  # None: a one-off read (connected, or error says why)
+    error: str | None = None
+    changes: tuple[tuple[float, str], ...] = ()
+    time: float = field(default_factory=time.time)
+
+
+# ------------------------------------------------------------------ the ensemble
 
 
 def _split_host_port(entry: str) -> tuple[str, int]:
@@ -37,9 +140,9 @@ def _split_host_port(entry: str) -> tuple[str, int]:
     return host, int(port) if colon else 2181
 
 
-def server_mode(host_port: str) -> str:
+def probe(server: Server) -> Role:
     """The `Mode:` line of a server's `srvr` answer, or why there is none."""
-    host, port = _split_host_port(host_port)
+    host, port = _split_host_port(server.address)
     try:
         with socket.create_connection((host, port), _FOUR_LETTER_TIMEOUT_S) as conn:
             conn.sendall(b"srvr")
@@ -48,35 +151,394 @@ def server_mode(host_port: str) -> str:
             while chunk := conn.recv(4096):
                 answer += chunk
     except OSError as exc:
-        return f"unreachable ({exc.strerror or exc})"
+        return Role(server, None, f"unreachable ({exc.strerror or exc})")
     for line in answer.decode(errors="replace").splitlines():
         if line.startswith("Mode:"):
-            return line.split(":", 1)[1].strip()
+            return Role(server, printable(line.split(":", 1)[1].strip(), 32))
     if b"not in the whitelist" in answer:
-        return "srvr is not whitelisted (4lw.commands.whitelist)"
-    return "serving no requests (no quorum?)"
+        return Role(server, None, "srvr is not whitelisted (4lw.commands.whitelist)")
+    if not answer:
+        return Role(server, None, "unreachable (closed without an answer)")
+    return Role(server, None, "serving no requests (no quorum?)")
 
 
-def main() -> int:
-    settings = load("status", default_service_name="status")
+def probe_all(servers: Sequence[Server]) -> tuple[Role, ...]:
+    """Every server at once, so a silent one costs its timeout only once."""
+    if not servers:
+        return ()
+    with ThreadPoolExecutor(max_workers=len(servers)) as pool:
+        return tuple(pool.map(probe, servers))
+
+
+# -------------------------------------------------------------------- what changed
+
+
+def _name(candidate: Candidate) -> str:
+    return printable(candidate.identity, _IDENTITY_LIMIT)
+
+
+def _short_node(node: str) -> str:
+    return node.rsplit("/", 1)[-1]
+
+
+def changes(old: Sequence[Candidate] | None, new: Sequence[Candidate]) -> list[str]:
+    """What a person should read about the step from `old` to `new` (None: first view)."""
+    if old is None:
+        return []
+    found = []
+    old_leader, new_leader = (old[0] if old else None), (new[0] if new else None)
+    if old_leader != new_leader:
+        if new_leader is None:
+            assert old_leader is not None
+            found.append(f"no leader: {_name(old_leader)} left")
+        elif old_leader is None:
+            found.append(f"{_name(new_leader)} leads, token 0x{new_leader.czxid:x}")
+        else:
+            found.append(
+                f"leader {_name(old_leader)} -> {_name(new_leader)} "
+                f"(token 0x{old_leader.czxid:x} -> 0x{new_leader.czxid:x})"
+            )
+    before = {c.node for c in old}
+    after = {c.node for c in new}
+    for c in new:
+        if c.node not in before and c != new_leader:
+            found.append(f"{_name(c)} joined as {_short_node(c.node)}")
+    for c in old:
+        if c.node not in after and c != old_leader:
+            found.append(f"{_name(c)} left ({_short_node(c.node)})")
+    was = {c.node: c.identity for c in old}
+    for c in new:
+        if c.node in was and was[c.node] != c.identity:
+            found.append(f"{_short_node(c.node)} now says {_name(c)}")
+    return found
+
+
+# ------------------------------------------------------------------------ rendering
+
+_RESET = "\x1b[0m"
+_LEADER_NEW = "\x1b[1;7;32m"  # bold, reverse, green
+_JOINED_NEW = "\x1b[1;33m"  # bold yellow
+_TROUBLE = "\x1b[1;31m"  # bold red
+
+
+def render(
+    status: Status,
+    fresh: frozenset[str] = frozenset(),
+    color: bool = False,
+    width: int | None = None,
+) -> list[str]:
+    """The lines of one screen. Candidates whose node is in `fresh` are highlighted:
+    in colour, or with a leading `>` without."""
+    lines: list[tuple[str, str]] = []  # (text, colour)
+    head = f"election {status.election}"
+    if status.connection is not None:
+        head += f"  (ZooKeeper {status.connection})"
+    lines.append((head, "" if status.connection in (None, "CONNECTED") else _TROUBLE))
+    if status.error:
+        lines.append((f"  unreadable: {printable(status.error, 200)}", _TROUBLE))
+    if status.candidates is not None and not status.candidates:
+        lines.append(("  no candidates: nobody leads", _TROUBLE))
+    shown = list(status.candidates or ())
+    width_name = max([len(_name(c)) for c in shown] + [1])
+    for rank, c in enumerate(shown):
+        role = "leader" if rank == 0 else "candidate"
+        mark = ">" if c.node in fresh and not color else " "
+        text = (
+            f" {mark}{role:<10} {_name(c):<{width_name}}  token 0x{c.czxid:<9x}  "
+            f"{_short_node(c.node)}  session 0x{c.session_id:x}"
+        )
+        tint = ""
+        if c.node in fresh:
+            tint = _LEADER_NEW if rank == 0 else _JOINED_NEW
+        lines.append((text, tint))
+    if status.roles:
+        lines.append(("ensemble", ""))
+        label_width = max(len(r.server.label) for r in status.roles)
+        for r in status.roles:
+            tint = "" if r.mode else _TROUBLE
+            lines.append((f"  {r.server.label:<{label_width}}  {r.text}", tint))
+    if status.changes:
+        lines.append(("changes (UTC)", ""))
+        for at, text in status.changes:
+            lines.append((f"  {rfc3339(at, 3)[11:23]}  {text}", ""))
+    out = []
+    for text, tint in lines:
+        if width is not None and len(text) > width:
+            text = text[: max(1, width - 1)] + "…"
+        out.append(f"{tint}{text}{_RESET}" if color and tint else text)
+    return out
+
+
+def to_json(status: Status) -> dict[str, Any]:
+    """One JSON object; the module docstring lists its keys."""
+    shown = list(status.candidates or ())
+    return {
+        "time": rfc3339(status.time),
+        "election": status.election,
+        "connection": status.connection,
+        "leader": _cut(shown[0].identity) if shown else None,
+        "candidates": [
+            {
+                "rank": rank + 1,
+                "role": "leader" if rank == 0 else "candidate",
+                "identity": _cut(c.identity),
+                "node": c.node,
+                "sequence": c.sequence,
+                "fencing_token": c.czxid,
+                "fencing_token_hex": f"0x{c.czxid:x}",
+                "session_id": f"0x{c.session_id:x}",
+            }
+            for rank, c in enumerate(shown)
+        ],
+        "servers": [
+            {"name": r.server.name, "address": r.server.address, "mode": r.mode, "error": r.error}
+            for r in status.roles
+        ],
+        "changes": [text for _at, text in status.changes],
+        "error": status.error,
+    }
+
+
+def _cut(text: str) -> str:
+    """JSON escapes what it must; only the length is ours to bound."""
+    return text if len(text) <= _IDENTITY_LIMIT else text[: _IDENTITY_LIMIT - 1] + "…"
+
+
+# ---------------------------------------------------------------------- the verbs
+
+
+def _once(settings: Settings, servers: Sequence[Server], as_json: bool, out: TextIO) -> int:
+    try:
+        candidates: tuple[Candidate, ...] | None = tuple(
+            read_candidates(settings.zk_hosts, settings.election_path)
+        )
+        error = None
+    except Unavailable as exc:
+        candidates, error = None, str(exc)
+    status = Status(settings.election_path, candidates, probe_all(servers), error=error)
+    if as_json:
+        print(json.dumps(to_json(status)), file=out, flush=True)
+    else:
+        print("\n".join(render(status)), file=out, flush=True)
+    return 0 if candidates is not None else 1
+
+
+def _depose(settings: Settings, out: TextIO) -> int:
+    try:
+        old, new = depose(settings.zk_hosts, settings.election_path, auth=settings.zk_auth)
+    except Unavailable as exc:
+        print(f"status: cannot depose: {exc}", file=sys.stderr)
+        return 1
+    now = f"{_name(new)} leads, token 0x{new.czxid:x}" if new else "no other candidate yet"
+    print(f"deposed {_name(old)} (token 0x{old.czxid:x}); {now}", file=out, flush=True)
+    return 0
+
+
+class _Stop(Exception):
+    """SIGTERM: leave the watch as Ctrl-C does."""
+
+
+def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+    raise _Stop
+
+
+class _Watch:
+    """--watch: one queue of news (views, roles), one screen, redrawn on each."""
+
+    def __init__(
+        self, settings: Settings, servers: Sequence[Server], as_json: bool, out: TextIO
+    ) -> None:
+        self._settings = settings
+        self._servers = list(servers)
+        self._json = as_json
+        self._out = out
+        self._tty = bool(getattr(out, "isatty", None) and out.isatty()) and not as_json
+        self._color = self._tty and wants_color(out)
+        self._news: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._stop = threading.Event()
+        self._roles_now = threading.Event()
+        self._view = ElectionView("CONNECTING", None)
+        self._roles: tuple[Role, ...] = tuple(Role(s, None, "asking...") for s in self._servers)
+        self._changes: deque[tuple[float, str]] = deque(maxlen=_CHANGES_SHOWN)
+        self._fresh: dict[str, float] = {}  # node -> highlighted until (monotonic)
+        self._printed_block = False
+
+    def run(self) -> int:
+        watch = ElectionWatch(
+            self._settings.zk_hosts,
+            self._settings.election_path,
+            on_view=lambda view: self._news.put(("view", view)),
+        )
+        roles = threading.Thread(target=self._ask_roles, name="roles", daemon=True)
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
+        try:
+            if self._tty:
+                self._write("\x1b[?25l")  # hide the cursor while redrawing
+            roles.start()
+            watch.start()
+            self._draw(initial=True)
+            while True:
+                self._step()
+        except (KeyboardInterrupt, _Stop):
+            return 0
+        finally:
+            self._stop.set()
+            self._roles_now.set()
+            if in_main:
+                signal.signal(signal.SIGTERM, previous)
+            if self._tty:
+                self._write("\x1b[?25h\n")
+            watch.close()
+
+    def _step(self) -> None:
+        """Wait for news or for a highlight to end, then redraw."""
+        now = time.monotonic()
+        ends = [until for until in self._fresh.values() if until > now]
+        timeout = min(ends) - now if ends and self._tty else None
+        try:
+            kind, value = self._news.get(timeout=timeout)
+        except queue.Empty:
+            self._fresh = {n: u for n, u in self._fresh.items() if u > time.monotonic()}
+            self._draw()
+            return
+        said: list[str] = []
+        if kind == "view":
+            said = self._take_view(value)
+        elif kind == "roles":
+            if value == self._roles:
+                return
+            said = [
+                f"{new.server.name or new.server.address} is {new.text}"
+                for old, new in zip(self._roles, value, strict=True)
+                if old.mode != new.mode and old.error != "asking..."
+            ]
+            self._roles = value
+        for text in said:
+            self._changes.append((time.time(), text))
+        self._draw()
+
+    def _take_view(self, view: ElectionView) -> list[str]:
+        old = self._view
+        self._view = view
+        said = []
+        if old.connection != view.connection:
+            self._roles_now.set()
+            if old.connection != "CONNECTING" or view.connection != "CONNECTED":
+                said.append(f"ZooKeeper connection {view.connection}")
+        if view.candidates is not None:
+            news = changes(old.candidates, view.candidates)
+            said += news
+            if news:
+                until = time.monotonic() + _HIGHLIGHT_S
+                before = {c.node for c in old.candidates or ()}
+                leader_before = old.candidates[0] if old.candidates else None
+                for rank, c in enumerate(view.candidates):
+                    if c.node not in before or (rank == 0 and c != leader_before):
+                        self._fresh[c.node] = until
+        return said
+
+    def _ask_roles(self) -> None:
+        while not self._stop.is_set():
+            self._news.put(("roles", probe_all(self._servers)))
+            self._roles_now.wait(_ROLES_EVERY_S)
+            self._roles_now.clear()
+
+    def _status(self) -> Status:
+        return Status(
+            self._settings.election_path,
+            self._view.candidates,
+            self._roles,
+            connection=self._view.connection,
+            error=self._view.error,
+            changes=tuple(self._changes),
+        )
+
+    def _draw(self, initial: bool = False) -> None:
+        status = self._status()
+        if self._json:
+            if not initial:
+                print(json.dumps(to_json(status)), file=self._out, flush=True)
+            return
+        now = time.monotonic()
+        fresh = frozenset(n for n, until in self._fresh.items() if until > now)
+        if self._tty:
+            size = shutil.get_terminal_size()
+            head = "who leads, live: redrawn at every change ZooKeeper announces; Ctrl-C quits"
+            lines = [head, "", *render(status, fresh, self._color, size.columns - 1)]
+            body = "".join(f"{line}\x1b[K\n" for line in lines[: max(1, size.lines - 1)])
+            self._write("\x1b[H" + body + "\x1b[J")
+            return
+        if initial:
+            return  # not a terminal: a block per change, the first once something is read
+        if self._printed_block:
+            print(file=self._out)
+        print(f"--- {rfc3339(status.time, 3)}", file=self._out)
+        print("\n".join(render(status, fresh)), file=self._out, flush=True)
+        self._printed_block = True
+        self._fresh.clear()  # marked once, in the block of the change
+
+    def _write(self, text: str) -> None:
+        self._out.write(text)
+        self._out.flush()
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments: one line on stderr and exit 2, as bad settings."""
+
+    def error(self, message: str) -> Any:
+        print(f"{self.prog}: {message} (usage: {_USAGE})", file=sys.stderr)
+        sys.exit(2)
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    names: Mapping[str, str] | None = None,
+    out: TextIO | None = None,
+) -> int:
+    """The command. `env` replaces the process environment as the source of the
+    settings (the host wrapper passes the ports it found); `names` names servers by
+    address (``{"127.0.0.1:2181": "zoo1"}``)."""
+    parser = _Parser(
+        prog="status",
+        description="Who leads the election, who waits, and each ZooKeeper server's role.",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object (per change)")
+    parser.add_argument("--watch", action="store_true", help="redraw on every change")
+    parser.add_argument(
+        "--depose", action="store_true", help="ask the leader to resign; it rejoins at the back"
+    )
+    args = parser.parse_args(argv)
+    if args.depose and (args.watch or args.json):
+        parser.error("--depose goes alone")
+    settings = _settings(env)
     if settings is None:
         return 2
     quiet_kazoo("CRITICAL")
-    print(f"election {settings.election_path}")
+    servers = [
+        Server(entry.strip(), (names or {}).get(entry.strip()))
+        for entry in settings.zk_hosts.split(",")
+    ]
+    stream = out or sys.stdout
     try:
-        candidates = read_candidates(settings.zk_hosts, settings.election_path)
-    except Unavailable as exc:
-        print(f"  unreadable: {exc}")
-        candidates = None
-    if candidates == []:
-        print("  no candidates")
-    for rank, c in enumerate(candidates or []):
-        role = "leader" if rank == 0 else "candidate"
-        print(f"  {role:<10} {c.node}  {c.identity}  token {c.czxid}  session {c.session_id:#x}")
-    print("ensemble")
-    for host_port in settings.zk_hosts.split(","):
-        print(f"  {host_port.strip()}  {server_mode(host_port)}")
-    return 0 if candidates is not None else 1
+        if args.depose:
+            return _depose(settings, stream)
+        if args.watch:
+            return _Watch(settings, servers, args.json, stream).run()
+        return _once(settings, servers, args.json, stream)
+    except BrokenPipeError:
+        return 0  # `| head`: the reader has seen enough
+
+
+def _settings(env: Mapping[str, str] | None) -> Settings | None:
+    if env is None:
+        return load("status", default_service_name="status")
+    try:
+        return Settings.from_env(env, default_service_name="status")
+    except ConfigError as exc:
+        print(f"status: configuration error: {exc}", file=sys.stderr)
+        return None
 
 
 if __name__ == "__main__":

@@ -29,11 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from testbed.ensemble import MISSING_MESSAGE, Ensemble, find_zookeeper
 from testbed.faultproxy import FaultProxy
 from testbed.processes import WorkerProcess
-from tests.support import ci_gate, require
+from tests.support import ci_gate, in_ci, require
 
 # Test defaults for workers: a short session so expiry takes seconds, not ten.
 WORKER_TEST_ENV = {
@@ -48,6 +49,13 @@ ZK_TICK_MS = 500
 ZK_MIN_SESSION_MS = 4000
 
 _FAILED_KEY = pytest.StashKey[bool]()
+
+
+# Fuzz tests: no per-example deadline (a busy 2-core box is slow, not wrong); under CI
+# the same examples every run, so a red run is one anyone can replay.
+hypothesis_settings.register_profile("default", deadline=None)
+hypothesis_settings.register_profile("ci", deadline=None, derandomize=True)
+hypothesis_settings.load_profile("ci" if in_ci() else "default")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1,4 +1,6 @@
 """Fuzzing what comes from outside: settings, node names, node data (hypothesis).
+``printable`` itself, which every string from the tree goes through, is fuzzed in
+tests/test_printable.py.
 
 Each property holds for every input hypothesis finds, against an oracle written from
 the other side's rules: ZooKeeper's PathUtils.validatePath (on Java's UTF-16), kazoo's
@@ -13,7 +15,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from kazoo.hosts import collect_hosts
 
-from common.logs import printable
 from common.observer import identity, sequence
 from common.settings import ConfigError, Settings
 
@@ -147,12 +148,3 @@ def test_fuzz_node_data_becomes_a_short_line_without_controls(data: bytes) -> No
     shown = identity(data)
     assert len(shown) <= 65
     assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in shown)
-
-
-@given(text=st.text())
-def test_fuzz_printable_keeps_plain_text_and_escapes_the_rest(text: str) -> None:
-    shown = printable(text, limit=1000)
-    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in shown)
-    plain = all(c.isprintable() and c not in "\u202a\u202b\u202c\u202d\u202e" for c in text)
-    if plain and "\u2066" not in text and len(text) <= 1000:
-        assert shown == text

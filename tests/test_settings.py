@@ -66,6 +66,7 @@ def test_settings_are_frozen():
         ("ZK_HOSTS", "a" * 64 + ".example:2181", "labels of 1 to 63"),
         ("ZK_HOSTS", ".".join(["a" * 60] * 5), "253 in all"),
         ("ZK_HOSTS", "zoo1..local", "labels of 1 to 63"),
+        ("ZK_HOSTS", "[0]:2181", "not an IPv6 address"),
         ("ELECTION_PATH", "relative", "absolute ZooKeeper path"),
         ("ELECTION_PATH", "/", "absolute ZooKeeper path"),
         ("ELECTION_PATH", "/a//b", "no empty"),
