@@ -37,6 +37,7 @@ from .zkclient import new_client, stop_within
 
 __all__ = [
     "Candidate",
+    "Deposed",
     "ElectionView",
     "ElectionWatch",
     "Unavailable",
@@ -92,16 +93,23 @@ def read_candidates(
         stop_within(client, 1.0)
 
 
-def depose(
-    hosts: str, path: str, auth: str = "", timeout_s: float = 10.0
-) -> tuple[Candidate, Candidate | None]:
-    """Ask the leader to resign; (who led, who leads now, None if nobody yet).
+@dataclass(frozen=True)
+class Deposed:
+    """What ``depose`` did: whom it asked, whether it resigned in time, who leads now."""
 
-    Unavailable, saying why, when there is no leader, when ZooKeeper refuses (NoAuth:
-    the election has credentials and these are not they) or when the leader has not
-    resigned within ``timeout_s``.
+    leader: Candidate
+    resigned: bool  # False: asked, but still there after the wait (frozen? cut off?)
+    successor: Candidate | None  # the lowest candidate after, None if there is none
+
+
+def depose(hosts: str, path: str, auth: str = "", wait_s: float = 10.0) -> Deposed:
+    """Ask the leader to resign, and wait up to ``wait_s`` for it to.
+
+    A leader that cannot hear the request now (frozen, cut off) resigns when it can,
+    or loses its session. Unavailable, saying why, when there is no leader or when
+    ZooKeeper refuses (NoAuth: the election has credentials and these are not they).
     """
-    client = _started(hosts, timeout_s, auth)
+    client = _started(hosts, 5.0, auth)
     try:
         candidates = list_candidates(client, path)
         if not candidates:
@@ -111,13 +119,11 @@ def depose(
         # The same bytes, a new version; conditional, so a leader that changed meanwhile
         # is not deposed by a request meant for the old one.
         client.set(leader.node, data, version=stat.version)
-        deadline = time.monotonic() + timeout_s
-        while client.exists(leader.node) is not None:
-            if time.monotonic() >= deadline:
-                raise Unavailable(f"{leader.node} did not resign within {timeout_s:g} s")
+        deadline = time.monotonic() + wait_s
+        while (still := client.exists(leader.node) is not None) and time.monotonic() < deadline:
             time.sleep(0.02)
-        successors = list_candidates(client, path)
-        return leader, next((c for c in successors if c.node != leader.node), None)
+        successor = next((c for c in list_candidates(client, path) if c.node != leader.node), None)
+        return Deposed(leader, not still, successor)
     except NoAuthError as exc:
         raise Unavailable(
             f"ZooKeeper refuses to change {path} (NoAuth): set ZK_AUTH (or ZK_AUTH_FILE) "

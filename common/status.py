@@ -325,9 +325,18 @@ def _once(settings: Settings, servers: Sequence[Server], as_json: bool, out: Tex
 
 def _depose(settings: Settings, out: TextIO) -> int:
     try:
-        old, new = depose(settings.zk_hosts, settings.election_path, auth=settings.zk_auth)
+        done = depose(settings.zk_hosts, settings.election_path, auth=settings.zk_auth)
     except Unavailable as exc:
         print(f"status: cannot depose: {exc}", file=sys.stderr)
+        return 1
+    old, new = done.leader, done.successor
+    if not done.resigned:
+        print(
+            f"asked {_name(old)} (token 0x{old.czxid:x}) to resign; it has not yet (frozen or "
+            "cut off?): it will when it hears, or lose its session",
+            file=out,
+            flush=True,
+        )
         return 1
     now = f"{_name(new)} leads, token 0x{new.czxid:x}" if new else "no other candidate yet"
     print(f"deposed {_name(old)} (token 0x{old.czxid:x}); {now}", file=out, flush=True)

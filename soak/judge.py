@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from soak.plan import ENSEMBLE_KINDS, WORKER_KINDS, Fault, SoakConfig
+from soak.plan import ENSEMBLE_KINDS, HOSTILE_KINDS, WORKER_KINDS, Fault, SoakConfig
 from testbed.checker import Tick, format_time, violations
 
 
@@ -48,12 +48,19 @@ class Bounds:
 
     @classmethod
     def of(cls, config: SoakConfig) -> Bounds:
+        # A trickling endpoint in the host list can hold one connection attempt for a
+        # frame deadline (common.zkclient) before kazoo moves on to a real server.
+        trickle = (
+            min(config.session_timeout_s / 3, config.connect_timeout_s)
+            if config.hostile_host
+            else 0.0
+        )
         return cls(
             slack_s=1.0,
             expiry_s=config.session_timeout_s + config.tick_ms / 1000,
             watch_s=1.5,
-            reconnect_s=config.retry_max_delay_s + config.connect_timeout_s + 1.5,
-            startup_s=6.0,
+            reconnect_s=config.retry_max_delay_s + config.connect_timeout_s + 1.5 + trickle,
+            startup_s=6.0 + trickle,
             handoff_s=2.0,
         )
 
@@ -127,7 +134,7 @@ def effect_windows(
         primary = False
         if inc.kind in WORKER_KINDS:
             primary = _was_leader(ticks, inc.target, inc.start, lead_window)
-        if inc.kind in ("term", "depose"):
+        if inc.kind in ("term", "depose", "resign"):
             deadline = inc.start + bounds.handoff_s
         elif inc.kind == "kill":
             deadline = _expiry(inc.start, no_quorum, bounds.expiry_s) + bounds.watch_s
@@ -147,7 +154,7 @@ def effect_windows(
         elif inc.kind in ("thaw", "uncut"):
             deadline = inc.start + bounds.reconnect_s
         else:
-            continue
+            continue  # storms and squatters excuse nothing: they must change nothing
         role = " (leader)" if primary and inc.kind in WORKER_KINDS else ""
         text = f"{inc.kind} {inc.target}{role} at {format_time(inc.start)[11:23]}"
         result.append((inc.start, deadline, primary, text))
@@ -246,7 +253,7 @@ class SoakReport:
             f"ZooKeeper tick {self.config.tick_ms} ms, tick interval "
             f"{self.config.tick_interval_s:g} s",
             f"faults planned {len(self.faults)}, injected: "
-            + ", ".join(f"{k} {kinds[k]}" for k in (*WORKER_KINDS, *ENSEMBLE_KINDS))
+            + ", ".join(f"{k} {kinds[k]}" for k in (*WORKER_KINDS, *ENSEMBLE_KINDS, *HOSTILE_KINDS))
             + f"; stretches without quorum {kinds['no_quorum']}; skipped "
             f"{len(self.timeline.skipped)}",
             f"ticks {self.ticks}; leaderless stretches {len(self.gaps)}, longest "

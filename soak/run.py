@@ -6,10 +6,13 @@ Usage (from a test; the command line is ``python -m soak``)::
     report = soak.run()
     assert report.ok, report.text()
 
-Each worker (``python -m service1``, named w1, w2, ...) talks to the ensemble through
-its own FaultProxy. The runner injects each planned fault at its time on the role the
-plan names, records what it did as incidents, heals everything after the last fault,
-then hands the history to ``soak.judge``.
+Each worker (``python -m service1``, named w1, w2, ...) runs with ZK_AUTH and talks
+to the ensemble through its own FaultProxy, with a trickling endpoint
+(``testbed.hostile``) beside the proxy's addresses in its ZK_HOSTS. The runner injects
+each planned fault at its time on the role the plan names, records what it did as
+incidents, heals everything after the last fault, then hands the history to
+``soak.judge``. A client without the credentials that manages to change the election
+during a storm or a squat is a violation of its own.
 """
 
 from __future__ import annotations
@@ -26,15 +29,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import KazooException
+from kazoo.exceptions import KazooException, NoAuthError, NodeExistsError, NoNodeError
 from kazoo.handlers.threading import KazooTimeoutError
 
-from common.observer import Unavailable, read_candidates
+from common.observer import Unavailable, depose, read_candidates
+from common.zkclient import new_client, stop_within
 from soak.judge import Bounds, Incident, SoakReport, Timeline, judge
-from soak.plan import WORKER_KINDS, Fault, SoakConfig, plan
+from soak.plan import HOSTILE_KINDS, WORKER_KINDS, Fault, SoakConfig, plan
 from testbed.checker import Tick, format_time, parse_time, summary, ticks_from_events
 from testbed.ensemble import Ensemble, Server
 from testbed.faultproxy import FaultProxy
+from testbed.hostile import HostileEndpoint
 from testbed.processes import WorkerProcess
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -116,14 +121,19 @@ class Soak:
         self._zk_down: list[Server] = []
         self._choice = random.Random(config.seed + 1)  # runtime choices: reproducible order
         self._restarts: Counter[str] = Counter()
+        self._trickle: HostileEndpoint | None = None
         self.process_faults: list[str] = []  # exits nobody asked for, slow SIGTERM exits
 
     # -- workers ------------------------------------------------------------------------
 
     def _spawn(self, name: str) -> None:
         self._restarts[name] += 1
+        hosts = self._proxies[name].connect_string()
+        if self._trickle is not None:
+            hosts += "," + self._trickle.connect_string()
         env = {
-            "ZK_HOSTS": self._proxies[name].connect_string(),
+            "ZK_HOSTS": hosts,
+            "ZK_AUTH": self.config.auth,
             "SERVICE_NAME": name,
             "ELECTION_PATH": self._path,
             "ZK_SESSION_TIMEOUT_S": f"{self.config.session_timeout_s:g}",
@@ -163,8 +173,12 @@ class Soak:
     # -- faults -------------------------------------------------------------------------
 
     def _inject(self, fault: Fault, schedule: Callable[[float, Callable[[], None]], None]) -> None:
-        if fault.kind in WORKER_KINDS:
+        if fault.kind == "resign":
+            self._resign()
+        elif fault.kind in WORKER_KINDS:
             self._inject_worker(fault, schedule)
+        elif fault.kind in HOSTILE_KINDS:
+            self._inject_hostile(fault, schedule)
         else:
             self._inject_ensemble(fault, schedule)
 
@@ -224,7 +238,7 @@ class Soak:
             nodes = [c.node for c in read_candidates(hosts, self._path) if c.identity == name]
             if not nodes:
                 raise Unavailable(f"{name} has no node under {self._path} now")
-            _delete(hosts, nodes[0])
+            _delete(hosts, nodes[0], self.config.auth)
         except Unavailable as exc:
             self.timeline.skipped.append(f"depose {name}: {exc}")
             _tell(self.timeline, f"skip depose {name}: {exc}")
@@ -232,6 +246,109 @@ class Soak:
         now = time.time()
         _tell(self.timeline, f"depose {name} ({role}): deleted {nodes[0]}")
         self.timeline.incidents.append(Incident("depose", name, now, now))
+
+    def _resign(self) -> None:
+        """Ask the leader to resign, as an operator does (``make depose``)."""
+        asked = time.time()
+        try:
+            done = depose(self.ensemble.connect_string(), self._path, self.config.auth, 3.0)
+        except Unavailable as exc:
+            self.timeline.skipped.append(f"resign: {exc}")
+            _tell(self.timeline, f"skip resign: {exc}")
+            return
+        name = done.leader.identity
+        how = "resigned" if done.resigned else "asked; not resigned within 3 s"
+        _tell(self.timeline, f"resign {name}: {how}")
+        self.timeline.incidents.append(Incident("resign", name, asked, asked))
+
+    def _inject_hostile(self, fault: Fault, schedule: Callable[..., None]) -> None:
+        """A client without the credentials attacks; all it tries must be refused."""
+        stranger = new_client(self.ensemble.connect_string(), 10.0)
+        try:
+            stranger.start(timeout=5)
+        except KazooTimeoutError:
+            stop_within(stranger, 1.0)
+            self.timeline.skipped.append(f"{fault.describe()}: no session for the attacker")
+            return
+        started, stop = time.time(), threading.Event()
+        tally: Counter[str] = Counter()
+        squatter: list[str] = []
+        if fault.kind == "storm":
+            thread = threading.Thread(
+                target=self._storm, args=(stranger, stop, tally), name="storm", daemon=True
+            )
+            thread.start()
+        else:
+            thread = None
+            self._squat(stranger, tally, squatter)
+        _tell(self.timeline, f"{fault.kind} for {fault.length:.1f} s")
+
+        def heal() -> None:
+            stop.set()
+            if thread is not None:
+                thread.join(timeout=10)
+            stop_within(stranger, 1.0)
+            for node in squatter:
+                try:
+                    _delete(self.ensemble.connect_string(), node, self.config.auth)
+                except Unavailable as exc:
+                    _tell(self.timeline, f"squatter {node} stays: {exc}")
+            if tally["allowed"]:
+                self.process_faults.append(
+                    f"{fault.kind}: a client without the credentials changed the election "
+                    f"{tally['allowed']} time(s)"
+                )
+            counts = ", ".join(f"{k} {v}" for k, v in sorted(tally.items()))
+            _tell(self.timeline, f"{fault.kind} over ({counts})")
+            self.timeline.incidents.append(Incident(fault.kind, "election", started, time.time()))
+
+        schedule(started + fault.length, heal)
+
+    def _storm(self, client: KazooClient, stop: threading.Event, tally: Counter[str]) -> None:
+        """Delete every child of the root, again and again, until ``stop``."""
+        while not stop.is_set():
+            try:
+                names = client.get_children(self._path)
+            except KazooException:
+                stop.wait(0.1)
+                continue
+            for name in names:
+                try:
+                    client.delete(f"{self._path}/{name}")
+                    tally["allowed"] += 1
+                except NoAuthError:
+                    tally["refused"] += 1
+                except (NoNodeError, KazooException):
+                    tally["failed"] += 1
+
+    def _squat(self, stranger: KazooClient, tally: Counter[str], made: list[str]) -> None:
+        """The stranger tries to put a squatter first (refused); a holder of the
+        credentials puts one just below the lowest candidate (kept until the heal)."""
+        try:
+            stranger.create(f"{self._path}/n_0000000000", b"squatter")
+            tally["allowed"] += 1
+            made.append(f"{self._path}/n_0000000000")
+        except NoAuthError:
+            tally["refused"] += 1
+        except KazooException:
+            tally["failed"] += 1
+        try:
+            lowest = read_candidates(self.ensemble.connect_string(), self._path)[0].sequence
+        except (Unavailable, IndexError):
+            return
+        if lowest == 0:
+            return
+        node = f"{self._path}/n_{lowest - 1:010d}"
+        insider = new_client(self.ensemble.connect_string(), 10.0, auth=self.config.auth)
+        try:
+            insider.start(timeout=5)
+            insider.create(node, b"squatter with the credentials")
+            made.append(node)
+            tally["squatter"] += 1
+        except (KazooException, KazooTimeoutError, NodeExistsError):
+            tally["failed"] += 1
+        finally:
+            stop_within(insider, 1.0)
 
     def _inject_ensemble(self, fault: Fault, schedule: Callable[..., None]) -> None:
         running = [s for s in self.ensemble.servers if s.is_running()]
@@ -275,6 +392,8 @@ class Soak:
         monitor = _QuorumMonitor(self.ensemble, self.timeline)
         upstreams = [("127.0.0.1", s.client_port) for s in self.ensemble.servers]
         try:
+            if self.config.hostile_host:
+                self._trickle = HostileEndpoint("trickle")
             for name in self._names:
                 self._proxies[name] = FaultProxy(upstreams)
                 self._proxies[name].start()
@@ -293,6 +412,8 @@ class Soak:
                 worker.stop(timeout=5)
             for fault_proxy in self._proxies.values():
                 fault_proxy.close()
+            if self._trickle is not None:
+                self._trickle.close()
             for server in self._zk_down:
                 server.start()
         return self._judge()
@@ -378,17 +499,17 @@ class Soak:
         return "--- E1 windows ---\n" + summary(ticks)
 
 
-def _delete(hosts: str, node: str, timeout_s: float = 3.0) -> None:
-    """Delete one node with a short-lived client; Unavailable if that fails."""
-    client = KazooClient(hosts=hosts, timeout=10.0)
+def _delete(hosts: str, node: str, auth: str, timeout_s: float = 3.0) -> None:
+    """Delete one node with a short-lived client holding ``auth``; Unavailable if that
+    fails."""
+    client = new_client(hosts, 10.0, auth=auth)
     try:
         client.start(timeout=timeout_s)
         client.delete_async(node).get(timeout=timeout_s)
     except (KazooException, KazooTimeoutError) as exc:
         raise Unavailable(f"deleting {node} failed: {exc!r}") from exc
     finally:
-        client.stop()
-        client.close()
+        stop_within(client, 1.0)
 
 
 def _tell(timeline: Timeline, text: str) -> None:

@@ -20,7 +20,18 @@ def test_soak_plan_is_reproducible_from_the_seed() -> None:
     assert plan(CONFIG) == plan(SoakConfig(minutes=1.5, seed=SEED))
     assert plan(CONFIG) != plan(SoakConfig(minutes=1.5, seed=SEED + 1))
     kinds = {fault.kind for fault in plan(SoakConfig(minutes=10, seed=SEED))}
-    assert kinds == {"term", "kill", "freeze", "cut", "depose", "server_kill", "quorum_loss"}
+    assert kinds == {
+        "term",
+        "kill",
+        "freeze",
+        "cut",
+        "depose",
+        "resign",
+        "server_kill",
+        "quorum_loss",
+        "storm",
+        "squat",
+    }
 
 
 def test_soak_judge_a_depose_allows_a_handoff_then_no_more() -> None:

@@ -259,9 +259,9 @@ def test_security_depose_hands_over_without_overlap(
     with pytest.raises(Unavailable, match="NoAuth"):
         depose(hosts, election_path)  # without the credentials
     asked = now()
-    old, new = depose(hosts, election_path, auth=AUTH)
-    assert old.identity == leader.name
-    assert new is not None and new.identity == other.name
+    done = depose(hosts, election_path, auth=AUTH)
+    assert done.resigned and done.leader.identity == leader.name
+    assert done.successor is not None and done.successor.identity == other.name
 
     first = wait_until(lambda: worker_ticks(other, after=asked), 5, message="the next leads")[0]
     measure("depose -> next leader's first tick", first.time - asked)
