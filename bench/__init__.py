@@ -1,1 +1,2 @@
-"""Benchmark and fault soak: ours against the article's recipe and kazoo (see __main__)."""
+"""The side-by-side benchmark: ours against the baselines, one ensemble, one run (see
+__main__). The randomized correctness soak is the `soak` package."""
