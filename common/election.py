@@ -465,12 +465,14 @@ class LeaderElection:
         if old is None and new is None:
             return
         lapsed = old_lease is None or time.monotonic() >= old_lease.deadline
-        if new != old or (new is not None and lapsed):
-            self._notify()
         if old is not None and new != old:
             self._log_later.append(functools.partial(_log_lost, old, reason))
         if new is not None and new != old:
             self._log_later.append(functools.partial(_log_elected, new, self._root))
+        if threading.current_thread() is self._thread:
+            self._write_logs()  # before the worker, woken next, logs its first tick
+        if new != old or (new is not None and lapsed):
+            self._notify()
 
     def _rank_again(self) -> None:
         """Ask the election thread to look at the candidates again, now."""

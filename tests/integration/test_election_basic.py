@@ -43,6 +43,8 @@ def test_election_two_workers_exactly_one_ticks_once_per_second(ensemble, spawn_
     assert len(gaps) == 5
     assert all(0.8 <= gap <= 1.2 for gap in gaps), f"tick spacing not 1 s +- 0.2: {gaps}"
     tokens = {t.token for t in ticks}
+    order = [e.get("event") for e in leader.events()]
+    assert order.index("leader_elected") < order.index("processing"), "worked before it said so"
     (elected,) = events_named(leader, "leader_elected")
     assert tokens == {elected["fencing_token"]}
     assert isinstance(elected["fencing_token"], int) and elected["fencing_token"] > 0
