@@ -16,6 +16,8 @@ What it checks, from the workers' ticks and the incidents the runner recorded:
 Takeover times (fault on the leader -> the first tick under a new fencing token for
 SIGTERM, SIGKILL and depose, the first tick by anyone for freeze and cut) are reported
 per kind.
+
+The property codes (E1-E12) are defined in docs/properties.md.
 """
 
 from __future__ import annotations

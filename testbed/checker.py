@@ -24,6 +24,8 @@ What counts as a violation (each a human-readable line):
 Times come from the logs (UTC RFC 3339 with microseconds), never from the test's
 clock, so a slow test machine cannot make a correct history look wrong or the reverse.
 All workers run on one host, so their clocks agree.
+
+The property codes (E1-E12) are defined in docs/properties.md.
 """
 
 from __future__ import annotations

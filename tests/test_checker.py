@@ -1,4 +1,7 @@
-"""The tick-log checker: every rule on a history that passes and on one that must fail."""
+"""The tick-log checker: every rule on a history that passes and on one that must fail.
+
+The property codes (E1-E12) are defined in docs/properties.md.
+"""
 
 from __future__ import annotations
 

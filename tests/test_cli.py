@@ -2,6 +2,8 @@
 
 No ZooKeeper needed: validation happens before anything connects. Runs the service
 modules exactly as their containers do.
+
+The property codes (E1-E12) are defined in docs/properties.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Settings.from_env: defaults, accepted values, and one clear line per bad value (E10)."""
+"""Settings.from_env: defaults, accepted values, and one clear line per bad value (E10).
+
+The property codes (E1-E12) are defined in docs/properties.md.
+"""
 
 import pytest
 

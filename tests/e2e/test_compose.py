@@ -6,6 +6,8 @@ state (one worker ticking, the other following, the ensemble healthy) and the
 user's own commands: `stop`, `kill`, `pause`, `docker network disconnect`. Times are
 the workers' own log times against the moment the test issued the command, both read
 off this host's clock.
+
+The property codes (E1-E12) are defined in docs/properties.md.
 """
 
 from __future__ import annotations

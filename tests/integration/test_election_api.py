@@ -3,6 +3,8 @@ in this process, against the real ensemble, faults made with the fault proxy.
 
 Read these first to learn the API; the other integration tests run whole workers.
 Session 4 s (granted as asked), so a lease lasts 2 s and is renewed every 1.6 s.
+
+The property codes (E1-E12) are defined in docs/properties.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""E1 one leader, E2 handoff on SIGTERM, E3 takeover after SIGKILL: a real ensemble."""
+"""E1 one leader, E2 handoff on SIGTERM, E3 takeover after SIGKILL: a real ensemble.
+
+The property codes (E1-E12) are defined in docs/properties.md.
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,8 @@ A worker facing a silent, a trickling or a streaming endpoint (or one announcing
 2 GiB frame), or a blackholed ensemble, ends each start-up attempt within
 ZK_CONNECT_TIMEOUT_S plus a second, stays small, and exits 0 within 2 s of SIGTERM,
 SIGINT or SIGHUP. SIGHUP and SIGQUIT resign like SIGTERM.
+
+The property codes (E1-E12) are defined in docs/properties.md.
 """
 
 from __future__ import annotations

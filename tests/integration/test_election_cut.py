@@ -3,6 +3,8 @@
 The leader reaches the ensemble only through a FaultProxy; the other worker connects
 directly, so only the leader is cut off. ``blackhole`` is a dead network (silence
 until timeouts), ``drop`` a refused one (connections closed at once).
+
+The property codes (E1-E12) are defined in docs/properties.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""E6 ensemble faults: a ZooKeeper server failover is survived; a quorum loss stops all work."""
+"""E6 ensemble faults: a ZooKeeper server failover is survived; a quorum loss stops all work.
+
+The property codes (E1-E12) are defined in docs/properties.md.
+"""
 
 from __future__ import annotations
 

@@ -3,6 +3,8 @@
 The root is shared by design (the Java recipe's layout), so anything may appear there:
 nodes of other tools, names that only look like candidates, garbage data, and real
 candidates of other clients. The test makes them with kazoo directly (setup only).
+
+The property codes (E1-E12) are defined in docs/properties.md.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ node exists although the worker never heard of it; the worker must find it by it
 owner (``ephemeralOwner`` = its session) instead of creating a second one. A second
 node of the same session would sit in the queue as a candidate nobody answers for:
 when the leader left, the next in line would wait on it until the session ended.
+
+The property codes (E1-E12) are defined in docs/properties.md.
 """
 
 from __future__ import annotations

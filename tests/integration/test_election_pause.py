@@ -1,4 +1,7 @@
-"""E5 paused: a leader frozen past its session must not tick once after it thaws."""
+"""E5 paused: a leader frozen past its session must not tick once after it thaws.
+
+The property codes (E1-E12) are defined in docs/properties.md.
+"""
 
 from __future__ import annotations
 

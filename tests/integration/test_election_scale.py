@@ -1,4 +1,7 @@
-"""E7 herd-free and E8 quiet: many candidates, one wake-up per change, no chatter."""
+"""E7 herd-free and E8 quiet: many candidates, one wake-up per change, no chatter.
+
+The property codes (E1-E12) are defined in docs/properties.md.
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,8 @@ roots made by others, and a safe way to depose.
 Workers run with ZK_AUTH; the test's own clients are made with or without those
 credentials (setup and attack only). A client without them may read the election but
 not change it: every change it tries is refused (NoAuth) and the work goes on.
+
+The property codes (E1-E12) are defined in docs/properties.md.
 """
 
 from __future__ import annotations

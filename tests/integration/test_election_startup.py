@@ -1,5 +1,8 @@
 """E9 start-up: with ZooKeeper unreachable a worker retries with backoff, never crashes,
-stops promptly on SIGTERM, and joins once the ensemble answers."""
+stops promptly on SIGTERM, and joins once the ensemble answers.
+
+The property codes (E1-E12) are defined in docs/properties.md.
+"""
 
 from __future__ import annotations
 

@@ -2,6 +2,8 @@
 
 The long run is ``python -m soak --minutes 10 --seed N`` (see soak/); the plan's and
 the judge's own tests are in the unit layer (tests/test_soak_judge.py).
+
+The property codes (E1-E12) are defined in docs/properties.md.
 """
 
 from __future__ import annotations
