@@ -119,11 +119,9 @@ def depose(hosts: str, path: str, auth: str = "", wait_s: float = 10.0) -> Depos
         # The same bytes, a new version; conditional, so a leader that changed meanwhile
         # is not deposed by a request meant for the old one.
         client.set(leader.node, data, version=stat.version)
-        deadline = time.monotonic() + wait_s
-        while (still := client.exists(leader.node) is not None) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        resigned = _gone_within(client, leader.node, wait_s)
         successor = next((c for c in list_candidates(client, path) if c.node != leader.node), None)
-        return Deposed(leader, not still, successor)
+        return Deposed(leader, resigned, successor)
     except NoAuthError as exc:
         raise Unavailable(
             f"ZooKeeper refuses to change {path} (NoAuth): set ZK_AUTH (or ZK_AUTH_FILE) "
@@ -135,6 +133,18 @@ def depose(hosts: str, path: str, auth: str = "", wait_s: float = 10.0) -> Depos
         raise Unavailable(f"deposing under {path} failed: {exc!r}") from exc
     finally:
         stop_within(client, 1.0)
+
+
+def _gone_within(client: KazooClient, node: str, seconds: float) -> bool:
+    """True once ``node`` is deleted, False if it still exists after ``seconds``; woken
+    by an exists watch, not by polling."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        changed = threading.Event()
+        if client.exists(node, watch=lambda _event, seen=changed: seen.set()) is None:
+            return True
+        changed.wait(left)
+    return client.exists(node) is None
 
 
 def _started(hosts: str, timeout_s: float, auth: str) -> KazooClient:
