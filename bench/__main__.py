@@ -243,7 +243,8 @@ def _brief_ensemble(figures: dict[str, Any]) -> str:
         return (
             f"{fault}: silence {got.get('silence_s', 0):.1f} s, "
             f"resume {'-' if resume is None else f'{resume:.2f}'} s, {got.get('moved')}, "
-            f"during {got.get('ticks_during')}, kept {got.get('sessions_kept')}"
+            f"during {got.get('ticks_during')}, two leaders {got.get('two_leaders_s', 0):.1f} s, "
+            f"kept {got.get('sessions_kept')}"
         )
 
     return "; ".join(one(fault) for fault in ("zk_leader", "quorum"))

@@ -241,8 +241,8 @@ class Recovery:
     """How leadership came through a fault that every candidate saw (a ZooKeeper one).
 
     ``moved``: "kept" when the one ticking at the end is the one that ticked last before
-    the fault, "moved" when it is another, "none" when nobody ticks at the end, "unknown"
-    when nobody ticked before the fault.
+    the fault, "moved" when it is another, "two leaders" when more than one ticks at the
+    end, "none" when nobody does, "unknown" when nobody ticked before the fault.
     """
 
     leader_before: str | None
@@ -251,7 +251,8 @@ class Recovery:
     ticks_during: int  # ticks between fault + settle and back: work without a serving ensemble
     resume_s: float | None  # back -> the first tick after it
     silence_s: float  # the longest stretch without a tick, 1.5 s before the fault to the end
-    two_leaders_ticks: int  # the old leader's ticks after another candidate's first
+    two_leaders_s: float  # time after the fault in which two candidates' windows overlap
+    two_leaders_at_end: bool  # more than one candidate ticked in the final tail_s
 
 
 def recovery(
@@ -265,7 +266,10 @@ def recovery(
     """Judge ``ticks`` around a fault at ``fault``, the ensemble serving again at ``back``,
     watched until ``end``. A tick within ``settle_s`` after the fault may have been
     confirmed before it, so it does not count as work during the fault; the leader at the
-    end is whoever ticked last in the final ``tail_s`` seconds (ticks come each second)."""
+    end is whoever ticked last in the final ``tail_s`` seconds (ticks come each second).
+
+    Two leaders: the candidates' windows (``windows`` with a 1.5 s gap: ticks a second
+    apart are one term) from the fault on, and the summed time in which two overlap."""
     ordered = _by_time(ticks)
     before = [t for t in ordered if t.time <= fault]
     leader_before = before[-1].service if before else None
@@ -275,13 +279,18 @@ def recovery(
         moved = "unknown"
     elif leader_after is None:
         moved = "none"
+    elif len({t.service for t in tail}) > 1:
+        moved = "two leaders"
     else:
         moved = "kept" if leader_after == leader_before else "moved"
     first_back = first_tick_after(ordered, back)
-    other = first_tick_after(ordered, fault, exclude_service=leader_before)
-    two = 0
-    if other is not None and leader_before is not None:
-        two = len([t for t in ticks_after(ordered, leader_before, other.time) if t.time <= end])
+    terms = windows([t for t in ordered if fault < t.time <= end], gap_s=1.5)
+    overlap = sum(
+        max(0.0, min(a.end, b.end) - max(a.start, b.start))
+        for i, a in enumerate(terms)
+        for b in terms[i + 1 :]
+        if a.service != b.service
+    )
     return Recovery(
         leader_before=leader_before,
         leader_after=leader_after,
@@ -289,5 +298,6 @@ def recovery(
         ticks_during=len([t for t in ordered if fault + settle_s < t.time < back]),
         resume_s=None if first_back is None or first_back.time > end else first_back.time - back,
         silence_s=longest_silence(ordered, fault - 1.5, end),
-        two_leaders_ticks=two,
+        two_leaders_s=overlap,
+        two_leaders_at_end=len({t.service for t in tail}) > 1,
     )
