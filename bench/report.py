@@ -558,9 +558,8 @@ def _outcomes(records: list[Record]) -> list[str]:
                 notes[f"{name}: a candidate died (exit {death.get('exit')}: {error})"] += 1
         for section in ("many", "scale"):
             for death in _section(record, section, "change", "deaths") or []:
-                notes[
-                    f"{section}: a follower died (exit {death.get('exit')}: {death.get('error')})"
-                ] += 1
+                error = _generic(death.get("error"))
+                notes[f"{section}: a follower died (exit {death.get('exit')}: {error})"] += 1
         for section in ("handoff", "faults", "many", "scale"):
             error = _section(record, section, "error")
             if error:
@@ -738,7 +737,7 @@ def chart(
             )
             ax.bar_label(bars, labels=labels, fontsize=6, padding=2, rotation=90)
         ax.set_xticks([j + width * (len(contenders) - 1) / 2 for j in range(len(metrics))])
-        ax.set_xticklabels([m.short.format(**counts) for m in metrics], fontsize=8)
+        ax.set_xticklabels([m.short.format(**counts) for m in metrics], fontsize=7)
         ax.set_title(title, fontsize=10)
         ax.margins(y=0.25)
         if log and any(bar.get_height() > 0 for bar in ax.patches):
@@ -757,7 +756,10 @@ def chart(
 
 def _bar_label(summary: dict[str, Any], contender: Contender, metric: Metric, median: float) -> str:
     """The median on the bar; for stale ticks, say so when the old leader had died."""
-    text = f"{median:.{metric.digits}f}" if median >= 0.1 or metric.digits == 0 else f"{median:.3f}"
+    if median == 0 or median >= 0.1 or metric.digits == 0:
+        text = f"{median:.{metric.digits}f}"
+    else:
+        text = f"{median:.3f}"
     if metric.key in ("freeze_stale_ticks", "cut_stale_ticks"):
         died = summary["metrics"][contender.key][metric.key.split("_")[0] + "_old_died"]
         if died["n"] and died["min"] == 1.0:
