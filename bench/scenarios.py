@@ -51,10 +51,10 @@ proxy; tick times come from the workers' own log lines. Same host, same clock.
   **ticks_during** (ticks from 1 s after the fault until a quorum serves again: work
   nobody could know was still the leader's), **resume_s** (quorum serving again -> the
   first tick), **moved** (the one ticking at the end is, or is not, the one ticking
-  before the fault; "none": nobody ticks at the end), **two_leaders_s** (time after the
-  fault in which both candidates' runs of ticks overlap: two leaders at once),
-  **sessions_kept** (sessions that owned an election node before the fault and still
-  own one at the end).
+  before the fault; "two leaders": both tick at the end; "none": nobody does),
+  **two_leaders_s** (time after the fault in which both candidates' runs of ticks
+  overlap: two leaders at once), **sessions_kept** (sessions that owned an election
+  node before the fault and still own one at the end).
 * **scale**: the twenty-candidate figures again with ``scale`` candidates (ours and
   kazoo's), started ``scale_stagger_s`` apart, alone on the box.
 """
