@@ -71,7 +71,7 @@ demo-zk-leader: ## Stop the ZooKeeper node that leads the ensemble: the worker l
 demo-quorum: ## Stop two ZooKeeper nodes (nobody works), then start them (one leader)
 	$(DEMO) quorum
 
-bench: .venv/installed ## Failover, traffic and herd benchmark: ours, kazoo's Election, the article's recipe
+bench: .venv/installed ## Failover, ZooKeeper-fault, cost and growth benchmark: ours vs kazoo, Curator, the article
 	$(PY) -m bench
 
 soak: .venv/installed ## Ten minutes of random faults against the election, checked from the logs

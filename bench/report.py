@@ -3,7 +3,7 @@
 Usage::
 
     summary = summarize(records, contenders)
-    write_results(Path("bench/results"), meta, records, summary)
+    write_results(Path("bench/results"), meta, records, summary, contenders)
 
 Every figure is the median over its samples with min and max; a sample that could not
 be taken (a candidate died, nobody took over) is counted and shown, never dropped
@@ -35,12 +35,16 @@ def _section(record: Record, *keys: str) -> Any:
     return value
 
 
-def _one(*keys: str) -> Callable[[Record], list[float | None]]:
-    return lambda record: [_section(record, *keys)]
+def _one(*keys: str) -> Callable[[Record], list[Any]]:
+    """One sample per record; none at all when the record lacks the phase (``keys[0]``):
+    a phase skipped, or not run for this contender, is no failed sample."""
+    return lambda record: [_section(record, *keys)] if keys[0] in record else []
 
 
-def _handoffs(field: str) -> Callable[[Record], list[float | None]]:
-    def extract(record: Record) -> list[float | None]:
+def _handoffs(field: str) -> Callable[[Record], list[Any]]:
+    def extract(record: Record) -> list[Any]:
+        if "handoff" not in record:
+            return []
         samples = _section(record, "handoff", "handoffs")
         if not samples:
             return [None]
@@ -49,10 +53,12 @@ def _handoffs(field: str) -> Callable[[Record], list[float | None]]:
     return extract
 
 
-def _died(kind: str) -> Callable[[Record], list[float | None]]:
+def _died(kind: str) -> Callable[[Record], list[Any]]:
     """1 if the fault's old leader had exited by the end of the observation, else 0."""
 
-    def extract(record: Record) -> list[float | None]:
+    def extract(record: Record) -> list[Any]:
+        if "faults" not in record:
+            return []
         old = _section(record, "faults", kind, "old")
         if not isinstance(old, dict):
             return [None]
@@ -61,8 +67,10 @@ def _died(kind: str) -> Callable[[Record], list[float | None]]:
     return extract
 
 
-def _fault_silence(record: Record) -> list[float | None]:
+def _fault_silence(record: Record) -> list[Any]:
     """The longest of the three faults' silences in one run (None if none measured)."""
+    if "faults" not in record:
+        return []
     values = [_section(record, "faults", kind, "silence_s") for kind in ("crash", "freeze", "cut")]
     known = [v for v in values if v is not None]
     return [max(known) if known else None]
@@ -70,76 +78,113 @@ def _fault_silence(record: Record) -> list[float | None]:
 
 @dataclass(frozen=True)
 class Metric:
+    """One row. ``label`` may name ``{many}`` and ``{scale}``: the run's candidate counts.
+    A ``tally`` row counts its values ("143 x8") instead of taking a median."""
+
     key: str
+    section: str
     label: str
     unit: str
-    extract: Callable[[Record], list[float | None]]
+    extract: Callable[[Record], list[Any]]
     digits: int = 2
     ratio: bool = True  # show "xN" against ours
     chart: str | None = None  # panel name, if charted
     table: bool = True  # a row of results.md (else JSON and chart only)
+    tally: bool = False
+    short: str = ""  # the bar group's name in the chart
+    missing: str = "failed"  # what a sample without a value means
 
+
+_SIGTERM = "SIGTERM to the leader (2 candidates, alone)"
+_LEADER_FAULTS = "Faults on the leader (a pair each, 2x the session)"
+_ZK_FAULTS = "ZooKeeper faults (one pair of every contender at once)"
+_TRAFFIC = "Traffic and wake-ups"
+_COST = "Cost per candidate process (2 candidates, steady state)"
+_GROWTH = "Growth: {scale} candidates (ours and kazoo's only)"
 
 METRICS: tuple[Metric, ...] = (
     Metric(
         "handoff_s",
+        _SIGTERM,
         "SIGTERM handoff: signal -> new leader's first tick",
         "s",
         _handoffs("handoff_s"),
         3,
         chart="handoff",
+        short="2 candidates",
     ),
     Metric(
         "handoff_gap_s",
+        _SIGTERM,
         "SIGTERM: old leader's last tick -> new leader's first",
         "s",
         _handoffs("gap_s"),
         2,
     ),
     Metric(
+        "sigterm_exit",
+        _SIGTERM,
+        "exit status of the SIGTERM'd leader",
+        "code",
+        _handoffs("old_exit"),
+        ratio=False,
+        tally=True,
+    ),
+    Metric(
         "crash_s",
+        _LEADER_FAULTS,
         "SIGKILL takeover: signal -> new leader's first tick",
         "s",
         _one("faults", "crash", "takeover_s"),
         2,
         chart="takeover",
+        short="SIGKILL",
     ),
     Metric(
         "freeze_takeover_s",
-        "SIGSTOP 2x session: signal -> new leader's first tick",
+        _LEADER_FAULTS,
+        "SIGSTOP: signal -> new leader's first tick",
         "s",
         _one("faults", "freeze", "takeover_s"),
         2,
         chart="takeover",
+        short="SIGSTOP",
     ),
     Metric(
         "freeze_stale_ticks",
-        "SIGSTOP 2x session: old leader's ticks after takeover",
+        _LEADER_FAULTS,
+        "SIGSTOP: old leader's ticks after takeover",
         "ticks",
         _one("faults", "freeze", "stale_ticks"),
         0,
         ratio=False,
         chart="stale",
+        short="SIGSTOP:\nafter takeover",
     ),
     Metric(
         "cut_takeover_s",
-        "cut off 2x session: cut -> new leader's first tick",
+        _LEADER_FAULTS,
+        "cut off: cut -> new leader's first tick",
         "s",
         _one("faults", "cut", "takeover_s"),
         2,
         chart="takeover",
+        short="cut",
     ),
     Metric(
         "cut_stale_ticks",
-        "cut off 2x session: old leader's ticks after takeover",
+        _LEADER_FAULTS,
+        "cut off: old leader's ticks after takeover",
         "ticks",
         _one("faults", "cut", "stale_ticks"),
         0,
         ratio=False,
         chart="stale",
+        short="cut:\nafter takeover",
     ),
     Metric(
         "cut_worked_on_s",
+        _LEADER_FAULTS,
         "cut off: old leader's last tick after the cut (before takeover)",
         "s",
         _one("faults", "cut", "old_last_tick_after_fault_s"),
@@ -148,21 +193,115 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric(
         "fault_silence_s",
+        _LEADER_FAULTS,
         "longest silence (no tick by anyone) around SIGKILL, SIGSTOP or cut",
         "s",
         _fault_silence,
         2,
     ),
     Metric(
+        "zk_leader_silence_s",
+        _ZK_FAULTS,
+        "ZooKeeper leader killed: longest silence (no tick by anyone)",
+        "s",
+        _one("ensemble", "zk_leader", "silence_s"),
+        2,
+        chart="ensemble",
+        short="ZooKeeper leader killed:\nlongest silence",
+    ),
+    Metric(
+        "zk_leader_two_leaders_s",
+        _ZK_FAULTS,
+        "ZooKeeper leader killed: time with two leaders ticking",
+        "s",
+        _one("ensemble", "zk_leader", "two_leaders_s"),
+        1,
+        ratio=False,
+        chart="ensemble",
+        short="ZooKeeper leader killed:\ntwo leaders",
+    ),
+    Metric(
+        "zk_leader_sessions_kept",
+        _ZK_FAULTS,
+        "ZooKeeper leader killed: candidates that kept their session (of 2)",
+        "sessions",
+        _one("ensemble", "zk_leader", "sessions_kept"),
+        0,
+        ratio=False,
+    ),
+    Metric(
+        "zk_leader_moved",
+        _ZK_FAULTS,
+        "ZooKeeper leader killed: who leads at the end (kept, moved, two leaders, none)",
+        "runs",
+        _one("ensemble", "zk_leader", "moved"),
+        ratio=False,
+        tally=True,
+    ),
+    Metric(
+        "quorum_ticks_during",
+        _ZK_FAULTS,
+        "quorum lost 10 s: ticks while no quorum served",
+        "ticks",
+        _one("ensemble", "quorum", "ticks_during"),
+        0,
+        ratio=False,
+        chart="stale",
+        short="quorum lost:\nwithout quorum",
+    ),
+    Metric(
+        "quorum_resume_s",
+        _ZK_FAULTS,
+        "quorum lost 10 s: quorum back -> first tick",
+        "s",
+        _one("ensemble", "quorum", "resume_s"),
+        2,
+        chart="ensemble",
+        short="quorum lost 10 s:\nquorum back -> first tick",
+        missing="never",
+    ),
+    Metric(
+        "quorum_two_leaders_s",
+        _ZK_FAULTS,
+        "quorum lost 10 s: time with two leaders ticking",
+        "s",
+        _one("ensemble", "quorum", "two_leaders_s"),
+        1,
+        ratio=False,
+        chart="ensemble",
+        short="quorum lost 10 s:\ntwo leaders",
+    ),
+    Metric(
+        "quorum_moved",
+        _ZK_FAULTS,
+        "quorum lost 10 s: who leads at the end (kept, moved, two leaders, none)",
+        "runs",
+        _one("ensemble", "quorum", "moved"),
+        ratio=False,
+        tally=True,
+    ),
+    Metric(
+        "quorum_sessions_kept",
+        _ZK_FAULTS,
+        "quorum lost 10 s: candidates that kept their session (of 2)",
+        "sessions",
+        _one("ensemble", "quorum", "sessions_kept"),
+        0,
+        ratio=False,
+    ),
+    Metric(
         "follower_packets_2",
+        _TRAFFIC,
         "packets/s per follower, 2 candidates",
         "pkt/s",
         _one("handoff", "steady", "follower_packets_s"),
         2,
         chart="packets",
+        short="2 candidates",
     ),
     Metric(
         "follower_requests_2",
+        _TRAFFIC,
         "requests/s per follower, 2 candidates",
         "req/s",
         _one("handoff", "steady", "follower_requests_s"),
@@ -170,6 +309,7 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric(
         "leader_packets_2",
+        _TRAFFIC,
         "packets/s of the leader, 2 candidates",
         "pkt/s",
         _one("handoff", "steady", "leader_packets_s"),
@@ -177,29 +317,34 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric(
         "follower_packets_20",
-        "packets/s per follower, 20 candidates",
+        _TRAFFIC,
+        "packets/s per follower, {many} candidates",
         "pkt/s",
         _one("many", "steady", "follower_packets_s"),
         2,
         chart="packets",
+        short="{many} candidates",
     ),
     Metric(
         "follower_requests_20",
-        "requests/s per follower, 20 candidates",
+        _TRAFFIC,
+        "requests/s per follower, {many} candidates",
         "req/s",
         _one("many", "steady", "follower_requests_s"),
         2,
     ),
     Metric(
         "leader_packets_20",
-        "packets/s of the leader, 20 candidates",
+        _TRAFFIC,
+        "packets/s of the leader, {many} candidates",
         "pkt/s",
         _one("many", "steady", "leader_packets_s"),
         2,
     ),
     Metric(
         "watchers_notified_20",
-        "wake-ups per leader change, 20 candidates (watches fired)",
+        _TRAFFIC,
+        "wake-ups per leader change, {many} candidates (watches fired)",
         "sessions",
         _one("many", "change", "watchers_notified"),
         0,
@@ -207,7 +352,8 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric(
         "readers_20",
-        "candidates reading the election around a change, 20 candidates",
+        _TRAFFIC,
+        "candidates reading the election around a change, {many} candidates",
         "sessions",
         _one("many", "change", "readers"),
         0,
@@ -215,13 +361,95 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric(
         "handoff_20_s",
-        "SIGTERM handoff with 20 candidates",
+        _TRAFFIC,
+        "SIGTERM handoff with {many} candidates",
         "s",
         _one("many", "change", "handoff_s"),
         3,
+        chart="handoff",
+        short="{many} candidates",
+    ),
+    Metric(
+        "leader_rss_mb",
+        _COST,
+        "resident memory (RSS) of the leader",
+        "MB",
+        _one("handoff", "costs", "leader", "rss_mb"),
+        0,
+        chart="rss",
+        short="leader",
+    ),
+    Metric(
+        "follower_rss_mb",
+        _COST,
+        "resident memory (RSS) of the follower",
+        "MB",
+        _one("handoff", "costs", "follower", "rss_mb"),
+        0,
+        chart="rss",
+        short="follower",
+    ),
+    Metric(
+        "leader_cpu_s_min",
+        _COST,
+        "CPU seconds per minute, the leader",
+        "s/min",
+        _one("handoff", "costs", "leader", "cpu_s_per_min"),
+        2,
+        chart="cpu",
+        short="leader",
+    ),
+    Metric(
+        "follower_cpu_s_min",
+        _COST,
+        "CPU seconds per minute, the follower",
+        "s/min",
+        _one("handoff", "costs", "follower", "cpu_s_per_min"),
+        2,
+        chart="cpu",
+        short="follower",
+    ),
+    Metric(
+        "follower_packets_scale",
+        _GROWTH,
+        "packets/s per follower, {scale} candidates",
+        "pkt/s",
+        _one("scale", "steady", "follower_packets_s"),
+        2,
+        chart="packets",
+        short="{scale} candidates",
+    ),
+    Metric(
+        "watchers_notified_scale",
+        _GROWTH,
+        "wake-ups per leader change, {scale} candidates (watches fired)",
+        "sessions",
+        _one("scale", "change", "watchers_notified"),
+        0,
+        ratio=False,
+    ),
+    Metric(
+        "readers_scale",
+        _GROWTH,
+        "candidates reading the election around a change, {scale} candidates",
+        "sessions",
+        _one("scale", "change", "readers"),
+        0,
+        ratio=False,
+    ),
+    Metric(
+        "handoff_scale_s",
+        _GROWTH,
+        "SIGTERM handoff with {scale} candidates",
+        "s",
+        _one("scale", "change", "handoff_s"),
+        3,
+        chart="handoff",
+        short="{scale} candidates",
     ),
     Metric(
         "freeze_old_died",
+        _LEADER_FAULTS,
         "SIGSTOP: old leader exited",
         "runs",
         _died("freeze"),
@@ -230,9 +458,34 @@ METRICS: tuple[Metric, ...] = (
         table=False,
     ),
     Metric(
-        "cut_old_died", "cut: old leader exited", "runs", _died("cut"), 0, ratio=False, table=False
+        "cut_old_died",
+        _LEADER_FAULTS,
+        "cut: old leader exited",
+        "runs",
+        _died("cut"),
+        0,
+        ratio=False,
+        table=False,
     ),
 )
+
+
+def _counts(meta: dict[str, Any]) -> dict[str, Any]:
+    config = meta.get("config", {})
+    return {"many": config.get("many", 20), "scale": config.get("scale", 100)}
+
+
+def _tally(values: list[Any]) -> dict[str, Any]:
+    counts = Counter("still running" if v is None else str(v) for v in values)
+    return {
+        "n": len(values),
+        "of": len(values),
+        "median": None,
+        "min": None,
+        "max": None,
+        "tally": dict(counts.most_common()),
+        "samples": values,
+    }
 
 
 def _stats(values: list[float | None]) -> dict[str, Any]:
@@ -254,10 +507,10 @@ def summarize(records: list[Record], contenders: list[Contender]) -> dict[str, A
         mine = [r for r in records if r["contender"] == contender.key]
         per_metric = {}
         for metric in METRICS:
-            values: list[float | None] = []
+            values: list[Any] = []
             for record in mine:
                 values += metric.extract(record)
-            per_metric[metric.key] = _stats(values)
+            per_metric[metric.key] = _tally(values) if metric.tally else _stats(values)
         summary["metrics"][contender.key] = per_metric
         summary["outcomes"][contender.key] = _outcomes(mine)
     ours = summary["metrics"].get("ours", {})
@@ -278,7 +531,8 @@ def _outcomes(records: list[Record]) -> list[str]:
     notes: Counter[str] = Counter()
     for record in records:
         for sample in _section(record, "handoff", "handoffs") or []:
-            notes[f"SIGTERM: old leader exit code {sample.get('old_exit')}"] += 1
+            for text in sample.get("old_exceptions") or []:
+                notes[f"SIGTERM: the leader logged `{_generic(text)}`"] += 1
         for kind in ("crash", "freeze", "cut"):
             fault = _section(record, "faults", kind)
             if not isinstance(fault, dict):
@@ -291,11 +545,22 @@ def _outcomes(records: list[Record]) -> list[str]:
                 notes[f"{kind}: old leader still ticking at the end of the observation"] += 1
             if fault.get("error"):
                 notes[f"{kind}: {fault['error']}"] += 1
-        for death in _section(record, "many", "change", "deaths") or []:
-            notes[
-                f"20 candidates: a follower died (exit {death.get('exit')}: {death.get('error')})"
-            ] += 1
-        for section in ("handoff", "faults", "many"):
+        for fault, name in (("zk_leader", "ZooKeeper leader killed"), ("quorum", "quorum lost")):
+            got = _section(record, "ensemble", fault)
+            if not isinstance(got, dict):
+                continue
+            if got.get("error"):
+                notes[f"{name}: not measured: {_generic(got['error'].splitlines()[0])[:200]}"] += 1
+            if got.get("two_leaders_at_end"):
+                notes[f"{name}: two leaders still ticking at the end of the observation"] += 1
+            for death in got.get("deaths") or []:
+                error = _generic(death.get("error")) or "no error logged"
+                notes[f"{name}: a candidate died (exit {death.get('exit')}: {error})"] += 1
+        for section in ("many", "scale"):
+            for death in _section(record, section, "change", "deaths") or []:
+                error = _generic(death.get("error"))
+                notes[f"{section}: a follower died (exit {death.get('exit')}: {error})"] += 1
+        for section in ("handoff", "faults", "many", "scale"):
             error = _section(record, section, "error")
             if error:
                 notes[f"{section} not measured: {error.splitlines()[0][:200]}"] += 1
@@ -305,8 +570,11 @@ def _outcomes(records: list[Record]) -> list[str]:
 
 
 def _generic(text: str | None) -> str | None:
-    """An error message without the scenario's election root, so equal errors group."""
-    return None if text is None else re.sub(r"/bench-[\w-]+", "<root>", text)
+    """An error message without the scenario's election root or session ids, so equal
+    errors group."""
+    if text is None:
+        return None
+    return re.sub(r"0x[0-9a-f]+", "0x…", re.sub(r"/bench-[\w-]+", "<root>", text))
 
 
 # -- output ---------------------------------------------------------------------------
@@ -323,41 +591,59 @@ def _ratio(value: float) -> str:
 
 
 def _cell(stats: dict[str, Any], metric: Metric, show_ratio: bool) -> str:
+    if metric.tally:
+        if not stats["of"]:
+            return "-"
+        return ", ".join(f"{value} ×{count}" for value, count in stats["tally"].items())
     if stats["median"] is None:
-        return f"failed ({stats['of']}/{stats['of']})" if stats["of"] else "-"
+        return f"{metric.missing} ({stats['of']}/{stats['of']})" if stats["of"] else "-"
     text = _fmt(stats["median"], metric.digits)
     if stats["n"] > 1 and stats["min"] != stats["max"]:
         text += f" [{_fmt(stats['min'], metric.digits)}-{_fmt(stats['max'], metric.digits)}]"
     if stats["n"] < stats["of"]:
-        text += f" ({stats['of'] - stats['n']} of {stats['of']} failed)"
+        text += f" ({stats['of'] - stats['n']} of {stats['of']} {metric.missing})"
     if show_ratio and stats.get("ratio") is not None:
         text += f" **x{_ratio(stats['ratio'])}**"
     return text
 
 
-def markdown(meta: dict[str, Any], summary: dict[str, Any], contenders: list[Contender]) -> str:
+def table(meta: dict[str, Any], summary: dict[str, Any], contenders: list[Contender]) -> str:
+    """The Markdown table: one row per figure, a bold row before each section."""
+    counts = _counts(meta)
     head = "| figure | " + " | ".join(contender.label for contender in contenders) + " |"
     rule = "|---|" + "---|" * len(contenders)
     rows = [head, rule]
+    section = None
     for metric in (m for m in METRICS if m.table):
+        if metric.section != section:
+            section = metric.section
+            rows.append(f"| **{section.format(**counts)}** |" + " |" * len(contenders))
         cells = [
             _cell(summary["metrics"][contender.key][metric.key], metric, contender.key != "ours")
             for contender in contenders
         ]
-        rows.append(f"| {metric.label} ({metric.unit}) | " + " | ".join(cells) + " |")
+        label = metric.label.format(**counts)
+        rows.append(f"| {label} ({metric.unit}) | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def markdown(meta: dict[str, Any], summary: dict[str, Any], contenders: list[Contender]) -> str:
     lines = [
         "# Failover benchmark",
         "",
         f"`{meta['command'].strip()}` at commit {meta.get('commit', 'unknown')}, "
-        f"{meta['started']} ({meta['runs']} runs, "
+        f"{meta['started']} ({meta['runs']} runs, phases {', '.join(meta.get('phases', []))}; "
         f"{meta['duration_min']:.1f} min; load average before/after: "
-        f"{meta['load_before']} / {meta['load_after']}; {meta['cpus']} CPUs).",
+        f"{meta['load_before']} / {meta['load_after']}; {meta.get('machine', meta['cpus'])}).",
         f"One local three-server ensemble, tickTime {meta['tick_ms']} ms; session timeout "
-        f"{meta['session_timeout_s']:g} s for every contender (the article's).",
+        f"{meta['session_timeout_s']:g} s for every contender (the article's). Versions: "
+        + ", ".join(f"{name} {version}" for name, version in meta.get("versions", {}).items())
+        + ".",
         "",
-        "Cells: median [min-max] over all samples; **xN** is the median divided by ours.",
+        "Cells: median [min-max] over all samples; **xN** is the median divided by ours; "
+        '"v ×n": value v in n samples.',
         "",
-        *rows,
+        table(meta, summary, contenders),
         "",
         "## Outcomes besides the numbers",
         "",
@@ -392,88 +678,93 @@ def claims(summary: dict[str, Any]) -> list[str]:
             f"1/{_fmt(ratio, 1)} -> {verdict}"
         )
     stale = [v for key in ("freeze_stale_ticks", "cut_stale_ticks") for v in ours[key]["samples"]]
-    clean = bool(stale) and all(v == 0 for v in stale)
-    result.append(
-        f"ours: zero ticks after takeover in every fault ({len(stale)} samples: {stale}) -> "
-        + ("holds" if clean else "does NOT hold")
-    )
+    if stale:
+        clean = all(v == 0 for v in stale)
+        result.append(
+            f"ours: zero ticks after takeover in every fault ({len(stale)} samples: {stale}) -> "
+            + ("holds" if clean else "does NOT hold")
+        )
     return result
 
 
-def chart(path: Path, summary: dict[str, Any], contenders: list[Contender]) -> None:
-    """Four panels: handoff, takeovers, stale ticks, follower packets. Min-max whiskers."""
+_PANELS = (
+    ("handoff", "SIGTERM handoff (s, log)", True),
+    ("takeover", "takeover after SIGKILL / SIGSTOP / cut (s)", False),
+    ("stale", "ticks that should not happen", False),
+    ("ensemble", "ZooKeeper faults (s)", False),
+    ("packets", "packets/s per follower (log)", True),
+    ("rss", "resident memory per candidate (MB)", False),
+    ("cpu", "CPU seconds per minute per candidate (log)", True),
+)
+_COLOURS = ("#2b8a3e", "#1c7ed6", "#7048e8", "#e64980", "#f08c00", "#c92a2a")
+
+
+def chart(
+    path: Path, summary: dict[str, Any], contenders: list[Contender], meta: dict[str, Any]
+) -> None:
+    """One panel per kind of figure (``_PANELS``), medians with min-max whiskers; a
+    figure a contender was not measured for has no bar. The eighth cell is the legend."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [
-        ("handoff", "SIGTERM handoff (s, log)", True),
-        ("takeover", "takeover after SIGKILL / freeze / cut (s)", False),
-        ("stale", "old leader's ticks after takeover", False),
-        ("packets", "packets/s per follower, 2 and 20 candidates (log)", True),
-    ]
-    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
-    colours = ["#2b8a3e", "#1c7ed6", "#f08c00", "#c92a2a"]
-    for ax, (panel, title, log) in zip(axes.flat, panels, strict=True):
+    counts = _counts(meta)
+    fig, axes = plt.subplots(4, 2, figsize=(14, 17))
+    for ax, (panel, title, log) in zip(axes.flat, _PANELS, strict=False):
         metrics = [m for m in METRICS if m.chart == panel]
-        width = 0.8 / max(len(contenders), 1)
+        width = 0.84 / max(len(contenders), 1)
         for i, contender in enumerate(contenders):
-            medians, lows, highs = [], [], []
-            for metric in metrics:
+            xs, medians, lows, highs, labels = [], [], [], [], []
+            for j, metric in enumerate(metrics):
                 stats = summary["metrics"][contender.key][metric.key]
-                med = stats["median"] if stats["median"] is not None else 0.0
+                med = stats["median"]
+                if med is None:
+                    continue
+                xs.append(j + i * width)
                 medians.append(med)
-                lows.append(med - (stats["min"] if stats["min"] is not None else med))
-                highs.append((stats["max"] if stats["max"] is not None else med) - med)
-            xs = [j + i * width for j in range(len(metrics))]
+                lows.append(med - stats["min"])
+                highs.append(stats["max"] - med)
+                labels.append(_bar_label(summary, contender, metric, med))
             bars = ax.bar(
                 xs,
                 medians,
                 width,
                 label=contender.label,
-                color=colours[i % len(colours)],
+                color=_COLOURS[i % len(_COLOURS)],
                 yerr=[lows, highs],
-                capsize=3,
+                capsize=2,
             )
-            labels = [
-                _bar_label(summary, contender, metric, med)
-                for metric, med in zip(metrics, medians, strict=True)
-            ]
-            ax.bar_label(bars, labels=labels, fontsize=7, padding=2)
+            ax.bar_label(bars, labels=labels, fontsize=6, padding=2, rotation=90)
         ax.set_xticks([j + width * (len(contenders) - 1) / 2 for j in range(len(metrics))])
-        ax.set_xticklabels([_short(m) for m in metrics], fontsize=8)
+        ax.set_xticklabels([m.short.format(**counts) for m in metrics], fontsize=7)
         ax.set_title(title, fontsize=10)
-        if log:
+        ax.margins(y=0.25)
+        if log and any(bar.get_height() > 0 for bar in ax.patches):
             ax.set_yscale("log")
-    axes.flat[0].legend(fontsize=8)
-    fig.suptitle("Leader election failover: ours vs kazoo Election vs the article's recipe")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    legend = axes.flat[-1]
+    legend.axis("off")
+    handles, names = axes.flat[0].get_legend_handles_labels()
+    legend.legend(handles, names, loc="center", fontsize=10, frameon=False)
+    fig.suptitle(
+        "Leader election failover: ours vs kazoo Election vs Curator vs the article's recipe"
+    )
+    fig.tight_layout(rect=(0, 0, 1, 0.98))
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
 def _bar_label(summary: dict[str, Any], contender: Contender, metric: Metric, median: float) -> str:
     """The median on the bar; for stale ticks, say so when the old leader had died."""
-    text = f"{median:.{metric.digits}f}" if median >= 0.1 or metric.digits == 0 else f"{median:.3f}"
+    if median == 0 or median >= 0.1 or metric.digits == 0:
+        text = f"{median:.{metric.digits}f}"
+    else:
+        text = f"{median:.3f}"
     if metric.key in ("freeze_stale_ticks", "cut_stale_ticks"):
         died = summary["metrics"][contender.key][metric.key.split("_")[0] + "_old_died"]
         if died["n"] and died["min"] == 1.0:
-            text += "\n(died)"
+            text += " (died)"
     return text
-
-
-def _short(metric: Metric) -> str:
-    return {
-        "handoff_s": "SIGTERM",
-        "crash_s": "SIGKILL",
-        "freeze_takeover_s": "SIGSTOP",
-        "cut_takeover_s": "cut",
-        "freeze_stale_ticks": "SIGSTOP",
-        "cut_stale_ticks": "cut",
-        "follower_packets_2": "2 candidates",
-        "follower_packets_20": "20 candidates",
-    }.get(metric.key, metric.key)
 
 
 def write_results(
@@ -487,4 +778,4 @@ def write_results(
     payload = {"meta": meta, "summary": summary, "records": records}
     (outdir / "results.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
     (outdir / "results.md").write_text(markdown(meta, summary, contenders))
-    chart(outdir / "chart.png", summary, contenders)
+    chart(outdir / "chart.png", summary, contenders, meta)

@@ -10,6 +10,10 @@ Usage::
         faults = run_faults(trial, gate)         #   kill, freeze, cut (seconds-scale)
     finally:
         trial.stop_all()
+    # ZooKeeper's own faults hit everyone: all contenders' pairs at once.
+    by_key = run_ensemble_faults([trial, ...], random.Random(run))
+    # Growth, alone: a hundred candidates of one contender.
+    scale = run_many(trial, scenario="scale", count=100, stagger_s=0.25)
 
 Times: the bench takes ``time.time()`` just before it sends a signal or flips the
 proxy; tick times come from the workers' own log lines. Same host, same clock.
@@ -37,6 +41,22 @@ proxy; tick times come from the workers' own log lines. Same host, same clock.
 * **readers**: candidates, other than the old leader, whose ``lcxid`` grew between
   SIGTERM and 2 s after the new leader's first tick: everyone who read the election
   in that window, woken or polling. For ours, ``watch_fired`` lines are counted too.
+* **rss_mb / cpu_s_per_min** (two candidates, over the ``steady_s`` window): the leader's
+  and the follower's resident set at the end of the window (``VmRSS``), and the CPU
+  seconds (user + system, every thread) they used in it, per minute of wall time.
+* **old_exit**: the exit status of the SIGTERM'd leader (143 is 128 + SIGTERM: a JVM
+  that ran its shutdown hooks); **old_exceptions**: what it printed besides JSON lines.
+* ZooKeeper faults (``run_ensemble_faults``; every contender's pair at once):
+  **silence_s** (longest stretch without any tick, 1.5 s before the fault to the end),
+  **ticks_during** (ticks from 1 s after the fault until a quorum serves again: work
+  nobody could know was still the leader's), **resume_s** (quorum serving again -> the
+  first tick), **moved** (the one ticking at the end is, or is not, the one ticking
+  before the fault; "two leaders": both tick at the end; "none": nobody does),
+  **two_leaders_s** (time after the fault in which both candidates' runs of ticks
+  overlap: two leaders at once), **sessions_kept** (sessions that owned an election
+  node before the fault and still own one at the end).
+* **scale**: the twenty-candidate figures again with ``scale`` candidates (ours and
+  kazoo's), started ``scale_stagger_s`` apart, alone on the box.
 """
 
 from __future__ import annotations
@@ -58,12 +78,14 @@ from testbed.checker import (
     first_tick_after,
     longest_silence,
     parse_time,
+    recovery,
     ticks_after,
     ticks_from_events,
 )
 from testbed.ensemble import Ensemble
 from testbed.faultproxy import FaultProxy
 from testbed.processes import WorkerProcess, wait_until
+from testbed.procstats import ProcSample, cpu_seconds_per_minute
 
 
 class ScenarioError(Exception):
@@ -80,7 +102,18 @@ class Config:
     hold_s: float = 20.0  # freeze / cut length: twice the session timeout
     observe_s: float = 5.0  # watched after the freeze or cut ended
     steady_s: float = 12.0  # window for packet counts (pings come every ~3.3 s)
+    settle_s: float = 2.0  # after the last candidate registered, before anything is counted
     many: int = 20  # candidates for the herd and the 20-candidate packet counts
+    scale: int = 100  # candidates for the growth row (ours and kazoo's only)
+    scale_stagger_s: float = 0.25  # between starts of the scale row's candidates
+    quorum_down_s: float = 10.0  # two of three servers down this long
+    side_by_side: bool = False  # the handoff beside the faults too (smoke runs only)
+
+    @property
+    def ensemble_observe_s(self) -> float:
+        """Watched after a ZooKeeper fault: long enough for a session to expire and a
+        successor to tick (session + one server tick + a JVM's reaction)."""
+        return self.session_timeout_s + self.tick_ms / 1000 + 8.0
 
     @property
     def takeover_timeout_s(self) -> float:
@@ -114,13 +147,14 @@ class Trial:
         return f"/bench-{self.contender.key}-r{self.run}-{scenario}"
 
     def spawn(self, scenario: str, index: int, connect: str | None = None) -> WorkerProcess:
-        name = f"{self.contender.kind}-{scenario}-{index}"
+        name = f"{self.contender.key}-{scenario}-{index}"
         worker = self.contender.candidate(
             name=name,
             connect=connect or self.ensemble.connect_string(),
             path=self.path(scenario),
             log=self.logdir / f"{name}.log",
             session_timeout_s=self.config.session_timeout_s,
+            behind_proxy=connect is not None,
         )
         with self._lock:
             self._workers.append(worker)
@@ -225,6 +259,32 @@ def outcome(worker: WorkerProcess) -> dict[str, Any]:
     }
 
 
+# The first line of an exception as a JVM or Python prints it: "java.lang.X: message",
+# "EndOfStreamException: ...", "kazoo.exceptions.X"; never a stack frame ("\tat ...").
+_EXCEPTION_LINE = re.compile(r"^(?:[\w$]+\.)*[\w$]*(?:Exception|Error)\b(?::\s?.*)?$")
+_HEX = re.compile(r"0x[0-9a-f]+")
+
+
+def logged_exceptions(worker: WorkerProcess) -> list[str]:
+    """Distinct exceptions a candidate printed outside its JSON lines, in order: what a
+    library logged on its own (Curator's and ZooKeeper's warnings, a Python traceback's
+    last line). Session ids become ``0x…``, so equal exceptions group across runs."""
+    found: dict[str, None] = {}
+    for line in worker.log_text().splitlines():
+        line = line.strip()
+        if line.startswith("{") or not _EXCEPTION_LINE.match(line):
+            continue
+        found[_HEX.sub("0x…", line)[:240]] = None
+    return list(found)
+
+
+def _costs(before: ProcSample | None, after: ProcSample | None) -> dict[str, float | None]:
+    return {
+        "rss_mb": None if after is None else after.rss_mb,
+        "cpu_s_per_min": cpu_seconds_per_minute(before, after),
+    }
+
+
 def _mean(values: list[float]) -> float | None:
     return statistics.fmean(values) if values else None
 
@@ -244,8 +304,13 @@ def run_handoff(trial: Trial) -> dict[str, Any]:
     trial.wait_first_tick(leader)
     follower = trial.spawn("handoff", 2)
     trial.wait_registered("handoff", 2)
-    time.sleep(2.0)
+    time.sleep(trial.config.settle_s)
+    costs = {"leader": ProcSample.read(leader.pid), "follower": ProcSample.read(follower.pid)}
     result: dict[str, Any] = {"steady": trial.steady("handoff"), "handoffs": []}
+    result["costs"] = {
+        "leader": _costs(costs["leader"], ProcSample.read(leader.pid)),
+        "follower": _costs(costs["follower"], ProcSample.read(follower.pid)),
+    }
     for round_no in range(trial.config.handoffs):
         trial.random_phase()
         signalled = time.time()
@@ -256,6 +321,7 @@ def run_handoff(trial: Trial) -> dict[str, Any]:
             "handoff_s": None if new is None else new.time - signalled,
             "old_exit": exit_code,
             "old_error": outcome(leader)["error"],
+            "old_exceptions": logged_exceptions(leader),
         }
         if new is None:
             sample["error"] = f"no takeover within {trial.config.takeover_timeout_s:.0f} s"
@@ -300,7 +366,7 @@ def run_faults(trial: Trial, gate: threading.Event | None = None) -> dict[str, A
             trial.wait_registered(kind, 2)
         if gate is not None:
             gate.wait(timeout=240)
-        time.sleep(2.0)
+        time.sleep(config.settle_s)
         trial.random_phase()
         started = {"crash": time.time()}
         leaders["crash"].signal(signal.SIGKILL)
@@ -356,22 +422,33 @@ def _judge_fault(
     return result
 
 
-def run_many(trial: Trial, gate: threading.Event | None = None) -> dict[str, Any]:
-    """``many`` candidates: steady-state counts, then one SIGTERM and who woke up."""
-    config = trial.config
+def run_many(
+    trial: Trial,
+    gate: threading.Event | None = None,
+    scenario: str = "many",
+    count: int | None = None,
+    stagger_s: float = 0.0,
+) -> dict[str, Any]:
+    """``count`` (default ``many``) candidates: steady-state counts, then one SIGTERM
+    and who woke up. ``stagger_s`` between starts keeps a hundred start-ups (each a
+    fraction of a CPU second) from all landing on two cores at once."""
+    count = count or trial.config.many
     try:
-        leader = trial.spawn("many", 1)
+        leader = trial.spawn(scenario, 1)
         trial.wait_first_tick(leader)
-        others = [trial.spawn("many", i) for i in range(2, config.many + 1)]
-        trial.wait_registered("many", config.many, timeout=240)
+        others = []
+        for i in range(2, count + 1):
+            others.append(trial.spawn(scenario, i))
+            time.sleep(stagger_s)
+        trial.wait_registered(scenario, count, timeout=120 + 2 * count)
     finally:
         if gate is not None:
             gate.set()
     workers = [leader, *others]
     try:
-        time.sleep(3.0)
-        result: dict[str, Any] = {"steady": trial.steady("many")}
-        path = trial.path("many")
+        time.sleep(trial.config.settle_s + 1.0)
+        result: dict[str, Any] = {"candidates": count, "steady": trial.steady(scenario)}
+        path = trial.path(scenario)
         owners = trial.probe.ephemerals(path)
         leader_node = min(owners, key=sequence)
         leader_session = owners[leader_node]
@@ -419,3 +496,125 @@ def _event_time(event: dict[str, Any]) -> float:
         return parse_time(str(event.get("time")))
     except ValueError:
         return 0.0
+
+
+# -- ZooKeeper's own faults, every contender at once -----------------------------------
+
+ENSEMBLE_FAULTS = ("zk_leader", "quorum")
+
+
+def run_ensemble_faults(trials: list[Trial], rng: random.Random) -> dict[str, dict[str, Any]]:
+    """One pair per contender, side by side, through each ZooKeeper fault in turn.
+
+    A server fault hits every client of the ensemble, so it cannot be given to one
+    contender alone without stopping the others' scenarios; instead every contender
+    gets a fresh pair and the same fault at the same instant:
+
+    * ``zk_leader``: SIGKILL to the server in Mode leader; watched for
+      ``ensemble_observe_s``; then it is started again.
+    * ``quorum``: SIGKILL to the leader and one follower; ``quorum_down_s`` later both
+      are started again; "back" is the first moment a leader and a follower serve;
+      watched for ``ensemble_observe_s`` after that.
+
+    Returns contender key -> fault -> figures (see ``_judge_recovery``).
+    """
+    results: dict[str, dict[str, Any]] = {trial.contender.key: {} for trial in trials}
+    ensemble = trials[0].ensemble
+    for fault in ENSEMBLE_FAULTS:
+        pairs: dict[str, list[WorkerProcess]] = {}
+        try:
+            for trial in trials:
+                pairs[trial.contender.key] = [trial.spawn(fault, 1)]
+            for trial in list(trials):
+                key = trial.contender.key
+                try:
+                    trial.wait_first_tick(pairs[key][0])
+                    pairs[key].append(trial.spawn(fault, 2))
+                except (ScenarioError, AssertionError) as err:
+                    results[key][fault] = {"error": f"{type(err).__name__}: {err}"}
+            ready = [t for t in trials if len(pairs[t.contender.key]) == 2]
+            for trial in list(ready):
+                try:
+                    trial.wait_registered(fault, 2)
+                except AssertionError as err:
+                    results[trial.contender.key][fault] = {"error": f"AssertionError: {err}"}
+                    ready.remove(trial)
+            if not ready:
+                continue
+            time.sleep(trials[0].config.settle_s)
+            time.sleep(rng.uniform(0.0, 1.0))  # a random point of the once-a-second loops
+            probe = ready[0].probe
+            owners = {t.contender.key: probe.ephemerals(t.path(fault)) for t in ready}
+            timing = _ZK_FAULTS[fault](ensemble, trials[0].config)
+            after = {t.contender.key: probe.ephemerals(t.path(fault)) for t in ready}
+            for trial in ready:
+                key = trial.contender.key
+                results[key][fault] = _judge_recovery(pairs[key], owners[key], after[key], **timing)
+        finally:
+            for trial in trials:
+                trial.stop_all(pairs.get(trial.contender.key, []))
+            ensemble.restart_missing(timeout=120)
+    return results
+
+
+def _kill_zk_leader(ensemble: Ensemble, config: Config) -> dict[str, Any]:
+    victim = ensemble.leader()
+    fault = time.time()
+    victim.kill()
+    back = _wait_serving(ensemble, timeout=60)
+    _sleep_until(fault + config.ensemble_observe_s)
+    return {"fault": fault, "back": back, "end": time.time(), "down_s": back - fault}
+
+
+def _lose_quorum(ensemble: Ensemble, config: Config) -> dict[str, Any]:
+    followers = [s for s in ensemble.servers if s.mode() == "follower"]
+    victims = [ensemble.leader(), followers[0]]
+    fault = time.time()
+    for server in victims:
+        server.kill()
+    _sleep_until(fault + config.quorum_down_s)
+    for server in victims:
+        server.start()
+    back = _wait_serving(ensemble, timeout=120)
+    _sleep_until(back + config.ensemble_observe_s)
+    return {"fault": fault, "back": back, "end": time.time(), "down_s": back - fault}
+
+
+_ZK_FAULTS = {"zk_leader": _kill_zk_leader, "quorum": _lose_quorum}
+
+
+def _wait_serving(ensemble: Ensemble, timeout: float) -> float:
+    """Poll ``srvr`` until a leader and at least one follower serve; return that time."""
+
+    def serving() -> bool:
+        modes = [server.mode() for server in ensemble.running()]
+        return modes.count("leader") == 1 and modes.count("follower") >= 1
+
+    wait_until(serving, timeout, 0.05, "a serving ZooKeeper quorum")
+    return time.time()
+
+
+def _judge_recovery(
+    pair: list[WorkerProcess],
+    owners_before: dict[str, str],
+    owners_after: dict[str, str],
+    fault: float,
+    back: float,
+    end: float,
+    down_s: float,
+) -> dict[str, Any]:
+    """Figures of one pair through one ZooKeeper fault (``testbed.checker.recovery``),
+    and ``sessions_kept``: how many of the sessions that owned the pair's election nodes
+    before the fault still own one at the end (the servers' ``dump``): a candidate that
+    re-created its node on the same session kept it; one that died or opened a new
+    session did not."""
+    judged = recovery(ticks_of(pair), fault, back, end)
+    kept = set(owners_before.values()) & set(owners_after.values())
+    return {
+        **judged.__dict__,
+        "sessions_kept": len(kept),
+        "candidates": len(owners_before),
+        "down_s": down_s,
+        "observed_s": end - fault,
+        "deaths": [{"name": w.name, **outcome(w)} for w in pair if w.returncode is not None],
+    }

@@ -11,6 +11,9 @@ Nothing here imports pytest or the tests. Modules:
                      processes signalled by PID, and polling with a deadline.
 ``checker``          ``Tick``, ``ticks_from_events()``, ``windows()``, ``violations()``:
                      the E1 judge over tick logs (pure logic).
-``java_candidates``  ``JavaCandidateBuild``: compiles and starts the Java candidates
-                     (the article's recipe) in ``testbed/java/``.
+``java_candidates``  ``JavaCandidateBuild``, ``JavaProgram``: compiles Java candidates
+                     (the article's recipe in ``testbed/java/``, and any a caller adds)
+                     in one cached build, and gives each one's command line.
+``procstats``        ``ProcSample``, ``cpu_seconds_per_minute()``: resident memory and
+                     CPU time of a process, from ``/proc``.
 """

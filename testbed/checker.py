@@ -234,3 +234,70 @@ def summary(ticks: Iterable[Tick], gap_s: float | None = None) -> str:
     found = violations(ordered, gap_s)
     lines += [f"{len(found)} violations:"] + ["  " + v for v in found]
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """How leadership came through a fault that every candidate saw (a ZooKeeper one).
+
+    ``moved``: "kept" when the one ticking at the end is the one that ticked last before
+    the fault, "moved" when it is another, "two leaders" when more than one ticks at the
+    end, "none" when nobody does, "unknown" when nobody ticked before the fault.
+    """
+
+    leader_before: str | None
+    leader_after: str | None
+    moved: str
+    ticks_during: int  # ticks between fault + settle and back: work without a serving ensemble
+    resume_s: float | None  # back -> the first tick after it
+    silence_s: float  # the longest stretch without a tick, 1.5 s before the fault to the end
+    two_leaders_s: float  # time after the fault in which two candidates' windows overlap
+    two_leaders_at_end: bool  # more than one candidate ticked in the final tail_s
+
+
+def recovery(
+    ticks: Iterable[Tick],
+    fault: float,
+    back: float,
+    end: float,
+    settle_s: float = 1.0,
+    tail_s: float = 3.0,
+) -> Recovery:
+    """Judge ``ticks`` around a fault at ``fault``, the ensemble serving again at ``back``,
+    watched until ``end``. A tick within ``settle_s`` after the fault may have been
+    confirmed before it, so it does not count as work during the fault; the leader at the
+    end is whoever ticked last in the final ``tail_s`` seconds (ticks come each second).
+
+    Two leaders: the candidates' windows (``windows`` with a 1.5 s gap: ticks a second
+    apart are one term) from the fault on, and the summed time in which two overlap."""
+    ordered = _by_time(ticks)
+    before = [t for t in ordered if t.time <= fault]
+    leader_before = before[-1].service if before else None
+    tail = [t for t in ordered if end - tail_s < t.time <= end]
+    leader_after = tail[-1].service if tail else None
+    if leader_before is None:
+        moved = "unknown"
+    elif leader_after is None:
+        moved = "none"
+    elif len({t.service for t in tail}) > 1:
+        moved = "two leaders"
+    else:
+        moved = "kept" if leader_after == leader_before else "moved"
+    first_back = first_tick_after(ordered, back)
+    terms = windows([t for t in ordered if fault < t.time <= end], gap_s=1.5)
+    overlap = sum(
+        max(0.0, min(a.end, b.end) - max(a.start, b.start))
+        for i, a in enumerate(terms)
+        for b in terms[i + 1 :]
+        if a.service != b.service
+    )
+    return Recovery(
+        leader_before=leader_before,
+        leader_after=leader_after,
+        moved=moved,
+        ticks_during=len([t for t in ordered if fault + settle_s < t.time < back]),
+        resume_s=None if first_back is None or first_back.time > end else first_back.time - back,
+        silence_s=longest_silence(ordered, fault - 1.5, end),
+        two_leaders_s=overlap,
+        two_leaders_at_end=len({t.service for t in tail}) > 1,
+    )

@@ -1,17 +1,22 @@
-"""The article's worker in Java (``testbed/java/ArticleWorker.java``): compile once, build argv.
+"""Java candidates: compile their sources once, build each one's command line.
 
 Usage::
 
-    java = JavaCandidateBuild.find()        # None when javac or the recipe jar is missing
-    java.compile()                          # cached in .build/java/<source hash>/
+    java = JavaCandidateBuild.find()        # the article's worker; None: no javac or jar
+    java.compile()                          # cached in .build/java/<hash of sources and jars>/
     argv = java.argv(connect="127.0.0.1:2181", name="service1", close_on_term=True)
 
-Both the benchmark and the interop test run this one program, so what the interop test
-proves about the recipe is what the benchmark measures.
+    # several programs, one build (the benchmark adds its Curator workers this way):
+    mine = JavaProgram("MyWorker", (src,), ("x.jar",), "libx-java")
+    java = JavaCandidateBuild.find((ARTICLE, mine))
+    java.argv(connect=..., name=..., main="MyWorker")
 
-The classpath is Debian's: ``zookeeper-recipes-election.jar`` and ``zookeeper.jar``,
-whose manifests name their own dependencies (``Class-Path``), plus slf4j's simple
-binding so the client's warnings reach stderr instead of a "no binding" notice.
+The interop test and the benchmark run the one ``ArticleWorker`` program
+(``testbed/java/ArticleWorker.java``), so what the interop test proves about the recipe
+is what the benchmark measures. A program is a main class, its sources, and the jars it
+needs; every jar is Debian's, in ``/usr/share/java``, and its manifest names its own
+dependencies (``Class-Path``), which the JVM follows. slf4j's simple binding is added
+when present, so a library's warnings reach stderr instead of a "no binding" notice.
 """
 
 from __future__ import annotations
@@ -21,23 +26,45 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SOURCE = REPO_ROOT / "testbed" / "java" / "ArticleWorker.java"
 BUILD_ROOT = REPO_ROOT / ".build" / "java"
-MAIN_CLASS = "ArticleWorker"
-
 JAR_DIR = Path(os.environ.get("ZK_JAVA_JARS", "/usr/share/java"))
-RECIPE_JAR = JAR_DIR / "zookeeper-recipes-election.jar"
-_CLASSPATH_JARS = ("zookeeper-recipes-election.jar", "zookeeper.jar", "slf4j-simple.jar")
+_LOG_BINDING = "slf4j-simple.jar"
 
-MISSING_MESSAGE = (
-    "the article's Java recipe needs javac and Debian's ZooKeeper jars: "
-    "`sudo apt-get install default-jdk-headless zookeeper` "
-    f"(looked for {RECIPE_JAR})"
+
+@dataclass(frozen=True)
+class JavaProgram:
+    """One candidate program: its main class, the sources it needs, the jars it runs on."""
+
+    main: str
+    sources: tuple[Path, ...]
+    jars: tuple[str, ...]  # file names under JAR_DIR, every one required
+    packages: str  # the Debian packages that ship them, for the message when missing
+
+    def missing_jars(self) -> list[Path]:
+        return [JAR_DIR / name for name in self.jars if not (JAR_DIR / name).is_file()]
+
+    def missing_message(self) -> str:
+        return (
+            f"{self.main} needs javac and Debian's jars: "
+            f"`sudo apt-get install default-jdk-headless {self.packages}` "
+            f"(looked for {', '.join(str(JAR_DIR / name) for name in self.jars)})"
+        )
+
+
+ARTICLE = JavaProgram(
+    "ArticleWorker",
+    (REPO_ROOT / "testbed" / "java" / "ArticleWorker.java",),
+    ("zookeeper-recipes-election.jar", "zookeeper.jar"),
+    "zookeeper",
 )
+MAIN_CLASS = ARTICLE.main
+RECIPE_JAR = JAR_DIR / ARTICLE.jars[0]
+MISSING_MESSAGE = ARTICLE.missing_message()
 
 # Twenty of these run at once on two cores: a small heap, the serial collector and
 # the C1 compiler only keep each one to a second of start-up CPU and ~40 MB.
@@ -54,31 +81,58 @@ _JVM_FLAGS = (
 
 @dataclass(frozen=True)
 class JavaCandidateBuild:
-    """Where java, javac and the jars are; ``compile()`` then ``argv()``."""
+    """Where java and javac are, and the programs to build; ``compile()`` then ``argv()``."""
 
     java: str
     javac: str
-    jars: tuple[str, ...]
+    programs: tuple[JavaProgram, ...]
 
     @classmethod
-    def find(cls) -> JavaCandidateBuild | None:
-        """The toolchain and jars, or None (then show MISSING_MESSAGE)."""
+    def find(cls, programs: Iterable[JavaProgram] = (ARTICLE,)) -> JavaCandidateBuild | None:
+        """A build of those ``programs`` whose jars are installed; None when there is no
+        JDK or none of them can be built (then show ``missing_message()``)."""
         java, javac = shutil.which("java"), shutil.which("javac")
-        jars = tuple(str(JAR_DIR / name) for name in _CLASSPATH_JARS)
-        if java is None or javac is None or not all(Path(j).is_file() for j in jars[:2]):
+        available = tuple(p for p in programs if not p.missing_jars())
+        if java is None or javac is None or not available:
             return None
-        return cls(java, javac, tuple(j for j in jars if Path(j).is_file()))
+        return cls(java, javac, available)
+
+    def has(self, main: str) -> bool:
+        return any(program.main == main for program in self.programs)
+
+    def program(self, main: str) -> JavaProgram:
+        for program in self.programs:
+            if program.main == main:
+                return program
+        raise KeyError(f"{main} is not in this build (missing jars?)")
+
+    def classpath(self, main: str | None = None) -> tuple[str, ...]:
+        """The jars of one program (or of all, to compile), slf4j's binding last."""
+        chosen = self.programs if main is None else (self.program(main),)
+        names = [name for program in chosen for name in program.jars] + [_LOG_BINDING]
+        jars = (str(JAR_DIR / name) for name in dict.fromkeys(names))
+        return tuple(jar for jar in jars if Path(jar).is_file())
+
+    @property
+    def sources(self) -> tuple[Path, ...]:
+        return tuple(dict.fromkeys(s for program in self.programs for s in program.sources))
 
     @property
     def build_dir(self) -> Path:
-        """One directory per source version: a stale class is never run."""
-        digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:16]
-        return BUILD_ROOT / digest
+        """One directory per version of the sources and the jars: a stale class never runs."""
+        digest = hashlib.sha256()
+        for source in sorted(self.sources):
+            digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
+        digest.update("\0".join(self.classpath()).encode())
+        return BUILD_ROOT / digest.hexdigest()[:16]
+
+    def _built(self, target: Path) -> bool:
+        return all((target / f"{program.main}.class").is_file() for program in self.programs)
 
     def compile(self) -> Path:
-        """javac into build_dir unless it is there already; return build_dir."""
+        """javac every source into build_dir unless it is there already; return build_dir."""
         target = self.build_dir
-        if (target / f"{MAIN_CLASS}.class").is_file():
+        if self._built(target):
             return target
         BUILD_ROOT.mkdir(parents=True, exist_ok=True)
         # Compile beside the target and rename: two runs racing never see half a build.
@@ -89,14 +143,14 @@ class JavaCandidateBuild:
                     self.javac,
                     "-Xlint:all,-path",
                     "-cp",
-                    os.pathsep.join(self.jars),
+                    os.pathsep.join(self.classpath()),
                     "-d",
                     str(scratch),
-                    str(SOURCE),
+                    *(str(source) for source in self.sources),
                 ],
                 capture_output=True,
                 text=True,
-                timeout=180,
+                timeout=300,
                 check=False,
             )
             if result.returncode != 0:
@@ -104,7 +158,7 @@ class JavaCandidateBuild:
             try:
                 scratch.rename(target)
             except OSError:
-                if not (target / f"{MAIN_CLASS}.class").is_file():
+                if not self._built(target):
                     raise
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -118,15 +172,20 @@ class JavaCandidateBuild:
         session_timeout_ms: int = 10_000,
         close_on_term: bool = False,
         report_leader: bool = False,
+        main: str = ARTICLE.main,
     ) -> list[str]:
-        """The command line of one candidate (compile() first)."""
-        classpath = os.pathsep.join((str(self.build_dir), *self.jars))
+        """The command line of one candidate of program ``main`` (compile() first).
+
+        Every program takes --connect, --name, --root and --session-timeout-ms; the
+        article's worker also --close-on-term and --report-leader.
+        """
+        classpath = os.pathsep.join((str(self.build_dir), *self.classpath(main)))
         argv = [
             self.java,
             *_JVM_FLAGS,
             "-cp",
             classpath,
-            MAIN_CLASS,
+            main,
             "--connect",
             connect,
             "--name",

@@ -13,6 +13,7 @@ from testbed.checker import (
     first_tick_after,
     longest_silence,
     parse_time,
+    recovery,
     spacings,
     summary,
     ticks_after,
@@ -193,3 +194,48 @@ def test_spacings_and_summary() -> None:
     assert spacings(ticks, "a") == pytest.approx([1.1, 1.1])
     text = summary(ticks + [Tick("b", T0 + 1.5, 4)])
     assert "4 ticks by 2 services" in text and "violations" in text and "went down" in text
+
+
+# -- recovery (a fault every candidate saw) -------------------------------------------
+
+
+def test_recovery_leader_kept_through_a_short_fault() -> None:
+    ticks = run("a", None, 0, 10) + run("a", None, 13, 10)
+    got = recovery(ticks, fault=T0 + 9.5, back=T0 + 12.5, end=T0 + 22.5)
+    assert (got.leader_before, got.leader_after, got.moved) == ("a", "a", "kept")
+    assert got.ticks_during == 0
+    assert got.resume_s == pytest.approx(0.5)
+    assert got.silence_s == pytest.approx(4.0)  # the ticks at 9 and 13
+    assert (got.two_leaders_s, got.two_leaders_at_end) == (0.0, False)
+
+
+def test_recovery_counts_work_without_quorum_after_the_settle_time() -> None:
+    # a ticks straight through: 10.0 is within the settle second, 11..14 are not.
+    ticks = run("a", None, 0, 20)
+    got = recovery(ticks, fault=T0 + 9.5, back=T0 + 14.5, end=T0 + 19.5)
+    assert got.ticks_during == 4
+    assert got.moved == "kept"
+
+
+def test_recovery_moved_with_two_leaders_and_none_at_the_end() -> None:
+    ticks = run("a", None, 0, 10) + run("a", None, 15, 3) + run("b", None, 14, 4)
+    got = recovery(ticks, fault=T0 + 9.5, back=T0 + 12.0, end=T0 + 18.5)
+    assert got.moved == "two leaders" and got.leader_after == "b"  # b ticked last
+    assert got.two_leaders_s == pytest.approx(2.0)  # a's 15..17 inside b's 14..17
+    assert got.two_leaders_at_end
+    # b goes on alone after a's last tick at 17: moved, after two seconds of two leaders.
+    longer = run("a", None, 0, 10) + run("a", None, 15, 3) + run("b", None, 14, 7)
+    only_b = recovery(longer, fault=T0 + 9.5, back=T0 + 12.0, end=T0 + 20.5)
+    assert (only_b.moved, only_b.two_leaders_at_end) == ("moved", False)
+    assert only_b.two_leaders_s == pytest.approx(2.0)
+
+    assert got.resume_s == pytest.approx(2.0)
+    quiet = recovery(run("a", None, 0, 10), fault=T0 + 9.5, back=T0 + 12.0, end=T0 + 20.0)
+    assert (quiet.moved, quiet.resume_s, quiet.leader_after) == ("none", None, None)
+    assert recovery([], fault=T0, back=T0 + 1, end=T0 + 5).moved == "unknown"
+
+
+def test_recovery_a_clean_move_is_not_two_leaders() -> None:
+    ticks = run("a", None, 0, 10) + run("b", None, 21, 5)
+    got = recovery(ticks, fault=T0 + 9.5, back=T0 + 12.0, end=T0 + 26.0)
+    assert (got.moved, got.two_leaders_s, got.two_leaders_at_end) == ("moved", 0.0, False)

@@ -1,0 +1,166 @@
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.time.temporal.ChronoUnit;
+
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.framework.state.ConnectionState;
+import org.apache.curator.retry.ExponentialBackoffRetry;
+
+/**
+ * What the benchmark's Curator workers share besides Curator: the command line and the
+ * project's log contract (one JSON object per line on stdout; "processing" lines carry
+ * fencing_token null, as every baseline's do), so one checker reads every contender alike.
+ *
+ * <p>Command line: {@code --connect H:P,... --name NAME [--root /leader-election]
+ * [--session-timeout-ms 10000] [--interval-ms 1000] [--behind-proxy]}; a bad one exits 2.
+ */
+final class WorkerSupport {
+    private static final DateTimeFormatter TIME =
+            DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'").withZone(ZoneOffset.UTC);
+    private static final DateTimeFormatter SECONDS =
+            DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss'Z'").withZone(ZoneOffset.UTC);
+
+    // Curator's default (CuratorFrameworkFactory): what newClient(connect, retry) uses.
+    private static final int CONNECTION_TIMEOUT_MS = 15_000;
+
+    final String program;
+    String connect;
+    String name;
+    String root = "/leader-election";
+    int sessionTimeoutMs = 10000;
+    long intervalMs = 1000;
+    boolean behindProxy;
+
+    private WorkerSupport(String program) {
+        this.program = program;
+    }
+
+    /** The options, or exit 2 with one line on stderr. */
+    static WorkerSupport parse(String program, String[] args) {
+        WorkerSupport options = new WorkerSupport(program);
+        try {
+            options.read(args);
+        } catch (IllegalArgumentException e) {
+            System.err.println(program + ": " + e.getMessage());
+            System.exit(2);
+        }
+        return options;
+    }
+
+    private void read(String[] args) {
+        for (int i = 0; i < args.length; i++) {
+            String flag = args[i];
+            switch (flag) {
+                case "--connect" -> connect = value(args, ++i, flag);
+                case "--name" -> name = value(args, ++i, flag);
+                case "--root" -> root = value(args, ++i, flag);
+                case "--session-timeout-ms" -> sessionTimeoutMs = number(value(args, ++i, flag), flag);
+                case "--interval-ms" -> intervalMs = number(value(args, ++i, flag), flag);
+                case "--behind-proxy" -> behindProxy = true;
+                default -> throw new IllegalArgumentException("unknown argument " + flag);
+            }
+        }
+        if (connect == null || connect.isEmpty()) {
+            throw new IllegalArgumentException("--connect is required (host:port,...)");
+        }
+        if (name == null || name.isEmpty()) {
+            throw new IllegalArgumentException("--name is required");
+        }
+    }
+
+    /** One unit of leader work, as the checker counts it. */
+    void processing() {
+        log("info", "processing", "Processing... " + SECONDS.format(Instant.now()),
+                ",\"fencing_token\":null");
+    }
+
+    /**
+     * The client every Curator worker uses: what {@code CuratorFrameworkFactory.newClient(connect,
+     * session, connection, retry)} builds, with Getting Started's ExponentialBackoffRetry(1000, 3),
+     * Curator's default connection timeout (15 s) and the article's session.
+     *
+     * <p>One harness-only difference, behind the benchmark's fault proxy ({@code --behind-proxy}):
+     * Curator's ensemble tracker reads the servers' own client addresses from /zookeeper/config and
+     * replaces the connection string with them, which here would route around the proxy and out
+     * of the cut being measured. In a deployment those are the addresses the user gave, which a
+     * cut takes down too; so, only there, the tracker is off.
+     */
+    CuratorFramework newClient() {
+        return CuratorFrameworkFactory.builder()
+                .connectString(connect)
+                .sessionTimeoutMs(sessionTimeoutMs)
+                .connectionTimeoutMs(CONNECTION_TIMEOUT_MS)
+                .retryPolicy(new ExponentialBackoffRetry(1000, 3))
+                .ensembleTracker(!behindProxy)
+                .build();
+    }
+
+    /** A "zk_state" line per connection state Curator reports (and the session once connected). */
+    void connectionState(CuratorFramework client, ConnectionState state) {
+        String session = "";
+        if (state.isConnected()) {
+            try {
+                long id = client.getZookeeperClient().getZooKeeper().getSessionId();
+                session = ",\"session_id\":" + quote("0x" + Long.toHexString(id));
+            } catch (Exception e) {
+                session = ",\"session_id\":null";
+            }
+        }
+        log("info", "zk_state", "connection " + state, ",\"state\":" + quote(state.name()) + session);
+    }
+
+    void log(String level, String event, String message, String extra) {
+        String line = "{\"time\":" + quote(TIME.format(Instant.now().truncatedTo(ChronoUnit.MICROS)))
+                + ",\"level\":" + quote(level) + ",\"service\":" + quote(name)
+                + ",\"event\":" + quote(event) + ",\"message\":" + quote(message) + extra + "}";
+        synchronized (System.out) {
+            System.out.println(line);
+            System.out.flush();
+        }
+    }
+
+    private static String value(String[] args, int i, String flag) {
+        if (i >= args.length) {
+            throw new IllegalArgumentException(flag + " needs a value");
+        }
+        return args[i];
+    }
+
+    private static int number(String text, String flag) {
+        try {
+            int n = Integer.parseInt(text);
+            if (n <= 0) {
+                throw new NumberFormatException("not positive");
+            }
+            return n;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(flag + " must be a positive integer (got " + text + ")");
+        }
+    }
+
+    static String quote(String text) {
+        if (text == null) {
+            return "null";
+        }
+        StringBuilder out = new StringBuilder("\"");
+        for (char c : text.toCharArray()) {
+            switch (c) {
+                case '"' -> out.append("\\\"");
+                case '\\' -> out.append("\\\\");
+                case '\n' -> out.append("\\n");
+                case '\r' -> out.append("\\r");
+                case '\t' -> out.append("\\t");
+                default -> {
+                    if (c < 0x20) {
+                        out.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        out.append(c);
+                    }
+                }
+            }
+        }
+        return out.append('"').toString();
+    }
+}
