@@ -191,8 +191,10 @@ _worker_state() {
 }
 
 _zk_mode() {
-    docker exec "$1" sh -c 'echo srvr | nc -w 2 localhost 2181' 2>/dev/null |
-        sed -n 's/^Mode: //p' || true
+    # srvr's Mode (leader, follower), as the compose file's healthcheck asks it.
+    # shellcheck disable=SC2016  # for the container's bash
+    docker exec "$1" timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/2181 && printf srvr >&3 && cat <&3' \
+        2>/dev/null | sed -n 's/^Mode: //p' || true
 }
 
 _label() {
@@ -362,12 +364,15 @@ _ready() {
     _wait_for "$ready_timeout_s" "the ensemble to serve and one worker to lead" -- _steady
 }
 
-_leader() {
+_found=""
+
+_find_leader() {
+    # The worker that leads, in _found.
     local id
     for id in "${workers[@]}"; do
         if [[ "$(_worker_state "$id")" == leader ]]; then
-            echo "$id"
-            return
+            _found="$id"
+            return 0
         fi
     done
     return 1
@@ -383,12 +388,13 @@ _another_leads() {
 
 _state_is() { [[ "$(_worker_state "$1")" == "$2" ]]; }
 
-_zk_leader() {
+_find_zk_leader() {
+    # The ZooKeeper node in Mode: leader, in _found.
     local id
     for id in "${nodes[@]}"; do
         if [[ "$(_zk_mode "$id")" == leader ]]; then
-            echo "$id"
-            return
+            _found="$id"
+            return 0
         fi
     done
     return 1
@@ -457,7 +463,8 @@ _restart_worker() {
 demo_stop() {
     local leader others code
     _start_demo
-    leader="$(_leader)" || _fail "no worker leads right now"
+    _wait_for 30 "a worker to lead" -- _find_leader
+    leader="$_found"
     others="$(_others_named "$leader")"
     _say "$(_target stop "$leader"): SIGTERM to the leading worker."
     _note "Watch: $(_label "$leader") gives up leadership, closes its session and exits 0 within" \
@@ -476,7 +483,8 @@ demo_stop() {
 demo_kill() {
     local leader others timeout_s code
     _start_demo
-    leader="$(_leader)" || _fail "no worker leads right now"
+    _wait_for 30 "a worker to lead" -- _find_leader
+    leader="$_found"
     others="$(_others_named "$leader")"
     timeout_s="$(_session_timeout_s "$leader")"
     _say "$(_target kill "$leader"): SIGKILL, no goodbye; its session stays open."
@@ -497,7 +505,8 @@ demo_kill() {
 demo_pause() {
     local leader others timeout_s pause_s paused_at left
     _start_demo
-    leader="$(_leader)" || _fail "no worker leads right now"
+    _wait_for 30 "a worker to lead" -- _find_leader
+    leader="$_found"
     others="$(_others_named "$leader")"
     timeout_s="$(_session_timeout_s "$leader")"
     pause_s=$((timeout_s + 5))
@@ -520,7 +529,8 @@ demo_pause() {
 demo_partition() {
     local leader others timeout_s network name alias
     _start_demo
-    leader="$(_leader)" || _fail "no worker leads right now"
+    _wait_for 30 "a worker to lead" -- _find_leader
+    leader="$_found"
     others="$(_others_named "$leader")"
     timeout_s="$(_session_timeout_s "$leader")"
     # shellcheck disable=SC2016  # a Go template, not the shell's
@@ -548,8 +558,10 @@ demo_partition() {
 demo_zk_leader() {
     local node leader others
     _start_demo
-    node="$(_zk_leader)" || _fail "no ZooKeeper node is in Mode: leader"
-    leader="$(_leader)" || _fail "no worker leads right now"
+    _wait_for 30 "a ZooKeeper node in Mode: leader" -- _find_zk_leader
+    node="$_found"
+    _wait_for 30 "a worker to lead" -- _find_leader
+    leader="$_found"
     others="$(_others_named "$leader")"
     _say "$(_target stop "$node"): the ZooKeeper node in Mode: leader."
     _note "Watch: the two other nodes elect a new ZooKeeper leader within seconds; the workers'" \
@@ -568,7 +580,8 @@ demo_zk_leader() {
 demo_quorum() {
     local node follower="" survivor="" id
     _start_demo
-    node="$(_zk_leader)" || _fail "no ZooKeeper node is in Mode: leader"
+    _wait_for 30 "a ZooKeeper node in Mode: leader" -- _find_zk_leader
+    node="$_found"
     for id in "${nodes[@]}"; do
         if [[ "$id" != "$node" ]]; then
             if [[ -z "$follower" ]]; then follower="$id"; else survivor="$id"; fi

@@ -220,7 +220,9 @@ class ComposeProject:
         """The node's `srvr` Mode (leader, follower, ...), None when it does not serve."""
         if not self.state(node).get("Running"):
             return None
-        probe = self.exec(node, "sh", "-c", "echo srvr | nc -w 2 localhost 2181")
+        # As the compose file's healthcheck asks (not through nc: see there).
+        srvr = "exec 3<>/dev/tcp/127.0.0.1/2181 && printf srvr >&3 && cat <&3"
+        probe = self.exec(node, "timeout", "3", "bash", "-c", srvr)
         for line in probe.stdout.splitlines():
             if line.startswith("Mode: "):
                 return line.removeprefix("Mode: ").strip()
