@@ -20,8 +20,9 @@
 #              `pip install -r requirements.txt` finds them satisfied and needs no index;
 #              Debian's EXTERNALLY-MANAGED marker (PEP 668) is removed, since the image
 #              stands in for one whose Python is not Debian's.
-#   zookeeper  Debian's ZooKeeper jars, logback, a headless JRE, netcat (the compose healthcheck's
-#              `nc`, as on the official image), the official image's directories, user,
+#   zookeeper  Debian's ZooKeeper jars, logback, a headless JRE, bash (the compose
+#              healthcheck's /dev/tcp) and netcat, as on the official image; the official
+#              image's directories, user,
 #              variables, volumes, entrypoint contract and CMD (zookeeper/ here).
 # Sharing one root file system costs the Python stand-in a JRE it never uses, and saves a
 # second debootstrap (about a minute and a half and 1 GB).
