@@ -44,13 +44,15 @@ _undo=()
 _scaled=0
 
 _print_lines() {
-    # The printer: reads `name | line` from the workers' followers and marked lines from
-    # the script; JSON log lines become "  12:00:01.234  service1  Processing... ...",
-    # text log lines are shown as the worker wrote them.
+    # The printer: reads `name | line` from the workers' followers (name: the service, or
+    # the container when a service is scaled) and marked lines from the script. A worker
+    # line is shown as "  12:00:01.234  service1  what happened", as `make logs` does:
+    # a text line as the worker wrote it, its time first; a JSON line by its message.
     local tty=0 status="" line name body time message
     local re_csi=$'\e\\[[0-9;?]*[A-Za-z]'
-    local re_time='"time": "[0-9-]+T([0-9:]+\.[0-9]{3})'
+    local re_json_time='"time": "[0-9-]+T([0-9:]+\.[0-9]{3})'
     local re_message='"message": "(([^"\\]|\\.)*)"'
+    local re_text_time='^([0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}) +(.*)$'
     if [[ -t 1 ]]; then tty=1; fi
     while IFS= read -r line; do
         case "$line" in
@@ -73,16 +75,13 @@ _print_lines() {
             while [[ "$body" =~ $re_csi ]]; do body="${body/"${BASH_REMATCH[0]}"/}"; done
             if [[ "$body" == "{"* ]]; then
                 time="" message="$body"
-                if [[ "$body" =~ $re_time ]]; then time="${BASH_REMATCH[1]}"; fi
+                if [[ "$body" =~ $re_json_time ]]; then time="${BASH_REMATCH[1]}"; fi
                 if [[ "$body" =~ $re_message ]]; then message="${BASH_REMATCH[1]}"; fi
-                if [[ "$body" =~ \"service\":\ \"([^\"]*)\" ]] && ((!_scaled)); then
-                    name="${BASH_REMATCH[1]}"
-                fi
                 line="  $time  $name  ${message//\\\"/\"}"
-            elif ((_scaled)); then
-                line="  $name  $body"
+            elif [[ "$body" =~ $re_text_time ]]; then
+                line="  ${BASH_REMATCH[1]}  $name  ${BASH_REMATCH[2]}"
             else
-                line="  $body"
+                line="  $name  $body"
             fi
             ;;
         esac
@@ -253,7 +252,7 @@ _follow() {
     # stops or the demo ends. `docker logs -f` itself is the background job (its output
     # goes to a process substitution that names each line), so stopping it ends both.
     local id="$1" since="$2" name
-    name="$(_name "$id")"
+    name="$(_label "$id")"
     docker logs -f --since "$since" "$id" \
         > >(while IFS= read -r line; do printf '%s | %s\n' "$name" "$line"; done >&3) 2>&1 &
     _follower_pids+=("$!")

@@ -1,8 +1,9 @@
 """docker/demo.sh without Docker: its printer (pure text in, text out) and its usage line.
 
 The printer is what the terminal shows during a demo: the workers' lines (tagged
-`container | line` by the demo's followers), the narration and the waiting line, all
-through one process. Sourcing the script defines its functions and runs nothing.
+`service | line` by the demo's followers, `container | line` when a service is scaled),
+the narration and the waiting line, all through one process. Sourcing the script
+defines its functions and runs nothing.
 """
 
 from __future__ import annotations
@@ -28,13 +29,15 @@ JSON_TICK = json.dumps(
         "session_id": "0x1000008b7640000",
     }
 )
-TEXT_TICK = "04:04:13.928 INFO    service1 processing: Processing... 2026-11-26T04:04:13Z"
+# common.logs' text format: time, the level unless INFO, what happened.
+TEXT_TICK = "04:04:13.928 Processing... token 0x100000003"
+TEXT_LOST = "04:04:14.100 WARNING leadership lost (suspended), token 0x100000003"
 
 
-def _print(lines: list[str], scaled: bool = False) -> list[str]:
+def _print(lines: list[str]) -> list[str]:
     """Feed `lines` to the demo's printer (stdout not a terminal); its output lines."""
     done = subprocess.run(
-        ["bash", "-c", f'source "$1"; _scaled={int(scaled)}; _print_lines', "printer", str(DEMO)],
+        ["bash", "-c", 'source "$1"; _print_lines', "printer", str(DEMO)],
         input="".join(f"{line}\n" for line in lines),
         capture_output=True,
         text=True,
@@ -45,32 +48,37 @@ def _print(lines: list[str], scaled: bool = False) -> list[str]:
     return done.stdout.splitlines()
 
 
-@pytest.mark.parametrize("name", ["zkdemo-service1-1", "zkdemo_service1_1"])
-def test_json_lines_are_shown_short(name: str) -> None:
-    assert _print([f"{name} | {JSON_TICK}"]) == [
+def test_json_lines_are_shown_by_time_name_and_message() -> None:
+    assert _print([f"service1 | {JSON_TICK}"]) == [
         "  04:04:13.928  service1  Processing... 2026-11-26T04:04:13Z"
     ]
 
 
 def test_json_message_quotes_are_unescaped() -> None:
     line = JSON_TICK.replace("Processing... 2026-11-26T04:04:13Z", 'say \\"hi\\"')
-    assert _print([f"c | {line}"]) == ['  04:04:13.928  service1  say "hi"']
+    assert _print([f"service1 | {line}"]) == ['  04:04:13.928  service1  say "hi"']
 
 
-def test_text_lines_are_shown_as_the_worker_wrote_them() -> None:
-    assert _print([f"zkdemo-service1-1 | {TEXT_TICK}"]) == [f"  {TEXT_TICK}"]
-
-
-def test_scaled_services_are_named_by_container() -> None:
-    shown = _print([f"zkdemo-service1-2 | {TEXT_TICK}", f"zkdemo-service1-2 | {JSON_TICK}"], True)
-    assert shown == [
-        f"  zkdemo-service1-2  {TEXT_TICK}",
-        "  04:04:13.928  zkdemo-service1-2  Processing... 2026-11-26T04:04:13Z",
+def test_text_lines_are_shown_as_the_worker_wrote_them_time_first() -> None:
+    assert _print([f"service1 | {TEXT_TICK}", f"service2 | {TEXT_LOST}"]) == [
+        "  04:04:13.928  service1  Processing... token 0x100000003",
+        "  04:04:14.100  service2  WARNING leadership lost (suspended), token 0x100000003",
     ]
 
 
-def test_terminal_escapes_are_dropped() -> None:
-    assert _print([f"c | \x1b[2K{TEXT_TICK}"]) == [f"  {TEXT_TICK}"]
+def test_scaled_services_are_named_by_container() -> None:
+    shown = _print([f"zkdemo-service1-2 | {TEXT_TICK}", f"zkdemo_service1_2 | {JSON_TICK}"])
+    assert shown == [
+        "  04:04:13.928  zkdemo-service1-2  Processing... token 0x100000003",
+        "  04:04:13.928  zkdemo_service1_2  Processing... 2026-11-26T04:04:13Z",
+    ]
+
+
+def test_other_lines_and_terminal_escapes() -> None:
+    assert _print([f"service1 | \x1b[2K{TEXT_TICK}", "service1 | Traceback (most recent)"]) == [
+        "  04:04:13.928  service1  Processing... token 0x100000003",
+        "  service1  Traceback (most recent)",
+    ]
 
 
 def test_narration_and_waiting_lines_off_a_terminal() -> None:
@@ -78,7 +86,7 @@ def test_narration_and_waiting_lines_off_a_terminal() -> None:
         [
             f"{MARK}say ==> docker compose stop service1",
             f"{MARK}status   ... 3 s: waiting for service2 to lead",
-            f"c | {TEXT_TICK}",
+            f"service1 | {TEXT_TICK}",
             f"{MARK}clear",
             "Container zkdemo-service1-1  Stopped",
         ]
@@ -86,7 +94,7 @@ def test_narration_and_waiting_lines_off_a_terminal() -> None:
     assert shown == [
         "==> docker compose stop service1",
         "  ... 3 s: waiting for service2 to lead",
-        f"  {TEXT_TICK}",
+        "  04:04:13.928  service1  Processing... token 0x100000003",
         "Container zkdemo-service1-1  Stopped",
     ]
 
