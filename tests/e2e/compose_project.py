@@ -115,9 +115,12 @@ class ComposeProject:
 
     # -- commands ---------------------------------------------------------------------
 
-    def compose(self, *args: str, timeout: float = 120) -> str:
-        """Run one compose command (the user's own); its output. Raises on failure."""
-        return self._run([*self._command, *args], timeout)
+    def compose(self, *args: str, timeout: float = 120, env: dict[str, str] | None = None) -> str:
+        """Run one compose command (the user's own); its output. Raises on failure.
+
+        ``env`` adds to the project's environment for this command (a changed setting).
+        """
+        return self._run([*self._command, *args], timeout, env)
 
     def docker(self, *args: str, timeout: float = 60) -> str:
         return self._run(["docker", *args], timeout)
@@ -141,11 +144,11 @@ class ComposeProject:
             check=False,
         )
 
-    def _run(self, argv: list[str], timeout: float) -> str:
+    def _run(self, argv: list[str], timeout: float, env: dict[str, str] | None = None) -> str:
         done = subprocess.run(
             argv,
             cwd=self.root,
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
@@ -177,6 +180,10 @@ class ComposeProject:
             assert found, f"no container for {service} in project {self.name}"
             self._containers[service] = found[0]
         return self._containers[service]
+
+    def forget_containers(self) -> None:
+        """After Compose recreated containers: look their ids up again."""
+        self._containers.clear()
 
     def inspect(self, service: str) -> dict[str, Any]:
         """`docker inspect` of the service's container."""
@@ -216,17 +223,19 @@ class ComposeProject:
         assert names, f"{service} is attached to no network"
         return names[0]
 
-    def zk_mode(self, node: str) -> str | None:
-        """The node's `srvr` Mode (leader, follower, ...), None when it does not serve."""
+    def srvr(self, node: str) -> dict[str, str]:
+        """The node's `srvr` answer as {field: value} ({} when it does not answer)."""
         if not self.state(node).get("Running"):
-            return None
+            return {}
         # As the compose file's healthcheck asks (not through nc: see there).
         srvr = "exec 3<>/dev/tcp/127.0.0.1/2181 && printf srvr >&3 && cat <&3"
         probe = self.exec(node, "timeout", "3", "bash", "-c", srvr)
-        for line in probe.stdout.splitlines():
-            if line.startswith("Mode: "):
-                return line.removeprefix("Mode: ").strip()
-        return None
+        fields = (line.partition(": ") for line in probe.stdout.splitlines())
+        return {key: value.strip() for key, sep, value in fields if sep}
+
+    def zk_mode(self, node: str) -> str | None:
+        """The node's `srvr` Mode (leader, follower, ...), None when it does not serve."""
+        return self.srvr(node).get("Mode")
 
     def zk_leader(self) -> str:
         """The ZooKeeper node in Mode: leader (waits for the ensemble to have one)."""

@@ -8,7 +8,8 @@ judged from the workers' logs (testbed.checker) and from `docker inspect` (when 
 ZooKeeper node was stopped and started), never from the verb's own narration.
 
 The order is the workshop's: stop, kill, pause, partition, quorum, then zk-leader right
-after quorum, the sequence in which the ZooKeeper-leader pause used to reach 10 s.
+after quorum, the sequence in which the ZooKeeper-leader pause used to reach 10 s. Last,
+as it recreates containers: a changed ZooKeeper setting applied with `up -d`.
 """
 
 from __future__ import annotations
@@ -167,3 +168,20 @@ def test_demo_without_the_project_says_so_in_one_line(project: ComposeProject) -
     errors = [line for line in done.stderr.splitlines() if line.startswith("demo: ")]
     assert len(errors) == 1 and "no containers" in errors[0], done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_recreated_nodes_keep_their_data_and_the_workers_go_on(project: ComposeProject) -> None:
+    """`ZOO_LOG_LEVEL=INFO docker compose up -d` recreates the three nodes; their data
+    must stay (named volumes): Compose v1 gave a recreated node new, empty anonymous
+    volumes, and every server then refused the workers, which had seen newer zxids."""
+    project.wait_steady()
+    before = {node: project.container(node) for node in ZK_NODES}
+    zxid_before = max(int(project.srvr(node).get("Zxid", "0x0"), 16) for node in ZK_NODES)
+    project.compose("up", "-d", timeout=300, env={"ZOO_LOG_LEVEL": "INFO"})
+    project.forget_containers()
+    recreated = [node for node in ZK_NODES if project.container(node) != before[node]]
+    assert recreated == list(ZK_NODES), f"only {recreated} were recreated"
+    project.wait_healthy()
+    zxid_after = max(int(project.srvr(node).get("Zxid", "0x0"), 16) for node in ZK_NODES)
+    assert zxid_after >= zxid_before, f"zxid {zxid_after:#x} < {zxid_before:#x}: data lost"
+    project.wait_steady(timeout=90)
