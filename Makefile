@@ -3,15 +3,22 @@
 SHELL := /bin/bash
 
 PY := .venv/bin/python
-# Compose v2 (`docker compose`) where it is installed, else Compose v1 (`docker-compose`).
+# Compose v2 (`docker compose`) where it is installed, else Compose v1 (`docker-compose`);
+# COMPOSE="docker-compose" (in the environment or on the command line) picks one.
+# COMPOSE_PROJECT_NAME, the ports (ZOO1_CLIENT_PORT...) and the settings (LOG_FORMAT...)
+# pass through the environment to Compose, as to `docker compose` itself.
+ifndef COMPOSE
 COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+endif
 DEMO := COMPOSE="$(COMPOSE)" docker/demo.sh
+# Every shell script of the project, for shellcheck.
+SHELL_SCRIPTS := .ci/run $(wildcard docker/*.sh docker/standins/*.sh docker/standins/zookeeper/*.sh)
 
-.PHONY: help install test lint standins up down logs status watch depose timeline \
+.PHONY: help install test lint compose-v2 standins up down logs status watch depose timeline \
 	demo-stop demo-kill demo-pause demo-partition demo-zk-leader demo-quorum bench soak
 
 help: ## List the verbs
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 install: .venv/installed ## Create .venv with the pinned runtime and dev requirements
 
@@ -24,12 +31,16 @@ install: .venv/installed ## Create .venv with the pinned runtime and dev require
 test: .venv/installed ## Run every test: unit, integration (ZooKeeper), end to end (Docker); PYTEST_ARGS=...
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: .venv/installed ## ruff check and ruff format --check
+lint: .venv/installed ## ruff check, ruff format --check, shellcheck
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	shellcheck $(SHELL_SCRIPTS)
 
-standins: ## Build the stand-in images for a machine without a registry (CI)
-	docker/standins/build.sh --env-file .build/standins.env
+compose-v2: ## Install Compose v2 (`docker compose`) as a Docker CLI plugin, from Debian's package
+	docker/install-compose-v2.sh
+
+standins: ## Build the stand-in images (no registry here: CI) and name them in .env
+	docker/standins/build.sh --env-file .env
 
 up: ## Build and start the ensemble and both workers, in the background
 	$(COMPOSE) up -d --build

@@ -3,185 +3,624 @@
 #
 #   docker/demo.sh stop|kill|pause|partition|zk-leader|quorum
 #
-# Each one says what it does and what to watch for, does it with the user's own
-# commands (docker compose stop/kill/pause, docker network disconnect), shows the
-# workers' logs while it happens, and puts things back where that is part of the demo.
+# Each one waits until the project is steady (the ensemble serving, one worker leading,
+# the others following), says what it does and what to watch for, does it with the
+# user's own commands (docker compose stop/kill/pause/start, docker network
+# disconnect/connect), shows the workers' log lines while it happens, and puts things
+# back: it returns once all five containers run, are healthy and one worker leads again.
+# While it waits (a session to expire, a quorum to return) the last line of the terminal
+# says what for and counts the seconds; every wait has a deadline, after which the demo
+# puts back what it changed and exits 1 with one line saying what did not happen.
+#
 # COMPOSE names the Compose command (the Makefile passes `docker compose` or
-# `docker-compose`); the workers' health file tells which one leads.
+# `docker-compose`); COMPOSE_PROJECT_NAME, COMPOSE_FILE and `.env` work as for Compose
+# itself. The workers' health file (/tmp/health) tells which one leads; `srvr` tells
+# which ZooKeeper node does. A service scaled to several containers
+# (`up --scale service1=2`) works too: the demo then acts on the one container with
+# `docker stop|kill|...` and names containers in the log lines.
 set -euo pipefail
 
 # Word-split on purpose: "docker compose" is two words.
 # shellcheck disable=SC2206
 compose=(${COMPOSE:-docker compose})
-session_timeout_s=10
+worker_services=(service1 service2)
+zk_services=(zoo1 zoo2 zoo3)
+# Seconds a demo waits for the project to become steady, before and after.
+ready_timeout_s="${DEMO_READY_TIMEOUT_S:-120}"
 
-_say() { printf '\n==> %s\n' "$*"; }
+# A byte no log line starts with: the script's own lines to the printer carry it.
+_MARK=$'\036'
 
-_pretty() {
-    # "12:00:01.234  service1  Processing... ..." from each JSON line; compose's own
-    # "... exited with code N" lines pass as they are.
-    sed -u -n \
-        -e 's/^.*{"time": "[0-9-]*T\([0-9:]*\.[0-9]\{3\}\)[0-9]*Z", "level": "[A-Z]*", "service": "\([^"]*\)", "event": "[^"]*", "message": "\([^"]*\)".*$/  \1  \2  \3/p' \
-        -e '/exited with code/p'
+# -- output: one printer process writes the terminal ----------------------------------
+# The workers' log lines (one `docker logs -f` per container), the narration and the
+# waiting line all go through one FIFO to one printer, so they never garble each other.
+# On a terminal the waiting line is the last line, rewritten in place; elsewhere (a pipe,
+# CI) it is printed as a line of its own once a second.
+
+_work=""
+_printer_pid=""
+_follower_pids=()
+_undo=()
+_scaled=0
+
+_print_lines() {
+    # The printer: reads `name | line` from the workers' followers (name: the service, or
+    # the container when a service is scaled) and marked lines from the script. A worker
+    # line is shown as "  12:00:01.234  service1  what happened", as `make logs` does:
+    # a text line as the worker wrote it, its time first; a JSON line by its message.
+    local tty=0 status="" line name body time message
+    local re_csi=$'\e\\[[0-9;?]*[A-Za-z]'
+    local re_json_time='"time": "[0-9-]+T([0-9:]+\.[0-9]{3})'
+    local re_message='"message": "(([^"\\]|\\.)*)"'
+    local re_text_time='^([0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}) +(.*)$'
+    if [[ -t 1 ]]; then tty=1; fi
+    while IFS= read -r line; do
+        case "$line" in
+        "$_MARK"status\ *)
+            status="${line#"$_MARK"status }"
+            if ((tty)); then printf '\r\e[K%s' "$status"; else printf '%s\n' "$status"; fi
+            continue
+            ;;
+        "$_MARK"clear)
+            if ((tty)) && [[ -n "$status" ]]; then printf '\r\e[K'; fi
+            status=""
+            continue
+            ;;
+        "$_MARK"say\ *)
+            line="${line#"$_MARK"say }"
+            ;;
+        *\ \|\ *)
+            name="${line%% | *}"
+            body="${line#* | }"
+            while [[ "$body" =~ $re_csi ]]; do body="${body/"${BASH_REMATCH[0]}"/}"; done
+            if [[ "$body" == "{"* ]]; then
+                time="" message="$body"
+                if [[ "$body" =~ $re_json_time ]]; then time="${BASH_REMATCH[1]}"; fi
+                if [[ "$body" =~ $re_message ]]; then message="${BASH_REMATCH[1]}"; fi
+                line="  $time  $name  ${message//\\\"/\"}"
+            elif [[ "$body" =~ $re_text_time ]]; then
+                line="  ${BASH_REMATCH[1]}  $name  ${BASH_REMATCH[2]}"
+            else
+                line="  $name  $body"
+            fi
+            ;;
+        esac
+        if ((tty)) && [[ -n "$status" ]]; then
+            printf '\r\e[K%s\n%s' "$line" "$status"
+        else
+            printf '%s\n' "$line"
+        fi
+    done
+    if ((tty)) && [[ -n "$status" ]]; then printf '\r\e[K'; fi
+}
+
+_open_output() {
+    _work="$(mktemp -d "${TMPDIR:-/tmp}/zk-demo.XXXXXX")"
+    mkfifo "$_work/lines"
+    _print_lines <"$_work/lines" &
+    _printer_pid=$!
+    exec 3>"$_work/lines"
+}
+
+_close_output() {
+    # Stop the followers, let the printer write what they sent, and wait for all of them:
+    # nothing of the demo prints after it returns.
+    local pid
+    for pid in "${_follower_pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${_follower_pids[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    _follower_pids=()
+    if [[ -n "$_printer_pid" ]]; then
+        exec 3>&-
+        wait "$_printer_pid" 2>/dev/null || true
+        _printer_pid=""
+    fi
+    if [[ -n "$_work" ]]; then rm -rf "$_work"; fi
+    _work=""
+}
+
+_say() { printf '%ssay \n%ssay ==> %s\n' "$_MARK" "$_MARK" "$*" >&3; }
+_note() {
+    # Narration, folded at 88 columns.
+    local line
+    while IFS= read -r line; do
+        printf '%ssay %s\n' "$_MARK" "${line% }"
+    done < <(printf '%s\n' "$*" | fold -s -w 88) >&3
+}
+_status() { printf '%sstatus   ... %s\n' "$_MARK" "$*" >&3; }
+_status_clear() { printf '%sclear\n' "$_MARK" >&3; }
+
+_run() {
+    # A command the demo shows: its own output goes through the printer too.
+    local line
+    if ! "$@" 2>&1 | while IFS= read -r line; do printf '%ssay %s\n' "$_MARK" "$line"; done >&3; then
+        _fail "\`$*\` failed"
+    fi
+}
+
+_fail() {
+    # One line on stderr, after putting back what the demo changed; exit 1.
+    trap - EXIT INT TERM
+    _put_back
+    _close_output
+    echo "demo: $*" >&2
+    exit 1
+}
+
+_on_interrupt() {
+    trap - EXIT INT TERM
+    _put_back
+    _close_output
+    echo "demo: interrupted; put back what it had changed" >&2
+    exit 130
+}
+
+_put_back() {
+    # The undo steps of a demo that did not finish (best effort, quietly).
+    local step
+    for step in "${_undo[@]}"; do
+        eval "$step" >/dev/null 2>&1 || true
+    done
+    _undo=()
+}
+
+# -- the project's containers -----------------------------------------------------------
+
+_ids() { "${compose[@]}" ps -a -q "$@" 2>/dev/null; }
+
+_inspect() { docker inspect -f "$1" "$2" 2>/dev/null; }
+
+_name() { local n; n="$(_inspect '{{.Name}}' "$1")"; echo "${n#/}"; }
+
+_service() { _inspect '{{index .Config.Labels "com.docker.compose.service"}}' "$1"; }
+
+_status_of() {
+    # running, paused, exited, restarting, created, ...
+    _inspect '{{.State.Status}}' "$1" || echo gone
+}
+
+_health_of() { _inspect '{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$1" || true; }
+
+_worker_state() {
+    # leader, follower or connecting, from the health file the worker rewrites each tick.
+    docker exec "$1" cat /tmp/health 2>/dev/null | sed -n 's/.*"state": *"\([a-z]*\)".*/\1/p' || true
+}
+
+_zk_mode() {
+    # srvr's Mode (leader, follower), as the compose file's healthcheck asks it.
+    # shellcheck disable=SC2016  # for the container's bash
+    docker exec "$1" timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/2181 && printf srvr >&3 && cat <&3' \
+        2>/dev/null | sed -n 's/^Mode: //p' || true
+}
+
+_label() {
+    # How the demo names a container: its service, or its container name when scaled.
+    if ((_scaled)); then _name "$1"; else _service "$1"; fi
+}
+
+_target() {
+    # The user's command for one container: `docker compose stop service1`, or, when its
+    # service has several containers, `docker stop <container>` (Compose acts on all).
+    local verb="$1" id="$2" service
+    service="$(_service "$id")"
+    if ((${_containers_of[$service]:-1} > 1)); then
+        echo "docker $verb $(_name "$id")"
+    else
+        echo "${compose[*]} $verb $service"
+    fi
+}
+
+_act() {
+    # Run `_target VERB ID` (shown as the demo's own command) for each ID.
+    local verb="$1" id command
+    shift
+    for id in "$@"; do
+        command="$(_target "$verb" "$id")"
+        # shellcheck disable=SC2086  # the command is words: "docker compose stop zoo1"
+        _run ${command}
+    done
+}
+
+workers=()
+nodes=()
+declare -A _containers_of=()
+
+_discover() {
+    # The project's containers, once per demo: a demo never recreates one, so ids stay.
+    local service id
+    workers=()
+    nodes=()
+    for service in "${worker_services[@]}" "${zk_services[@]}"; do
+        _containers_of[$service]=0
+        for id in $(_ids "$service"); do
+            _containers_of[$service]=$((_containers_of[$service] + 1))
+            if [[ " ${zk_services[*]} " == *" $service "* ]]; then nodes+=("$id"); else workers+=("$id"); fi
+        done
+    done
+    if ((${#workers[@]} == 0 || ${#nodes[@]} == 0)); then
+        _fail "the project has no containers (${compose[*]} ps); start it first: make up"
+    fi
+    _scaled=0
+    if ((${#workers[@]} > ${#worker_services[@]})); then _scaled=1; fi
 }
 
 _follow() {
-    # Show the workers' new log lines, in the background, for the next $1 seconds.
-    timeout "$1" "${compose[@]}" logs -f --tail=0 --no-color service1 service2 2>/dev/null |
-        _pretty &
-    sleep 2 # time for the follower to attach before anything happens
+    # Show the new log lines of worker container $1 (since $2, epoch seconds) until it
+    # stops or the demo ends. `docker logs -f` itself is the background job (its output
+    # goes to a process substitution that names each line), so stopping it ends both.
+    local id="$1" since="$2" name
+    name="$(_label "$id")"
+    docker logs -f --since "$since" "$id" \
+        > >(while IFS= read -r line; do printf '%s | %s\n' "$name" "$line"; done >&3) 2>&1 &
+    _follower_pids+=("$!")
 }
 
-_container() { "${compose[@]}" ps -q "$1"; }
+_now() { date +%s.%N; }
 
-_worker_state() {
-    # "leader", "follower" or "connecting", from the health file the worker rewrites each tick.
-    "${compose[@]}" exec -T "$1" cat /tmp/health 2>/dev/null |
-        sed -n 's/.*"state": *"\([a-z]*\)".*/\1/p'
+# -- waiting ------------------------------------------------------------------------------
+
+_wait_for() {
+    # _wait_for LIMIT_S "what" [ABOUT_S] -- CHECK...: poll CHECK once a second until it
+    # succeeds; the waiting line counts, "(about ABOUT_S s)" when that is known.
+    local limit="$1" what="$2" about="" started=$SECONDS elapsed
+    shift 2
+    if [[ "$1" != -- ]]; then
+        about="$1"
+        shift
+    fi
+    shift # --
+    until "$@"; do
+        elapsed=$((SECONDS - started))
+        if ((elapsed >= limit)); then
+            _status_clear
+            _fail "gave up after ${limit} s waiting for $what"
+        fi
+        if [[ -n "$about" ]]; then
+            _status "${elapsed} s: waiting for $what (about ${about} s)"
+        else
+            _status "${elapsed} s: waiting for $what (gives up at ${limit} s)"
+        fi
+        sleep 1
+    done
+    _status_clear
 }
 
-_leader() {
-    local service
-    for service in service1 service2; do
-        if [[ "$(_worker_state "$service")" == leader ]]; then
-            echo "$service"
-            return
+_countdown() {
+    # _countdown SECONDS "what": a waiting line counting down to zero.
+    local left="$1" what="$2"
+    while ((left > 0)); do
+        _status "${left} s: $what"
+        sleep 1
+        left=$((left - 1))
+    done
+    _status_clear
+}
+
+_ensemble_serves() {
+    # Every running node answers srvr with a Mode (leader, follower); at least a quorum.
+    local id mode serving=0
+    for id in "${nodes[@]}"; do
+        [[ "$(_status_of "$id")" == running ]] || continue
+        mode="$(_zk_mode "$id")"
+        [[ "$mode" == leader || "$mode" == follower ]] || return 1
+        serving=$((serving + 1))
+    done
+    ((serving * 2 > ${#nodes[@]}))
+}
+
+_one_leads() {
+    # Exactly one worker leads and every other running worker follows.
+    local id state leaders=0
+    for id in "${workers[@]}"; do
+        [[ "$(_status_of "$id")" == running ]] || continue
+        state="$(_worker_state "$id")"
+        case "$state" in
+        leader) leaders=$((leaders + 1)) ;;
+        follower) ;;
+        *) return 1 ;;
+        esac
+    done
+    ((leaders == 1))
+}
+
+_all_running() {
+    local id
+    for id in "${nodes[@]}" "${workers[@]}"; do
+        [[ "$(_status_of "$id")" == running ]] || return 1
+    done
+}
+
+_all_healthy() {
+    local id
+    for id in "${nodes[@]}" "${workers[@]}"; do
+        [[ "$(_health_of "$id")" == healthy ]] || return 1
+    done
+}
+
+_steady() { _all_running && _ensemble_serves && _one_leads; }
+
+_steady_and_healthy() { _steady && _all_healthy; }
+
+_check_startable() {
+    # A stopped or paused container does not come back by itself: say so now, not after
+    # the deadline.
+    local id status
+    for id in "${nodes[@]}" "${workers[@]}"; do
+        status="$(_status_of "$id")"
+        case "$status" in
+        running | restarting) ;;
+        paused) _fail "$(_label "$id") is paused: $(_target unpause "$id"), then again" ;;
+        *) _fail "$(_label "$id") is $status: $(_target start "$id") (or make up), then again" ;;
+        esac
+    done
+}
+
+_ready() {
+    _check_startable
+    _wait_for "$ready_timeout_s" "the ensemble to serve and one worker to lead" -- _steady
+}
+
+_found=""
+
+_find_leader() {
+    # The worker that leads, in _found.
+    local id
+    for id in "${workers[@]}"; do
+        if [[ "$(_worker_state "$id")" == leader ]]; then
+            _found="$id"
+            return 0
         fi
     done
-    echo "no worker leads right now: is the project up (make up) and past its start?" >&2
-    exit 1
+    return 1
 }
 
-_other() { if [[ "$1" == service1 ]]; then echo service2; else echo service1; fi; }
-
-_zk_mode() {
-    "${compose[@]}" exec -T "$1" sh -c 'echo srvr | nc -w 2 localhost 2181' 2>/dev/null |
-        sed -n 's/^Mode: //p'
+_another_leads() {
+    local id
+    for id in "${workers[@]}"; do
+        if [[ "$id" != "$1" && "$(_worker_state "$id")" == leader ]]; then return 0; fi
+    done
+    return 1
 }
 
-_zk_leader() {
-    local node
-    for node in zoo1 zoo2 zoo3; do
-        if [[ "$(_zk_mode "$node")" == leader ]]; then
-            echo "$node"
-            return
+_state_is() { [[ "$(_worker_state "$1")" == "$2" ]]; }
+
+_find_zk_leader() {
+    # The ZooKeeper node in Mode: leader, in _found.
+    local id
+    for id in "${nodes[@]}"; do
+        if [[ "$(_zk_mode "$id")" == leader ]]; then
+            _found="$id"
+            return 0
         fi
     done
-    echo "no ZooKeeper node is in Mode: leader (is the ensemble up and healthy?)" >&2
-    exit 1
+    return 1
 }
+
+_session_timeout_s() {
+    # The workers' ZK_SESSION_TIMEOUT_S, as the servers grant it (4 to 40 s with the
+    # default tickTime of 2 s), in whole seconds.
+    local value
+    value="$(_inspect '{{range .Config.Env}}{{println .}}{{end}}' "$1" |
+        sed -n 's/^ZK_SESSION_TIMEOUT_S=//p')"
+    value="${value:-10}"
+    if [[ "$value" == *.* ]]; then value=$((${value%%.*} + 1)); fi
+    [[ "$value" =~ ^[0-9]+$ ]] || value=10
+    if ((value < 4)); then value=4; fi
+    if ((value > 40)); then value=40; fi
+    echo "$value"
+}
+
+_others_named() {
+    # The workers other than $1, by name: "service2", or "one of wsa-service1-2, ...".
+    local id out="" n=0
+    for id in "${workers[@]}"; do
+        if [[ "$id" != "$1" ]]; then
+            out+="${out:+, }$(_label "$id")"
+            n=$((n + 1))
+        fi
+    done
+    if ((n > 1)); then out="one of $out"; fi
+    echo "$out"
+}
+
+_start_demo() {
+    # Printer and followers first, so the steady state before the fault shows too.
+    local id since
+    trap _on_interrupt INT TERM
+    trap '_put_back; _close_output' EXIT
+    _discover
+    _open_output
+    since="$(_now)"
+    for id in "${workers[@]}"; do
+        if [[ "$(_status_of "$id")" == running ]]; then _follow "$id" "$since"; fi
+    done
+    _ready
+}
+
+_finish_demo() {
+    _say "back to steady: every container running and healthy, one worker leading."
+    _wait_for "$ready_timeout_s" "the project to be steady and healthy again" -- _steady_and_healthy
+    _undo=()
+    sleep 1 # the last log lines, through the followers
+    trap - EXIT INT TERM
+    _close_output
+}
+
+_restart_worker() {
+    # Start a stopped worker again and follow its new run.
+    local id="$1" since
+    since="$(_now)"
+    _act start "$id"
+    _follow "$id" "$since"
+}
+
+# -- the demos ------------------------------------------------------------------------------
 
 demo_stop() {
-    local leader other
-    leader="$(_leader)"
-    other="$(_other "$leader")"
-    _say "docker compose stop $leader: SIGTERM to the leading worker."
-    echo "Watch: $leader logs 'Leadership lost (shutdown)' and exits 0 within a second;"
-    echo "$other logs 'Leading the election' and its first Processing within a second."
-    _follow 14
-    "${compose[@]}" stop "$leader"
-    docker inspect -f "$leader exited with code {{.State.ExitCode}}" "$(_container "$leader")"
-    sleep 4
-    _say "docker compose start $leader: it joins again, as a follower."
-    "${compose[@]}" start "$leader"
-    wait
+    local leader others code
+    _start_demo
+    _wait_for 30 "a worker to lead" -- _find_leader
+    leader="$_found"
+    others="$(_others_named "$leader")"
+    _say "$(_target stop "$leader"): SIGTERM to the leading worker."
+    _note "Watch: $(_label "$leader") gives up leadership, closes its session and exits 0 within" \
+        "a second; $others leads within a second, without waiting for a session timeout."
+    _undo+=("$(_target start "$leader")")
+    _act stop "$leader"
+    code="$(_inspect '{{.State.ExitCode}}' "$leader")"
+    _note "$(_label "$leader") exited with code $code"
+    _wait_for 15 "$others to lead" -- _another_leads "$leader"
+    _say "$(_target start "$leader"): it joins again, as a follower."
+    _restart_worker "$leader"
+    _wait_for 60 "$(_label "$leader") to follow" -- _state_is "$leader" follower
+    _finish_demo
 }
 
 demo_kill() {
-    local leader other
-    leader="$(_leader)"
-    other="$(_other "$leader")"
-    _say "docker compose kill $leader: SIGKILL, no goodbye; its session stays open."
-    echo "Watch: no Processing for about ${session_timeout_s} s (the session timeout); then"
-    echo "ZooKeeper expires the dead session, deletes its node, and $other leads."
-    _follow $((session_timeout_s + 14))
-    "${compose[@]}" kill "$leader"
-    sleep $((session_timeout_s + 5))
-    _say "docker compose start $leader: it joins again, as a follower."
-    "${compose[@]}" start "$leader"
-    wait
+    local leader others timeout_s code
+    _start_demo
+    _wait_for 30 "a worker to lead" -- _find_leader
+    leader="$_found"
+    others="$(_others_named "$leader")"
+    timeout_s="$(_session_timeout_s "$leader")"
+    _say "$(_target kill "$leader"): SIGKILL, no goodbye; its session stays open."
+    _note "Watch: no Processing for about ${timeout_s} s (the session timeout); then ZooKeeper" \
+        "expires the dead session, deletes its node, and $others leads."
+    _undo+=("$(_target start "$leader")")
+    _act kill "$leader"
+    code="$(_inspect '{{.State.ExitCode}}' "$leader")"
+    _note "$(_label "$leader") exited with code $code"
+    _wait_for $((timeout_s + 20)) "$(_label "$leader")'s session to expire and $others to lead" \
+        "$timeout_s" -- _another_leads "$leader"
+    _say "$(_target start "$leader"): it joins again, as a follower."
+    _restart_worker "$leader"
+    _wait_for 60 "$(_label "$leader") to follow" -- _state_is "$leader" follower
+    _finish_demo
 }
 
 demo_pause() {
-    local leader other pause_s=$((session_timeout_s + 5))
-    leader="$(_leader)"
-    other="$(_other "$leader")"
-    _say "docker compose pause $leader for ${pause_s} s: frozen, longer than its session."
-    echo "Watch: $other leads after about ${session_timeout_s} s. On unpause, $leader logs"
-    echo "'Leadership lost' and 'Following', and not one Processing: its lease ran out."
-    _follow $((pause_s + 10))
-    "${compose[@]}" pause "$leader"
-    sleep "$pause_s"
-    _say "docker compose unpause $leader"
-    "${compose[@]}" unpause "$leader"
-    wait
+    local leader others timeout_s pause_s paused_at left
+    _start_demo
+    _wait_for 30 "a worker to lead" -- _find_leader
+    leader="$_found"
+    others="$(_others_named "$leader")"
+    timeout_s="$(_session_timeout_s "$leader")"
+    pause_s=$((timeout_s + 5))
+    _say "$(_target pause "$leader") for ${pause_s} s: frozen, longer than its session."
+    _note "Watch: $others leads after about ${timeout_s} s. On unpause, $(_label "$leader") learns it" \
+        "lost, and follows, without one more Processing: its lease ran out while frozen."
+    _undo+=("$(_target unpause "$leader")")
+    paused_at=$SECONDS
+    _act pause "$leader"
+    _wait_for $((timeout_s + 20)) "$(_label "$leader")'s session to expire and $others to lead" \
+        "$timeout_s" -- _another_leads "$leader"
+    left=$((pause_s - (SECONDS - paused_at)))
+    _countdown "$left" "until unpause; $(_label "$leader") stays frozen"
+    _say "$(_target unpause "$leader")"
+    _act unpause "$leader"
+    _wait_for 30 "$(_label "$leader") to follow" -- _state_is "$leader" follower
+    _finish_demo
 }
 
 demo_partition() {
-    local leader other container network
-    leader="$(_leader)"
-    other="$(_other "$leader")"
-    container="$(_container "$leader")"
-    network="$(docker inspect -f '{{range $name, $_ := .NetworkSettings.Networks}}{{$name}} {{end}}' "$container")"
+    local leader others timeout_s network name alias
+    _start_demo
+    _wait_for 30 "a worker to lead" -- _find_leader
+    leader="$_found"
+    others="$(_others_named "$leader")"
+    timeout_s="$(_session_timeout_s "$leader")"
+    # shellcheck disable=SC2016  # a Go template, not the shell's
+    network="$(_inspect '{{range $name, $_ := .NetworkSettings.Networks}}{{$name}} {{end}}' "$leader")"
     network="${network%% *}"
-    _say "docker network disconnect $network $leader: cut off from ZooKeeper, still running."
-    echo "Watch: $leader stops Processing within $((session_timeout_s / 2)) s (its lease, half the session"
-    echo "timeout, cannot be renewed), before ZooKeeper expires its session; $other leads"
-    echo "after about ${session_timeout_s} s, when the session expires."
-    _follow $((session_timeout_s + 22))
-    docker network disconnect "$network" "$container"
-    sleep $((session_timeout_s + 6))
-    _say "docker network connect --alias $leader $network $leader: back on the network."
-    echo "Watch: $leader finds its session expired (LOST), joins again with a new node"
-    echo "and follows $other; no restart."
-    docker network connect --alias "$leader" "$network" "$container"
-    wait
+    name="$(_name "$leader")"
+    alias="$(_service "$leader")"
+    _say "docker network disconnect $network $name: cut off from ZooKeeper, still running."
+    _note "Watch: $(_label "$leader") stops Processing within $((timeout_s / 2)) s (its lease, half the" \
+        "session timeout, cannot be renewed), before ZooKeeper expires its session; $others" \
+        "leads after about ${timeout_s} s, when the session expires."
+    _undo+=("docker network connect --alias $alias $network $leader")
+    _run docker network disconnect "$network" "$leader"
+    _wait_for $((timeout_s + 25)) "$(_label "$leader")'s session to expire and $others to lead" \
+        "$timeout_s" -- _another_leads "$leader"
+    _countdown 3 "until $(_label "$leader") is reconnected"
+    _say "docker network connect --alias $alias $network $name: back on the network."
+    _note "Watch: $(_label "$leader") finds its session expired, joins again with a new node and" \
+        "follows; no restart."
+    _run docker network connect --alias "$alias" "$network" "$leader"
+    _wait_for 45 "$(_label "$leader") to follow" -- _state_is "$leader" follower
+    _finish_demo
 }
 
 demo_zk_leader() {
-    local node leader other
-    node="$(_zk_leader)"
-    leader="$(_leader)"
-    other="$(_other "$leader")"
-    _say "docker compose stop $node: the ZooKeeper node in Mode: leader."
-    echo "Watch: the two other nodes elect a new ZooKeeper leader within seconds; the"
-    echo "workers' connections go SUSPENDED, then CONNECTED again with the same session;"
-    echo "$leader pauses, then leads on under the same fencing token; $other never leads."
-    _follow 16
-    "${compose[@]}" stop "$node"
-    sleep 8
-    _say "docker compose start $node: it rejoins the ensemble as a follower."
-    "${compose[@]}" start "$node"
-    wait
+    local node leader others
+    _start_demo
+    _wait_for 30 "a ZooKeeper node in Mode: leader" -- _find_zk_leader
+    node="$_found"
+    _wait_for 30 "a worker to lead" -- _find_leader
+    leader="$_found"
+    others="$(_others_named "$leader")"
+    _say "$(_target stop "$node"): the ZooKeeper node in Mode: leader."
+    _note "Watch: the two other nodes elect a new ZooKeeper leader within seconds; the workers'" \
+        "connections go SUSPENDED, then CONNECTED again with the same session;" \
+        "$(_label "$leader") pauses, then leads on under the same fencing token; $others never leads."
+    _undo+=("$(_target start "$node")")
+    _act stop "$node"
+    _wait_for 30 "the two other nodes to elect a new ZooKeeper leader" -- _ensemble_serves
+    _wait_for 30 "$(_label "$leader") to lead on" -- _state_is "$leader" leader
+    _countdown 5 "until $(_label "$node") starts again"
+    _say "$(_target start "$node"): it rejoins the ensemble as a follower."
+    _act start "$node"
+    _finish_demo
 }
 
 demo_quorum() {
-    local node other_nodes=() n
-    node="$(_zk_leader)"
-    for n in zoo1 zoo2 zoo3; do
-        if [[ "$n" != "$node" ]]; then other_nodes+=("$n"); fi
+    local node follower="" survivor="" id
+    _start_demo
+    _wait_for 30 "a ZooKeeper node in Mode: leader" -- _find_zk_leader
+    node="$_found"
+    for id in "${nodes[@]}"; do
+        if [[ "$id" != "$node" ]]; then
+            if [[ -z "$follower" ]]; then follower="$id"; else survivor="$id"; fi
+        fi
     done
-    _say "docker compose stop $node ${other_nodes[0]}: two of three nodes, no quorum."
-    echo "Watch: ${other_nodes[1]} stops serving; the workers' connections go SUSPENDED and"
-    echo "nobody logs Processing: no quorum, no leader."
-    _follow 40
-    "${compose[@]}" stop "$node" "${other_nodes[0]}"
-    sleep 12
-    _say "docker compose start $node ${other_nodes[0]}: quorum back."
-    echo "Watch: once the ensemble serves again, exactly one worker logs Processing."
-    "${compose[@]}" start "$node" "${other_nodes[0]}"
-    wait
+    # One command for both, as a user would type it.
+    _say "${compose[*]} stop $(_service "$node") $(_service "$follower"): two of three nodes, no quorum."
+    _note "Watch: $(_label "$survivor") stops serving; the workers' connections go SUSPENDED and" \
+        "nobody logs Processing: no quorum, no leader."
+    _undo+=("${compose[*]} start $(_service "$node") $(_service "$follower")")
+    _run "${compose[@]}" stop "$(_service "$node")" "$(_service "$follower")"
+    _countdown 12 "until the two nodes start again; no quorum, so nobody may work"
+    _say "${compose[*]} start $(_service "$node") $(_service "$follower"): quorum back."
+    _note "Watch: once the ensemble serves again, exactly one worker logs Processing."
+    _run "${compose[@]}" start "$(_service "$node")" "$(_service "$follower")"
+    _wait_for 90 "the ensemble to serve again and one worker to lead" -- _steady
+    _finish_demo
 }
 
-case "${1:-}" in
-stop) demo_stop ;;
-kill) demo_kill ;;
-pause) demo_pause ;;
-partition) demo_partition ;;
-zk-leader) demo_zk_leader ;;
-quorum) demo_quorum ;;
-*)
-    echo "usage: $0 stop|kill|pause|partition|zk-leader|quorum" >&2
-    exit 2
-    ;;
-esac
+main() {
+    if [[ $# -ne 1 ]]; then
+        echo "usage: $0 stop|kill|pause|partition|zk-leader|quorum" >&2
+        exit 2
+    fi
+    cd "$(dirname "${BASH_SOURCE[0]}")/.."
+    case "$1" in
+    stop) demo_stop ;;
+    kill) demo_kill ;;
+    pause) demo_pause ;;
+    partition) demo_partition ;;
+    zk-leader) demo_zk_leader ;;
+    quorum) demo_quorum ;;
+    *)
+        echo "usage: $0 stop|kill|pause|partition|zk-leader|quorum (not '$1')" >&2
+        exit 2
+        ;;
+    esac
+}
+
+# Sourced (the unit tests read _print_lines), it only defines the functions.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+    main "$@"
+fi

@@ -2,11 +2,13 @@
 # Build the stand-in images that replace the official ones where no image registry can
 # be reached (CI here): one for PYTHON_IMAGE, one for ZOOKEEPER_IMAGE.
 #
-#   eval "$(docker/standins/build.sh)"                    # or:
-#   docker/standins/build.sh --env-file .build/standins.env
+#   docker/standins/build.sh --env-file .env              # what `make standins` runs
+#   eval "$(docker/standins/build.sh)"                    # or: this shell only
 #
 # Prints `export ZOOKEEPER_IMAGE=... PYTHON_IMAGE=...` on stdout (progress goes to
-# stderr); with --env-file it also writes those two assignments to that file. The images
+# stderr). With --env-file FILE it also sets those two variables in FILE, keeping every
+# other line of it: Compose reads `.env` in the project directory by itself, so after
+# `make standins` a plain `docker compose up` in any terminal uses the stand-ins. The images
 # are tagged with a hash of their inputs (this directory and requirements.txt), so a second
 # run with unchanged inputs builds nothing and takes a second.
 #
@@ -18,8 +20,9 @@
 #              `pip install -r requirements.txt` finds them satisfied and needs no index;
 #              Debian's EXTERNALLY-MANAGED marker (PEP 668) is removed, since the image
 #              stands in for one whose Python is not Debian's.
-#   zookeeper  Debian's ZooKeeper jars, a headless JRE, netcat (the compose healthcheck's
-#              `nc`, as on the official image), the official image's directories, user,
+#   zookeeper  Debian's ZooKeeper jars, logback, a headless JRE, bash (the compose
+#              healthcheck's /dev/tcp) and netcat, as on the official image; the official
+#              image's directories, user,
 #              variables, volumes, entrypoint contract and CMD (zookeeper/ here).
 # Sharing one root file system costs the Python stand-in a JRE it never uses, and saves a
 # second debootstrap (about a minute and a half and 1 GB).
@@ -32,7 +35,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 
 suite=bookworm
-packages=python3,python3-pip,python-is-python3,openjdk-17-jre-headless,libzookeeper-java,netcat-openbsd
+packages=python3,python3-pip,python-is-python3,openjdk-17-jre-headless,libzookeeper-java,liblogback-java,netcat-openbsd
 repo=zk-leader-election-standin
 # Downloaded .debs are kept here between builds, so a rebuild after an input change
 # downloads nothing again.
@@ -57,14 +60,37 @@ _debian_mirror() {
         'Identifier: Packages' | head -n 1
 }
 
+_set_in_env_file() {
+    # ZOOKEEPER_IMAGE and PYTHON_IMAGE in a Compose .env file: earlier assignments of them
+    # (and this script's own comment) go, every other line stays, in its order.
+    local file="$1" zookeeper_image="$2" python_image="$3" kept comment
+    comment="# The stand-in images (make standins; docker/standins/build.sh). Delete these"
+    comment+=" three lines to use the official images."
+    kept=""
+    if [[ -f "$file" ]]; then
+        kept="$(grep -v -E -e '^[[:space:]]*(export[[:space:]]+)?(ZOOKEEPER_IMAGE|PYTHON_IMAGE)=' \
+            -e "^# The stand-in images \\(make standins" "$file" || true)"
+    fi
+    mkdir -p "$(dirname "$file")"
+    # Written in place (not replaced), so the file keeps its owner and mode.
+    {
+        if [[ -n "$kept" ]]; then printf '%s\n' "$kept"; fi
+        printf '%s\nZOOKEEPER_IMAGE=%s\nPYTHON_IMAGE=%s\n' "$comment" "$zookeeper_image" "$python_image"
+    } >"$file"
+}
+
 _have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
 _remove_stale_images() {
-    # Best effort: stand-ins built from older inputs; an image a container still uses stays.
-    local image
+    # Best effort: stand-ins built from other inputs more than a day ago. Younger ones stay,
+    # as does an image a container still uses: another checkout of the project (a branch
+    # with other inputs) on this machine may be using them right now.
+    local image created now
+    now="$(date +%s)"
     for image in $(docker image ls --format '{{.Repository}}:{{.Tag}}' "$repo/*"); do
         if [[ "$image" != *":$tag" ]]; then
-            if docker image rm "$image" >/dev/null 2>&1; then
+            created="$(date -d "$(docker image inspect -f '{{.Created}}' "$image")" +%s 2>/dev/null || echo "$now")"
+            if ((now - created > 86400)) && docker image rm "$image" >/dev/null 2>&1; then
                 _log "removed stale $image"
             fi
         fi
@@ -112,7 +138,7 @@ _bootstrap() {
     mkdir -p "$rootfs"/{conf,data,datalog,logs}
     install -m 0755 "$here/zookeeper/docker-entrypoint.sh" "$rootfs/docker-entrypoint.sh"
     install -m 0755 "$here/zookeeper/zkServer.sh" "$rootfs/usr/local/bin/zkServer.sh"
-    install -m 0644 "$here/zookeeper/log4j.properties" "$rootfs/conf/log4j.properties"
+    install -m 0644 "$here/zookeeper/logback.xml" "$rootfs/conf/logback.xml"
     chroot "$rootfs" chown -R zookeeper:zookeeper /conf /data /datalog /logs
 
     _log "trimming"
@@ -186,8 +212,8 @@ main() {
     fi
 
     if [[ -n "$env_file" ]]; then
-        mkdir -p "$(dirname "$env_file")"
-        printf 'ZOOKEEPER_IMAGE=%s\nPYTHON_IMAGE=%s\n' "$zookeeper_image" "$python_image" >"$env_file"
+        _set_in_env_file "$env_file" "$zookeeper_image" "$python_image"
+        _log "set ZOOKEEPER_IMAGE and PYTHON_IMAGE in $env_file"
     fi
     echo "export ZOOKEEPER_IMAGE=$zookeeper_image PYTHON_IMAGE=$python_image"
 }

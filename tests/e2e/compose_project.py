@@ -2,10 +2,11 @@
 
 Usage::
 
-    project = ComposeProject(repo_root, name="zke2e1a2b3c4d", env=images_and_ports)
+    project = ComposeProject(repo_root, "zke2e1a2b3c4d", "v2", ["docker", "compose"], env)
     project.up()
     leader, other = project.wait_steady()
     project.compose("stop", leader)
+    project.make("demo-stop")          # the workshop's own verb, on this project
     ...
     project.down()
 
@@ -34,21 +35,29 @@ WORKERS = ("service1", "service2")
 ZK_NODES = ("zoo1", "zoo2", "zoo3")
 # The compose file's ZK_SESSION_TIMEOUT_S: the demo's own setting, not a test setting.
 SESSION_TIMEOUT_S = 10.0
+# A worker leader's longest pause in work when the ZooKeeper node in Mode: leader stops:
+# the client finds another server and goes on with its session and token.
+ZK_LEADER_PAUSE_BOUND_S = 3.0
 # The last events that say where a worker stands in the election.
 _ROLE_EVENTS = {"following", "leader_elected", "leadership_lost", "started", "shutdown"}
 
 
-def compose_command() -> list[str] | None:
-    """`docker compose` (v2) where it works, else `docker-compose` (v1), else None."""
-    if shutil.which("docker"):
-        probe = subprocess.run(
-            ["docker", "compose", "version"], capture_output=True, timeout=30, check=False
-        )
-        if probe.returncode == 0:
-            return ["docker", "compose"]
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    return None
+# The two Compose generations the workshop supports, by the command that runs each.
+GENERATIONS: dict[str, tuple[str, ...]] = {
+    "v2": ("docker", "compose"),
+    "v1": ("docker-compose",),
+}
+
+
+def compose_works(command: Sequence[str]) -> bool:
+    """True when `<command> version` runs (the CLI plugin or the program is installed)."""
+    if not shutil.which(command[0]):
+        return False
+    try:
+        probe = subprocess.run([*command, "version"], capture_output=True, timeout=30, check=False)
+    except subprocess.TimeoutExpired:
+        return False
+    return probe.returncode == 0
 
 
 def docker_engine_answers() -> bool:
@@ -79,28 +88,67 @@ def docker_time(text: str) -> float:
 class ComposeProject:
     """A compose project with its own name, so a test run never touches a user's demo."""
 
-    def __init__(self, root: Path, name: str, command: Sequence[str], env: dict[str, str]):
+    def __init__(
+        self,
+        root: Path,
+        name: str,
+        generation: str,
+        command: Sequence[str],
+        env: dict[str, str],
+    ):
         self.root = root
         self.name = name
+        self.generation = generation
+        self.command_words = " ".join(command)
         self._command = [*command, "--project-name", name, "--file", "docker-compose.yml"]
-        self._env = {**os.environ, **env}
+        # What a user's shell would hold for this project: its name, file, ports, settings.
+        self.env = {
+            **os.environ,
+            **env,
+            "COMPOSE_PROJECT_NAME": name,
+            "COMPOSE_FILE": "docker-compose.yml",
+        }
+        for inherited in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):  # pytest run by `make test`
+            self.env.pop(inherited, None)
         self._containers: dict[str, str] = {}
         self.up_started: float | None = None
 
     # -- commands ---------------------------------------------------------------------
 
-    def compose(self, *args: str, timeout: float = 120) -> str:
-        """Run one compose command (the user's own); its output. Raises on failure."""
-        return self._run([*self._command, *args], timeout)
+    def compose(self, *args: str, timeout: float = 120, env: dict[str, str] | None = None) -> str:
+        """Run one compose command (the user's own); its output. Raises on failure.
+
+        ``env`` adds to the project's environment for this command (a changed setting).
+        """
+        return self._run([*self._command, *args], timeout, env)
 
     def docker(self, *args: str, timeout: float = 60) -> str:
         return self._run(["docker", *args], timeout)
 
-    def _run(self, argv: list[str], timeout: float) -> str:
+    def make(self, verb: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+        """`make <verb>` of the workshop on this project and generation: its result.
+
+        Runs as a user would, in the repository root, with this project's name, ports
+        and settings in the environment and COMPOSE naming this generation's command.
+        Output is captured: a verb that leaves a process writing to it behind does not
+        return, and fails by its timeout.
+        """
+        return subprocess.run(
+            ["make", "--no-print-directory", verb, f"COMPOSE={self.command_words}"],
+            cwd=self.root,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def _run(self, argv: list[str], timeout: float, env: dict[str, str] | None = None) -> str:
         done = subprocess.run(
             argv,
             cwd=self.root,
-            env=self._env,
+            env={**self.env, **(env or {})},
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
@@ -127,15 +175,44 @@ class ComposeProject:
 
     def container(self, service: str) -> str:
         if service not in self._containers:
-            found = self.compose("ps", "-q", service).split()
+            # -a: Compose v2 lists only running containers without it.
+            found = self.compose("ps", "-a", "-q", service).split()
             assert found, f"no container for {service} in project {self.name}"
             self._containers[service] = found[0]
         return self._containers[service]
+
+    def forget_containers(self) -> None:
+        """After Compose recreated containers: look their ids up again."""
+        self._containers.clear()
+
+    def inspect(self, service: str) -> dict[str, Any]:
+        """`docker inspect` of the service's container."""
+        return json.loads(self.docker("inspect", self.container(service)))[0]
 
     def state(self, service: str) -> dict[str, Any]:
         """`docker inspect`'s State of the service's container."""
         text = self.docker("inspect", "--format", "{{json .State}}", self.container(service))
         return json.loads(text)
+
+    def exec(self, service: str, *argv: str) -> subprocess.CompletedProcess[str]:
+        """`docker exec` in the service's container, as the container's user; the result."""
+        return subprocess.run(
+            ["docker", "exec", self.container(service), *argv],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+
+    def all_running_and_healthy(self) -> list[str]:
+        """Containers that are not running and healthy, as `service: status` (empty: all are)."""
+        wrong = []
+        for service in (*ZK_NODES, *WORKERS):
+            state = self.state(service)
+            health = (state.get("Health") or {}).get("Status")
+            if not state.get("Running") or state.get("Paused") or health != "healthy":
+                wrong.append(f"{service}: {state.get('Status')}, health {health}")
+        return wrong
 
     def network(self, service: str) -> str:
         """The project network the service's container is attached to."""
@@ -146,28 +223,19 @@ class ComposeProject:
         assert names, f"{service} is attached to no network"
         return names[0]
 
+    def srvr(self, node: str) -> dict[str, str]:
+        """The node's `srvr` answer as {field: value} ({} when it does not answer)."""
+        if not self.state(node).get("Running"):
+            return {}
+        # As the compose file's healthcheck asks (not through nc: see there).
+        srvr = "exec 3<>/dev/tcp/127.0.0.1/2181 && printf srvr >&3 && cat <&3"
+        probe = self.exec(node, "timeout", "3", "bash", "-c", srvr)
+        fields = (line.partition(": ") for line in probe.stdout.splitlines())
+        return {key: value.strip() for key, sep, value in fields if sep}
+
     def zk_mode(self, node: str) -> str | None:
         """The node's `srvr` Mode (leader, follower, ...), None when it does not serve."""
-        if not self.state(node).get("Running"):
-            return None
-        probe = subprocess.run(
-            [
-                "docker",
-                "exec",
-                self.container(node),
-                "sh",
-                "-c",
-                "echo srvr | nc -w 2 localhost 2181",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-        for line in probe.stdout.splitlines():
-            if line.startswith("Mode: "):
-                return line.removeprefix("Mode: ").strip()
-        return None
+        return self.srvr(node).get("Mode")
 
     def zk_leader(self) -> str:
         """The ZooKeeper node in Mode: leader (waits for the ensemble to have one)."""

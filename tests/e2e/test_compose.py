@@ -1,17 +1,19 @@
 """docker-compose.yml, run for real: the README's demo and its faults, judged from the logs.
 
-One compose project serves every scenario, in file order; each starts from a steady
-state (one worker ticking, the other following, the ensemble healthy) and the
-``project`` fixture makes the project whole again afterwards. The faults are the
-user's own commands: `stop`, `kill`, `pause`, `docker network disconnect`. Times are
-the workers' own log times against the moment the test issued the command, both read
-off this host's clock.
+One compose project per Compose generation serves every scenario, in file order; each
+starts from a steady state (one worker ticking, the other following, the ensemble
+healthy) and the ``project`` fixture makes the project whole again afterwards. The
+faults are the user's own commands: `stop`, `kill`, `pause`, `docker network
+disconnect`. Times are the workers' own log times against the moment the test issued
+the command, both read off this host's clock. The containers' hardening and the
+workers' secret are read with `docker inspect` and `docker exec`.
 
 The property codes (E1-E12) are defined in docs/properties.md.
 """
 
 from __future__ import annotations
 
+import subprocess
 import time
 
 import pytest
@@ -25,9 +27,19 @@ from testbed.checker import (
     violations,
 )
 from testbed.processes import wait_until
-from tests.e2e.compose_project import SESSION_TIMEOUT_S, ZK_NODES, ComposeProject, docker_time
+from tests.e2e.compose_project import (
+    SESSION_TIMEOUT_S,
+    WORKERS,
+    ZK_LEADER_PAUSE_BOUND_S,
+    ZK_NODES,
+    ComposeProject,
+    docker_time,
+)
 
 pytestmark = pytest.mark.e2e
+
+# The workers' secret, as committed: the compose file mounts it at /run/secrets/zk-auth.
+AUTH_SECRET = "docker/zk-auth.secret"
 
 
 def _assert_one_leader_at_a_time(project: ComposeProject) -> None:
@@ -70,6 +82,68 @@ def test_up_one_worker_processes_once_per_second(project: ComposeProject, measur
     assert all(0.7 <= gap <= 1.3 for gap in gaps), f"tick spacings {gaps}"
     assert project.role(other) == "following"
     _assert_one_leader_at_a_time(project)
+
+
+def test_zookeeper_is_quiet_in_steady_state(project: ComposeProject) -> None:
+    """`docker compose up` reads as the workers' story: over 20 s of steady state the
+    ZooKeeper nodes log fewer lines than the workers, and none says "Processing" (at
+    INFO every node logs "Processing srvr command" for each healthcheck)."""
+    project.wait_steady()
+    start = time.time()
+    _observe(start + 20)
+    end = time.time()
+
+    def lines(service: str) -> list[str]:
+        done = subprocess.run(
+            ["docker", "logs", "--since", f"{start:.3f}", "--until", f"{end:.3f}"]
+            + [project.container(service)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        return done.stdout.splitlines()
+
+    zookeeper = [line for node in ZK_NODES for line in lines(node)]
+    workers = [line for service in WORKERS for line in lines(service)]
+    assert len(workers) >= 15, f"the leader hardly worked: {workers}"
+    assert len(zookeeper) < len(workers), "\n".join(zookeeper)
+    assert not [line for line in zookeeper if "Processing" in line], "\n".join(zookeeper)
+
+
+def test_containers_run_with_least_privilege(project: ComposeProject) -> None:
+    """Read-only root file systems, no capabilities, no-new-privileges, memory and pid
+    limits, not root: as `docker inspect` and the kernel (/proc/1/status) see them."""
+    for service in (*WORKERS, *ZK_NODES):
+        info = project.inspect(service)
+        host = info["HostConfig"]
+        assert host["ReadonlyRootfs"] is True, service
+        assert host["CapDrop"] == ["ALL"] and not host["CapAdd"], (service, host["CapAdd"])
+        assert any(opt.startswith("no-new-privileges") for opt in host["SecurityOpt"]), service
+        assert host["Memory"] > 0 and (host["PidsLimit"] or 0) > 0, service
+        assert info["Config"]["User"] not in ("", "0", "root"), service
+
+        status = project.exec(service, "cat", "/proc/1/status").stdout
+        fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+        assert fields["CapEff"].strip() == "0000000000000000", (service, fields["CapEff"])
+        assert fields["NoNewPrivs"].strip() == "1", service
+        assert fields["Uid"].split()[0] != "0", service
+        assert project.exec(service, "touch", "/probe").returncode != 0, f"{service}: / writable"
+        assert project.exec(service, "touch", "/tmp/probe").returncode == 0, service
+
+
+def test_workers_read_their_auth_secret(project: ComposeProject) -> None:
+    """The compose file's secret reaches each worker, readable by its own user (10001)."""
+    expected = (project.root / AUTH_SECRET).read_text(encoding="utf-8")
+    for service in WORKERS:
+        env = dict(item.split("=", 1) for item in project.inspect(service)["Config"]["Env"])
+        path = env.get("ZK_AUTH_FILE")
+        assert path == "/run/secrets/zk-auth", env
+        read = project.exec(service, "python", "-c", f"print(open({path!r}).read(), end='')")
+        assert read.returncode == 0, read.stderr
+        assert read.stdout == expected
+        assert project.exec(service, "id", "-u").stdout.strip() == "10001"
 
 
 def test_stop_leader_hands_over_at_once_and_exits_zero(project: ComposeProject, measure) -> None:
@@ -182,8 +256,10 @@ def test_zookeeper_leader_loss_keeps_the_worker_leader(project: ComposeProject, 
     # Long enough that a lost session would have shown: expiry plus the other's takeover.
     _observe(issued + SESSION_TIMEOUT_S + 3)
     after = ticks_between(project.ticks(), issued, time.time())
-    measure("ZooKeeper leader stopped: longest pause in Processing", _longest_gap(after, issued))
+    pause_s = _longest_gap(after, issued)
+    measure("ZooKeeper leader stopped: longest pause in Processing", pause_s)
     assert {tick.service for tick in after} == {leader}, summary(after)
+    assert pause_s < ZK_LEADER_PAUSE_BOUND_S, summary(after)
     assert {tick.token for tick in after} == {token}, "the worker leader was elected anew"
     assert resumed
 

@@ -5,19 +5,21 @@
 # Why not Debian's zkServer.sh: it comes with the `zookeeper` package, which depends on
 # default-jre, the desktop JRE and its GTK stack; the stand-in takes the jars
 # (libzookeeper-java) and a headless JRE instead. Debian's jars name their dependencies
-# in their manifests' Class-Path; slf4j's log4j binding is added here so the server logs
-# to the console, as the official image does.
+# in their manifests' Class-Path; logback (Debian's liblogback-java) is added here, with
+# $ZOOCFGDIR first, so the server logs through $ZOOCFGDIR/logback.xml, as the official
+# image (ZooKeeper 3.8 and later) does.
 set -euo pipefail
 
 cfg_dir="${ZOOCFGDIR:-/conf}"
 cfg="$cfg_dir/${2:-zoo.cfg}"
-classpath="$cfg_dir:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-log4j12.jar:/usr/share/java/log4j-1.2.jar"
+classpath="$cfg_dir:/usr/share/java/zookeeper.jar:/usr/share/java/logback-classic.jar:/usr/share/java/logback-core.jar"
 
 case "${1:-}" in
 start-foreground)
     echo "Using config: $cfg" >&2
     # As ZooKeeper's zkEnv.sh: a 1000 MB heap unless ZK_SERVER_HEAP says otherwise;
-    # SERVER_JVMFLAGS and JVMFLAGS are word-split on purpose, as there.
+    # SERVER_JVMFLAGS and JVMFLAGS are word-split on purpose, as there. ZOO_LOG4J_PROP is
+    # passed on as zkServer.sh does, and ignored as there: logback.xml decides.
     # shellcheck disable=SC2086
     exec java "-Xmx${ZK_SERVER_HEAP:-1000}m" ${SERVER_JVMFLAGS:-} ${JVMFLAGS:-} \
         "-Dzookeeper.log.dir=${ZOO_LOG_DIR:-/logs}" \

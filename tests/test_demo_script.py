@@ -1,0 +1,109 @@
+"""docker/demo.sh without Docker: its printer (pure text in, text out) and its usage line.
+
+The printer is what the terminal shows during a demo: the workers' lines (tagged
+`service | line` by the demo's followers, `container | line` when a service is scaled),
+the narration and the waiting line, all through one process. Sourcing the script
+defines its functions and runs nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "docker" / "demo.sh"
+MARK = "\x1e"
+
+JSON_TICK = json.dumps(
+    {
+        "time": "2026-11-26T04:04:13.928413Z",
+        "level": "INFO",
+        "service": "service1",
+        "event": "processing",
+        "message": "Processing... 2026-11-26T04:04:13Z",
+        "fencing_token": 4294967299,
+        "session_id": "0x1000008b7640000",
+    }
+)
+# common.logs' text format: time, the level unless INFO, what happened.
+TEXT_TICK = "04:04:13.928 Processing... token 0x100000003"
+TEXT_LOST = "04:04:14.100 WARNING leadership lost (suspended), token 0x100000003"
+
+
+def _print(lines: list[str]) -> list[str]:
+    """Feed `lines` to the demo's printer (stdout not a terminal); its output lines."""
+    done = subprocess.run(
+        ["bash", "-c", 'source "$1"; _print_lines', "printer", str(DEMO)],
+        input="".join(f"{line}\n" for line in lines),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert done.stderr == ""
+    return done.stdout.splitlines()
+
+
+def test_json_lines_are_shown_by_time_name_and_message() -> None:
+    assert _print([f"service1 | {JSON_TICK}"]) == [
+        "  04:04:13.928  service1  Processing... 2026-11-26T04:04:13Z"
+    ]
+
+
+def test_json_message_quotes_are_unescaped() -> None:
+    line = JSON_TICK.replace("Processing... 2026-11-26T04:04:13Z", 'say \\"hi\\"')
+    assert _print([f"service1 | {line}"]) == ['  04:04:13.928  service1  say "hi"']
+
+
+def test_text_lines_are_shown_as_the_worker_wrote_them_time_first() -> None:
+    assert _print([f"service1 | {TEXT_TICK}", f"service2 | {TEXT_LOST}"]) == [
+        "  04:04:13.928  service1  Processing... token 0x100000003",
+        "  04:04:14.100  service2  WARNING leadership lost (suspended), token 0x100000003",
+    ]
+
+
+def test_scaled_services_are_named_by_container() -> None:
+    shown = _print([f"zkdemo-service1-2 | {TEXT_TICK}", f"zkdemo_service1_2 | {JSON_TICK}"])
+    assert shown == [
+        "  04:04:13.928  zkdemo-service1-2  Processing... token 0x100000003",
+        "  04:04:13.928  zkdemo_service1_2  Processing... 2026-11-26T04:04:13Z",
+    ]
+
+
+def test_other_lines_and_terminal_escapes() -> None:
+    assert _print([f"service1 | \x1b[2K{TEXT_TICK}", "service1 | Traceback (most recent)"]) == [
+        "  04:04:13.928  service1  Processing... token 0x100000003",
+        "  service1  Traceback (most recent)",
+    ]
+
+
+def test_narration_and_waiting_lines_off_a_terminal() -> None:
+    shown = _print(
+        [
+            f"{MARK}say ==> docker compose stop service1",
+            f"{MARK}status   ... 3 s: waiting for service2 to lead",
+            f"service1 | {TEXT_TICK}",
+            f"{MARK}clear",
+            "Container zkdemo-service1-1  Stopped",
+        ]
+    )
+    assert shown == [
+        "==> docker compose stop service1",
+        "  ... 3 s: waiting for service2 to lead",
+        "  04:04:13.928  service1  Processing... token 0x100000003",
+        "Container zkdemo-service1-1  Stopped",
+    ]
+
+
+@pytest.mark.parametrize("args", [[], ["bogus"], ["stop", "kill"]])
+def test_bad_arguments_print_one_usage_line(args: list[str]) -> None:
+    done = subprocess.run(
+        [str(DEMO), *args], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1 and "usage:" in done.stderr
