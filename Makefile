@@ -15,7 +15,8 @@ DEMO := COMPOSE="$(COMPOSE)" docker/demo.sh
 SHELL_SCRIPTS := .ci/run $(wildcard docker/*.sh docker/standins/*.sh docker/standins/zookeeper/*.sh)
 
 .PHONY: help install test lint compose-v2 standins up down logs status watch depose timeline \
-	demo-stop demo-kill demo-pause demo-partition demo-zk-leader demo-quorum bench soak
+	demo-stop demo-kill demo-pause demo-partition demo-zk-leader demo-quorum demo-numbers \
+	bench soak
 
 help: ## List the verbs
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -81,6 +82,9 @@ demo-zk-leader: ## Stop the ZooKeeper node that leads the ensemble: the worker l
 
 demo-quorum: ## Stop two ZooKeeper nodes (nobody works), then start them (one leader)
 	$(DEMO) quorum
+
+demo-numbers: .venv/installed ## The demos' ranges: ROUNDS rounds of all six back to back, measured from the logs
+	$(PY) -m workshop.demo_numbers --compose "$(COMPOSE)" --rounds $(or $(ROUNDS),10)
 
 bench: .venv/installed ## Failover, ZooKeeper-fault, cost and growth benchmark: ours vs kazoo, Curator, the article
 	$(PY) -m bench

@@ -1,0 +1,156 @@
+"""`make demo-numbers`: the ranges the README quotes for the demos, measured.
+
+    python -m workshop.demo_numbers [--rounds 10] [--compose "docker compose"]
+
+On a running project (`make up`), each round runs the six demos back to back, as a
+workshop does: `make demo-stop`, `demo-kill`, `demo-pause`, `demo-partition`,
+`demo-quorum`, then `demo-zk-leader` right after the quorum came back. Then it reads
+the workers' logs (`docker compose logs --timestamps`, either log format) for each
+demo's window and reports, per demo:
+
+``handoff``   stop: the old leader's resignation (``leadership_lost``, reason
+              ``shutdown``) to the other's first ``Processing...``.
+``silence``   every demo: the longest stretch without a ``Processing...`` from anyone,
+              what the room sees. For stop it is the whole handoff, command included.
+``stale``     pause and partition: ticks of the old leader under its old fencing token
+              after another token's first tick (must be 0).
+
+Prints min, median and max over the rounds, and writes every sample to
+``.build/demo-numbers.json``. A demo verb that fails ends the run with its exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .compose import ComposeError, compose_command, run
+from .records import Record, read_lines
+
+DEMOS = ("stop", "kill", "pause", "partition", "quorum", "zk-leader")
+_OUT = Path(".build") / "demo-numbers.json"
+
+
+@dataclass(frozen=True)
+class Sample:
+    round: int
+    demo: str
+    started: float
+    ended: float
+    silence_s: float | None
+    handoff_s: float | None = None
+    stale_ticks: int | None = None
+
+
+def _ticks(records: Sequence[Record]) -> list[Record]:
+    return [r for r in records if r.event == "processing"]
+
+
+def longest_silence(records: Sequence[Record], start: float, end: float) -> float | None:
+    """The longest gap between two ticks (anyone's) with the second in [start, end]."""
+    times = [r.time for r in _ticks(records)]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False) if start <= b <= end]
+    return max(gaps) if gaps else None
+
+
+def handoff(records: Sequence[Record], start: float, end: float) -> float | None:
+    """Resignation (leadership_lost, shutdown) -> another worker's first tick after it."""
+    for lost in records:
+        if not (start <= lost.time <= end and lost.event == "leadership_lost"):
+            continue
+        if lost.fields.get("reason") != "shutdown":
+            continue
+        after = [t for t in _ticks(records) if t.time > lost.time and t.lane != lost.lane]
+        return after[0].time - lost.time if after else None
+    return None
+
+
+def stale_ticks(records: Sequence[Record], start: float, end: float) -> int:
+    """Ticks under an older token after a newer token's first tick, in [start, end]."""
+    ticks = [t for t in _ticks(records) if start <= t.time <= end and t.token is not None]
+    newest, count = None, 0
+    for tick in ticks:
+        assert tick.token is not None
+        if newest is not None and tick.token < newest:
+            count += 1
+        newest = tick.token if newest is None else max(newest, tick.token)
+    return count
+
+
+def judge(round_: int, demo: str, records: Sequence[Record], start: float, end: float) -> Sample:
+    return Sample(
+        round_,
+        demo,
+        start,
+        end,
+        longest_silence(records, start, end),
+        handoff(records, start, end) if demo == "stop" else None,
+        stale_ticks(records, start, end) if demo in ("pause", "partition") else None,
+    )
+
+
+def summary(samples: Sequence[Sample]) -> list[str]:
+    lines = ["demo        figure     n   min     median  max"]
+    for demo in DEMOS:
+        mine = [s for s in samples if s.demo == demo]
+        for figure in ("handoff_s", "silence_s", "stale_ticks"):
+            values = [getattr(s, figure) for s in mine if getattr(s, figure) is not None]
+            if not values:
+                continue
+            lines.append(
+                f"{demo:<11} {figure.removesuffix('_s'):<9} {len(values):>3}   "
+                f"{min(values):<7.3g} {statistics.median(values):<7.3g} {max(values):.3g}"
+            )
+    return lines
+
+
+def _make(demo: str, compose: str) -> None:
+    done = subprocess.run(
+        ["make", "--no-print-directory", f"demo-{demo}"],
+        env={**os.environ, "COMPOSE": compose},
+        stdin=subprocess.DEVNULL,
+        timeout=600,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(done.returncode)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="demo_numbers", description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--compose", default=None, help='e.g. "docker-compose" (default: v2)')
+    parser.add_argument("--out", type=Path, default=_OUT)
+    args = parser.parse_args(argv)
+    try:
+        compose = compose_command(args.compose)
+    except ComposeError as exc:
+        print(f"demo_numbers: {exc}", file=sys.stderr)
+        return 1
+    windows: list[tuple[int, str, float, float]] = []
+    began = time.time()
+    for round_ in range(1, args.rounds + 1):
+        for demo in DEMOS:
+            start = time.time()
+            _make(demo, " ".join(compose))
+            windows.append((round_, demo, start, time.time()))
+    logs = run([*compose, "logs", "--no-color", "--timestamps", "service1", "service2"], 120)
+    records = [r for r in read_lines(logs.splitlines()) if r.time >= began]
+    samples = [judge(r, demo, records, start, end) for r, demo, start, end in windows]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps([asdict(s) for s in samples], indent=1) + "\n")
+    print("\n".join(summary(samples)))
+    print(f"({args.rounds} rounds, {' '.join(compose)}; every sample in {args.out})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
