@@ -1,6 +1,7 @@
 """`make demo-numbers`: the ranges the README quotes for the demos, measured.
 
     python -m workshop.demo_numbers [--rounds 10] [--compose "docker compose"]
+                                    [--timelines docs]
 
 On a running project (`make up`), each round runs the six demos back to back, as a
 workshop does: `make demo-stop`, `demo-kill`, `demo-pause`, `demo-partition`,
@@ -16,7 +17,9 @@ demo's window and reports, per demo:
               after another token's first tick (must be 0).
 
 Prints min, median and max over the rounds, and writes every sample to
-``.build/demo-numbers.json``. A demo verb that fails ends the run with its exit code.
+``.build/demo-numbers.json``. With ``--timelines DIR`` it also draws each demo of the
+first round (``make timeline``): ``DIR/timeline-<demo>.png`` and ``.txt``. A demo verb
+that fails ends the run with its exit code.
 """
 
 from __future__ import annotations
@@ -124,11 +127,21 @@ def _make(demo: str, compose: str) -> None:
         raise SystemExit(done.returncode)
 
 
+def _draw(demo: str, compose: list[str], last_s: float, into: Path) -> None:
+    into.mkdir(parents=True, exist_ok=True)
+    png = into / f"timeline-{demo}.png"
+    argv = [sys.executable, "-m", "workshop.timeline", "--compose", " ".join(compose)]
+    argv += ["--last", f"{last_s:.0f}", "--out", str(png), "--width", "100"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    (into / f"timeline-{demo}.txt").write_text(done.stdout)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="demo_numbers", description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--compose", default=None, help='e.g. "docker-compose" (default: v2)')
     parser.add_argument("--out", type=Path, default=_OUT)
+    parser.add_argument("--timelines", type=Path, default=None, help="draw round 1 here")
     args = parser.parse_args(argv)
     try:
         compose = compose_command(args.compose)
@@ -142,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             start = time.time()
             _make(demo, " ".join(compose))
             windows.append((round_, demo, start, time.time()))
+            if args.timelines is not None and round_ == 1:
+                _draw(demo, compose, time.time() - start + 3, args.timelines)
     logs = run([*compose, "logs", "--no-color", "--timestamps", "service1", "service2"], 120)
     records = [r for r in read_lines(logs.splitlines()) if r.time >= began]
     samples = [judge(r, demo, records, start, end) for r, demo, start, end in windows]
