@@ -154,10 +154,10 @@ def test_a_kill_is_a_silence_with_its_length_and_cause():
     timeline = build(KILL)
     (silence,) = timeline.silences
     assert silence.gap == pytest.approx(10.6)
-    assert silence.cause == "service1 killed (SIGKILL)"
+    assert silence.cause == "service1 got SIGKILL"
     assert silence.outcome == "service2 took over, token 0x100000003 -> 0x100000005"
     assert timeline.title == (
-        "service1 killed (SIGKILL); service2 took over, token 0x100000003 -> 0x100000005, "
+        "service1 got SIGKILL; service2 took over, token 0x100000003 -> 0x100000005, "
         "10.6 s after the last tick"
     )
 

@@ -282,7 +282,7 @@ def _states(records: Sequence[Record], lanes: Sequence[str], t1: float):
 
 
 _DOCKER_TEXT = {
-    "container_kill": "{lane} killed ({signal})",
+    "container_kill": "{lane} got {signal}",  # what docker stop (SIGTERM) and kill send
     "container_die": "{lane} exited (code {exit_code})",
     "container_killed": "{lane} killed (exit {exit_code}: SIGKILL)",
     "container_stop": "{lane} stopped by Docker",
