@@ -327,7 +327,7 @@ def _happenings(records: Sequence[Record], marks: Sequence[Happening]) -> list[H
 
 # How much a kind of happening explains a silence of the leader: lower first.
 _CAUSE_ORDER = {"mark": 0, "docker": 1, "shutdown": 2, "lost": 3, "zk": 4}
-_DOCKER_CAUSES = ("killed", "exited", "stopped", "frozen", "cut off")
+_DOCKER_CAUSES = ("got SIG", "killed", "exited", "stopped", "frozen", "cut off")
 
 
 def _cause(
