@@ -151,6 +151,7 @@ TEXT_VIEWS: dict[str, str] = {
     "processing": "Processing... token {fencing_token:hex}",
     "leadership_lost": "leadership lost ({reason:word}), token {fencing_token:hex}",
     "lease_renewal_late": "lease renewal late, no work until it answers; token {fencing_token:hex}",
+    "lease_lapsed": "lease ran out, no work until ZooKeeper confirms; token {fencing_token:hex}",
     "foreign_child": "ignoring {count:int} child(ren), {reason}: {examples}",
     "node_gone": "own node {node} is gone; joining again",
     "deposed": "asked to resign: deleting {node}, rejoining",

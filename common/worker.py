@@ -180,6 +180,7 @@ class _Worker:
     def _loop(self, election: LeaderElection) -> None:
         interval = self._settings.tick_interval_s
         token: int | None = None
+        lapsed: int | None = None  # the token whose lease ran out, once said
         next_tick = 0.0
         while not self._stopping():
             now = time.monotonic()
@@ -196,8 +197,20 @@ class _Worker:
                 if not self._tick(election):
                     # Leading, but the lease ran out (a thaw, a silent server): no work
                     # until the election renews it or revokes; it notifies either way.
+                    # Said once, so the silence that follows has its reason in the log.
+                    if lapsed != lead.token:
+                        lapsed = lead.token
+                        log_event(
+                            log,
+                            "lease_lapsed",
+                            "Lease ran out: ZooKeeper has not confirmed the leadership in "
+                            "time; no work until it does",
+                            level=logging.WARNING,
+                            fencing_token=lead.token,
+                        )
                     self._wakeup.wait(interval)
                     continue
+                lapsed = None
                 next_tick += interval
                 if next_tick <= now:  # fell behind (a pause): skip, don't burst
                     next_tick = now + interval

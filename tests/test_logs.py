@@ -129,6 +129,7 @@ SAMPLES = {
         {"fencing_token": 0x200000014, "reason": "session_lost", "session_id": _SESSION},
     ),
     "lease_renewal_late": ("No answer to the lease renewal", {"fencing_token": 0x200000014}),
+    "lease_lapsed": ("Lease ran out: ZooKeeper has not ...", {"fencing_token": 0x200000014}),
     "foreign_child": (
         "Ignoring 5 child(ren) of /leader-election, not named n_<10 digits>: lock, a, b and 2 more",
         {"count": 5, "reason": "not named n_<10 digits>", "examples": "lock, a, b and 2 more"},

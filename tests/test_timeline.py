@@ -358,3 +358,15 @@ def test_without_container_events_the_old_leaders_own_log_hole_is_the_cause():
     assert build(killed).silences[0].cause == "service1 wrote nothing more (killed? gone?)"
     frozen = [*killed, rec(21.0, "service1", "zk_state", state="SUSPENDED")]
     assert build(frozen).silences[0].cause == "service1 wrote nothing for 16.0 s (frozen?)"
+
+
+def test_a_lapsed_lease_is_the_cause_of_the_silence_that_follows():
+    records = [
+        rec(0.0, "service1", "processing", fencing_token=3),
+        rec(1.0, "service1", "processing", fencing_token=3),
+        rec(1.9, "service1", "lease_lapsed", fencing_token=3),
+        rec(9.0, "service1", "leadership_lost", reason="suspended", fencing_token=3),
+        rec(11.0, "service2", "processing", fencing_token=5),
+    ]
+    (silence,) = build(records).silences
+    assert silence.cause == "service1's lease ran out (no word from ZooKeeper)"

@@ -314,6 +314,9 @@ def _happenings(records: Sequence[Record], marks: Sequence[Happening]) -> list[H
                 else f"{r.lane} lost leadership ({reason})"
             )
             found.append(Happening(r.time, r.lane, "lost", text))
+        elif r.event == "lease_lapsed":
+            text = f"{r.lane}'s lease ran out (no word from ZooKeeper)"
+            found.append(Happening(r.time, r.lane, "lost", text))
         elif r.event == "shutdown":
             signal_name = r.fields.get("signal", "?")
             found.append(

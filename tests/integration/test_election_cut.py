@@ -17,6 +17,7 @@ from testbed.checker import ticks_after
 from testbed.processes import wait_until
 from tests.integration.helpers import (
     SESSION_TIMEOUT_S,
+    TICK_INTERVAL_S,
     ZK_TICK_S,
     assert_alive,
     assert_no_ticks_while_cut_off,
@@ -136,6 +137,14 @@ def test_election_long_cut_other_takes_over_and_old_leader_rejoins(
     measure(f"long {mode}: cut -> old leader's last tick", last_old.time - cut)
     measure(f"long {mode}: cut -> old leader stops (leadership_lost)", event_time(lost[0]) - cut)
     assert event_time(lost[0]) < first_new.time, "the old leader noticed only after takeover"
+    # Its silence has a reason in its own log by its next tick: the lease ran out, or it
+    # lost leadership (SUSPENDED), whichever came first.
+    said = [
+        e
+        for e in leader.events()
+        if e.get("event") in ("lease_lapsed", "leadership_lost") and event_time(e) > cut
+    ]
+    assert said and event_time(said[0]) <= last_old.time + TICK_INTERVAL_S + 0.5, said[:1]
     assert_alive(leader, other)
     assert_no_traceback(leader, other)
 
