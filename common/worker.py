@@ -161,6 +161,12 @@ class _Worker:
             exit_code=0,
             signal=name,
         )
+        # The shutdown is done. A second signal from now on (Ctrl-C twice, a supervisor
+        # that repeats SIGTERM) must not turn exit 0 into death by signal: while the
+        # interpreter finalizes, Python puts back the default action of every signal it
+        # handled, but leaves an ignored one ignored.
+        for signum in _STOP_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
         return 0
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:

@@ -87,6 +87,31 @@ def test_election_sigterm_hands_off_within_a_second(ensemble, spawn_worker, meas
     assert_no_traceback(*workers)
 
 
+def test_election_sigterm_repeated_during_shutdown_still_exits_zero(ensemble, spawn_worker) -> None:
+    """A second signal (Ctrl-C twice, a supervisor that repeats SIGTERM) after the shutdown
+    is done changes nothing: exit 0, not death by signal while the interpreter finalizes
+    (a 60-minute soak met this once: the worker had logged exit 0, then died of SIGTERM)."""
+    workers = _start_pair(spawn_worker)
+    leader = wait_for_leader(workers, timeout=30, min_ticks=2)
+    (follower,) = [w for w in workers if w is not leader]
+    wait_following(follower, timeout=10)
+
+    sent = 0
+    deadline = now() + 3.0
+    while leader.is_running() and now() < deadline:
+        leader.signal(signal.SIGTERM)  # a no-op once it has exited
+        sent += 1
+    code = leader.wait(timeout=0.5)
+    assert code == 0, f"{leader.name} got {sent} SIGTERMs and exited {code}, not 0"
+    shutdown = events_named(leader, "shutdown")
+    assert shutdown and shutdown[-1]["exit_code"] == 0
+    follower.wait_for_event(
+        lambda e: e.get("event") == "processing", timeout=5, message="the follower's first tick"
+    )
+    assert_one_leader_history(workers)
+    assert_no_traceback(*workers)
+
+
 def test_election_sigkill_takeover_within_session_timeout(ensemble, spawn_worker, measure) -> None:
     workers = _start_pair(spawn_worker)
     leader = wait_for_leader(workers, timeout=30, min_ticks=2)
