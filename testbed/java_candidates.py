@@ -56,9 +56,13 @@ class JavaProgram:
         )
 
 
+# The log contract every Java candidate writes (testbed/java/JsonLog.java): a program's
+# sources name it beside its own.
+JSON_LOG = REPO_ROOT / "testbed" / "java" / "JsonLog.java"
+
 ARTICLE = JavaProgram(
     "ArticleWorker",
-    (REPO_ROOT / "testbed" / "java" / "ArticleWorker.java",),
+    (REPO_ROOT / "testbed" / "java" / "ArticleWorker.java", JSON_LOG),
     ("zookeeper-recipes-election.jar", "zookeeper.jar"),
     "zookeeper",
 )

@@ -1,7 +1,4 @@
 import java.time.Instant;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
-import java.time.temporal.ChronoUnit;
 
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
@@ -10,18 +7,13 @@ import org.apache.curator.retry.ExponentialBackoffRetry;
 
 /**
  * What the benchmark's Curator workers share besides Curator: the command line and the
- * project's log contract (one JSON object per line on stdout; "processing" lines carry
+ * project's log contract, written by testbed/java/JsonLog.java ("processing" lines carry
  * fencing_token null, as every baseline's do), so one checker reads every contender alike.
  *
  * <p>Command line: {@code --connect H:P,... --name NAME [--root /leader-election]
  * [--session-timeout-ms 10000] [--interval-ms 1000] [--behind-proxy]}; a bad one exits 2.
  */
 final class WorkerSupport {
-    private static final DateTimeFormatter TIME =
-            DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'").withZone(ZoneOffset.UTC);
-    private static final DateTimeFormatter SECONDS =
-            DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss'Z'").withZone(ZoneOffset.UTC);
-
     // Curator's default (CuratorFrameworkFactory): what newClient(connect, retry) uses.
     private static final int CONNECTION_TIMEOUT_MS = 15_000;
 
@@ -72,7 +64,7 @@ final class WorkerSupport {
 
     /** One unit of leader work, as the checker counts it. */
     void processing() {
-        log("info", "processing", "Processing... " + SECONDS.format(Instant.now()),
+        log("info", "processing", "Processing... " + JsonLog.SECONDS.format(Instant.now()),
                 ",\"fencing_token\":null");
     }
 
@@ -103,22 +95,16 @@ final class WorkerSupport {
         if (state.isConnected()) {
             try {
                 long id = client.getZookeeperClient().getZooKeeper().getSessionId();
-                session = ",\"session_id\":" + quote("0x" + Long.toHexString(id));
+                session = ",\"session_id\":" + JsonLog.quote("0x" + Long.toHexString(id));
             } catch (Exception e) {
                 session = ",\"session_id\":null";
             }
         }
-        log("info", "zk_state", "connection " + state, ",\"state\":" + quote(state.name()) + session);
+        log("info", "zk_state", "connection " + state, ",\"state\":" + JsonLog.quote(state.name()) + session);
     }
 
     void log(String level, String event, String message, String extra) {
-        String line = "{\"time\":" + quote(TIME.format(Instant.now().truncatedTo(ChronoUnit.MICROS)))
-                + ",\"level\":" + quote(level) + ",\"service\":" + quote(name)
-                + ",\"event\":" + quote(event) + ",\"message\":" + quote(message) + extra + "}";
-        synchronized (System.out) {
-            System.out.println(line);
-            System.out.flush();
-        }
+        JsonLog.write(name, level, event, message, extra);
     }
 
     private static String value(String[] args, int i, String flag) {
@@ -138,29 +124,5 @@ final class WorkerSupport {
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException(flag + " must be a positive integer (got " + text + ")");
         }
-    }
-
-    static String quote(String text) {
-        if (text == null) {
-            return "null";
-        }
-        StringBuilder out = new StringBuilder("\"");
-        for (char c : text.toCharArray()) {
-            switch (c) {
-                case '"' -> out.append("\\\"");
-                case '\\' -> out.append("\\\\");
-                case '\n' -> out.append("\\n");
-                case '\r' -> out.append("\\r");
-                case '\t' -> out.append("\\t");
-                default -> {
-                    if (c < 0x20) {
-                        out.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        out.append(c);
-                    }
-                }
-            }
-        }
-        return out.append('"').toString();
     }
 }

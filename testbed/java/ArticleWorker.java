@@ -1,7 +1,4 @@
 import java.time.Instant;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
-import java.time.temporal.ChronoUnit;
 import java.util.concurrent.CountDownLatch;
 
 import org.apache.zookeeper.CreateMode;
@@ -37,11 +34,6 @@ import org.apache.zookeeper.recipes.leader.LeaderElectionSupport;
  * [--session-timeout-ms 10000] [--interval-ms 1000] [--close-on-term] [--report-leader]}
  */
 public final class ArticleWorker {
-    private static final DateTimeFormatter TIME =
-            DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'").withZone(ZoneOffset.UTC);
-    private static final DateTimeFormatter SECONDS =
-            DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss'Z'").withZone(ZoneOffset.UTC);
-
     private String connect;
     private String name;
     private String root = "/leader-election";
@@ -66,7 +58,7 @@ public final class ArticleWorker {
         } catch (Exception e) {
             // The article's BackgroundService lets any exception escape, and the host stops.
             worker.log("error", "crashed", e.getClass().getSimpleName() + ": " + e.getMessage(),
-                    ",\"error\":" + quote(e.getClass().getName()));
+                    ",\"error\":" + JsonLog.quote(e.getClass().getName()));
             System.exit(1);
         }
     }
@@ -92,17 +84,17 @@ public final class ArticleWorker {
             Runtime.getRuntime().addShutdownHook(new Thread(this::disposeBestEffort, "dispose"));
         }
         log("info", "started", "candidate " + name + " joined " + root,
-                ",\"session_id\":" + quote(sessionId()));
+                ",\"session_id\":" + JsonLog.quote(sessionId()));
         while (true) {
             String leader = election.getLeaderHostName();
             if (reportLeader) {
-                log("info", "leader_seen", "leader is " + leader, ",\"leader\":" + quote(leader));
+                log("info", "leader_seen", "leader is " + leader, ",\"leader\":" + JsonLog.quote(leader));
             }
             // The article compares with C#'s ==, which is null-safe; so is this.
             if (name.equals(leader)) {
                 Instant now = Instant.now();
-                log("info", "processing", "Processing... " + SECONDS.format(now),
-                        ",\"fencing_token\":null,\"session_id\":" + quote(sessionId()));
+                log("info", "processing", "Processing... " + JsonLog.SECONDS.format(now),
+                        ",\"fencing_token\":null,\"session_id\":" + JsonLog.quote(sessionId()));
             }
             Thread.sleep(intervalMs);
         }
@@ -169,36 +161,6 @@ public final class ArticleWorker {
     }
 
     private void log(String level, String event, String message, String extra) {
-        String line = "{\"time\":" + quote(TIME.format(Instant.now().truncatedTo(ChronoUnit.MICROS)))
-                + ",\"level\":" + quote(level) + ",\"service\":" + quote(name)
-                + ",\"event\":" + quote(event) + ",\"message\":" + quote(message) + extra + "}";
-        synchronized (System.out) {
-            System.out.println(line);
-            System.out.flush();
-        }
-    }
-
-    private static String quote(String text) {
-        if (text == null) {
-            return "null";
-        }
-        StringBuilder out = new StringBuilder("\"");
-        for (char c : text.toCharArray()) {
-            switch (c) {
-                case '"' -> out.append("\\\"");
-                case '\\' -> out.append("\\\\");
-                case '\n' -> out.append("\\n");
-                case '\r' -> out.append("\\r");
-                case '\t' -> out.append("\\t");
-                default -> {
-                    if (c < 0x20) {
-                        out.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        out.append(c);
-                    }
-                }
-            }
-        }
-        return out.append('"').toString();
+        JsonLog.write(name, level, event, message, extra);
     }
 }
