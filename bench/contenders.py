@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from testbed.java_candidates import ARTICLE, JSON_LOG, JavaCandidateBuild, JavaProgram
+from testbed.java_candidates import ARTICLE, CANDIDATE_IO, JavaCandidateBuild, JavaProgram
 from testbed.processes import WorkerProcess
 
 _JAVA_DIR = Path(__file__).resolve().parent / "java"
@@ -33,13 +33,13 @@ _CURATOR_PACKAGES = "libcurator-recipes-java libcurator-framework-java libcurato
 
 CURATOR_LATCH = JavaProgram(
     "CuratorLatchWorker",
-    (_JAVA_DIR / "CuratorLatchWorker.java", _JAVA_DIR / "WorkerSupport.java", JSON_LOG),
+    (_JAVA_DIR / "CuratorLatchWorker.java", _JAVA_DIR / "WorkerSupport.java", CANDIDATE_IO),
     _CURATOR_JARS,
     _CURATOR_PACKAGES,
 )
 CURATOR_SELECTOR = JavaProgram(
     "CuratorSelectorWorker",
-    (_JAVA_DIR / "CuratorSelectorWorker.java", _JAVA_DIR / "WorkerSupport.java", JSON_LOG),
+    (_JAVA_DIR / "CuratorSelectorWorker.java", _JAVA_DIR / "WorkerSupport.java", CANDIDATE_IO),
     _CURATOR_JARS,
     _CURATOR_PACKAGES,
 )

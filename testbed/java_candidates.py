@@ -56,13 +56,13 @@ class JavaProgram:
         )
 
 
-# The log contract every Java candidate writes (testbed/java/JsonLog.java): a program's
-# sources name it beside its own.
-JSON_LOG = REPO_ROOT / "testbed" / "java" / "JsonLog.java"
+# What every Java candidate shares, its log contract and command-line helpers
+# (testbed/java/CandidateIO.java): a program's sources name it beside its own.
+CANDIDATE_IO = REPO_ROOT / "testbed" / "java" / "CandidateIO.java"
 
 ARTICLE = JavaProgram(
     "ArticleWorker",
-    (REPO_ROOT / "testbed" / "java" / "ArticleWorker.java", JSON_LOG),
+    (REPO_ROOT / "testbed" / "java" / "ArticleWorker.java", CANDIDATE_IO),
     ("zookeeper-recipes-election.jar", "zookeeper.jar"),
     "zookeeper",
 )

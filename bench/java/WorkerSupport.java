@@ -7,7 +7,7 @@ import org.apache.curator.retry.ExponentialBackoffRetry;
 
 /**
  * What the benchmark's Curator workers share besides Curator: the command line and the
- * project's log contract, written by testbed/java/JsonLog.java ("processing" lines carry
+ * project's log contract, written by testbed/java/CandidateIO.java ("processing" lines carry
  * fencing_token null, as every baseline's do), so one checker reads every contender alike.
  *
  * <p>Command line: {@code --connect H:P,... --name NAME [--root /leader-election]
@@ -45,11 +45,13 @@ final class WorkerSupport {
         for (int i = 0; i < args.length; i++) {
             String flag = args[i];
             switch (flag) {
-                case "--connect" -> connect = value(args, ++i, flag);
-                case "--name" -> name = value(args, ++i, flag);
-                case "--root" -> root = value(args, ++i, flag);
-                case "--session-timeout-ms" -> sessionTimeoutMs = number(value(args, ++i, flag), flag);
-                case "--interval-ms" -> intervalMs = number(value(args, ++i, flag), flag);
+                case "--connect" -> connect = CandidateIO.value(args, ++i, flag);
+                case "--name" -> name = CandidateIO.value(args, ++i, flag);
+                case "--root" -> root = CandidateIO.value(args, ++i, flag);
+                case "--session-timeout-ms" ->
+                        sessionTimeoutMs = CandidateIO.number(CandidateIO.value(args, ++i, flag), flag);
+                case "--interval-ms" ->
+                        intervalMs = CandidateIO.number(CandidateIO.value(args, ++i, flag), flag);
                 case "--behind-proxy" -> behindProxy = true;
                 default -> throw new IllegalArgumentException("unknown argument " + flag);
             }
@@ -64,7 +66,7 @@ final class WorkerSupport {
 
     /** One unit of leader work, as the checker counts it. */
     void processing() {
-        log("info", "processing", "Processing... " + JsonLog.SECONDS.format(Instant.now()),
+        log("info", "processing", "Processing... " + CandidateIO.SECONDS.format(Instant.now()),
                 ",\"fencing_token\":null");
     }
 
@@ -95,34 +97,16 @@ final class WorkerSupport {
         if (state.isConnected()) {
             try {
                 long id = client.getZookeeperClient().getZooKeeper().getSessionId();
-                session = ",\"session_id\":" + JsonLog.quote("0x" + Long.toHexString(id));
+                session = ",\"session_id\":" + CandidateIO.quote("0x" + Long.toHexString(id));
             } catch (Exception e) {
                 session = ",\"session_id\":null";
             }
         }
-        log("info", "zk_state", "connection " + state, ",\"state\":" + JsonLog.quote(state.name()) + session);
+        log("info", "zk_state", "connection " + state, ",\"state\":" + CandidateIO.quote(state.name()) + session);
     }
 
     void log(String level, String event, String message, String extra) {
-        JsonLog.write(name, level, event, message, extra);
+        CandidateIO.write(name, level, event, message, extra);
     }
 
-    private static String value(String[] args, int i, String flag) {
-        if (i >= args.length) {
-            throw new IllegalArgumentException(flag + " needs a value");
-        }
-        return args[i];
-    }
-
-    private static int number(String text, String flag) {
-        try {
-            int n = Integer.parseInt(text);
-            if (n <= 0) {
-                throw new NumberFormatException("not positive");
-            }
-            return n;
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(flag + " must be a positive integer (got " + text + ")");
-        }
-    }
 }

@@ -58,7 +58,7 @@ public final class ArticleWorker {
         } catch (Exception e) {
             // The article's BackgroundService lets any exception escape, and the host stops.
             worker.log("error", "crashed", e.getClass().getSimpleName() + ": " + e.getMessage(),
-                    ",\"error\":" + JsonLog.quote(e.getClass().getName()));
+                    ",\"error\":" + CandidateIO.quote(e.getClass().getName()));
             System.exit(1);
         }
     }
@@ -84,17 +84,17 @@ public final class ArticleWorker {
             Runtime.getRuntime().addShutdownHook(new Thread(this::disposeBestEffort, "dispose"));
         }
         log("info", "started", "candidate " + name + " joined " + root,
-                ",\"session_id\":" + JsonLog.quote(sessionId()));
+                ",\"session_id\":" + CandidateIO.quote(sessionId()));
         while (true) {
             String leader = election.getLeaderHostName();
             if (reportLeader) {
-                log("info", "leader_seen", "leader is " + leader, ",\"leader\":" + JsonLog.quote(leader));
+                log("info", "leader_seen", "leader is " + leader, ",\"leader\":" + CandidateIO.quote(leader));
             }
             // The article compares with C#'s ==, which is null-safe; so is this.
             if (name.equals(leader)) {
                 Instant now = Instant.now();
-                log("info", "processing", "Processing... " + JsonLog.SECONDS.format(now),
-                        ",\"fencing_token\":null,\"session_id\":" + JsonLog.quote(sessionId()));
+                log("info", "processing", "Processing... " + CandidateIO.SECONDS.format(now),
+                        ",\"fencing_token\":null,\"session_id\":" + CandidateIO.quote(sessionId()));
             }
             Thread.sleep(intervalMs);
         }
@@ -125,11 +125,13 @@ public final class ArticleWorker {
             switch (flag) {
                 case "--close-on-term" -> closeOnTerm = true;
                 case "--report-leader" -> reportLeader = true;
-                case "--connect" -> connect = value(args, ++i, flag);
-                case "--name" -> name = value(args, ++i, flag);
-                case "--root" -> root = value(args, ++i, flag);
-                case "--session-timeout-ms" -> sessionTimeoutMs = number(value(args, ++i, flag), flag);
-                case "--interval-ms" -> intervalMs = number(value(args, ++i, flag), flag);
+                case "--connect" -> connect = CandidateIO.value(args, ++i, flag);
+                case "--name" -> name = CandidateIO.value(args, ++i, flag);
+                case "--root" -> root = CandidateIO.value(args, ++i, flag);
+                case "--session-timeout-ms" ->
+                        sessionTimeoutMs = CandidateIO.number(CandidateIO.value(args, ++i, flag), flag);
+                case "--interval-ms" ->
+                        intervalMs = CandidateIO.number(CandidateIO.value(args, ++i, flag), flag);
                 default -> throw new IllegalArgumentException("unknown argument " + flag);
             }
         }
@@ -141,26 +143,7 @@ public final class ArticleWorker {
         }
     }
 
-    private static String value(String[] args, int i, String flag) {
-        if (i >= args.length) {
-            throw new IllegalArgumentException(flag + " needs a value");
-        }
-        return args[i];
-    }
-
-    private static int number(String text, String flag) {
-        try {
-            int n = Integer.parseInt(text);
-            if (n <= 0) {
-                throw new NumberFormatException("not positive");
-            }
-            return n;
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(flag + " must be a positive integer (got " + text + ")");
-        }
-    }
-
     private void log(String level, String event, String message, String extra) {
-        JsonLog.write(name, level, event, message, extra);
+        CandidateIO.write(name, level, event, message, extra);
     }
 }

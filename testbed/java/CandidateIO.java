@@ -4,19 +4,20 @@ import java.time.format.DateTimeFormatter;
 import java.time.temporal.ChronoUnit;
 
 /**
- * The project's log contract for the Java candidates (the article's worker and the
- * benchmark's Curator workers): one JSON object per line on stdout, with the fields the
- * Python workers write ({@code time}, {@code level}, {@code service}, {@code event},
- * {@code message}, then the event's own), so one checker reads every candidate alike.
+ * What every Java candidate (the article's worker, the benchmark's Curator workers) shares:
+ * the project's log contract, one JSON object per line on stdout with the fields the Python
+ * workers write ({@code time}, {@code level}, {@code service}, {@code event},
+ * {@code message}, then the event's own), so one checker reads every candidate alike; and
+ * the helpers of their command lines, where a bad argument is an IllegalArgumentException.
  */
-final class JsonLog {
+final class CandidateIO {
     /** The "Processing... 2026-11-30T21:50:59Z" stamp of a processing line. */
     static final DateTimeFormatter SECONDS =
             DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss'Z'").withZone(ZoneOffset.UTC);
     private static final DateTimeFormatter TIME =
             DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'").withZone(ZoneOffset.UTC);
 
-    private JsonLog() {}
+    private CandidateIO() {}
 
     /** One line; {@code extra} is more fields, already JSON, each led by a comma (or ""). */
     static void write(String service, String level, String event, String message, String extra) {
@@ -52,5 +53,26 @@ final class JsonLog {
             }
         }
         return out.append('"').toString();
+    }
+
+    /** The value after {@code flag} at {@code args[i]}; a missing one is a usage error. */
+    static String value(String[] args, int i, String flag) {
+        if (i >= args.length) {
+            throw new IllegalArgumentException(flag + " needs a value");
+        }
+        return args[i];
+    }
+
+    /** {@code text} as a positive integer; anything else is a usage error naming {@code flag}. */
+    static int number(String text, String flag) {
+        try {
+            int n = Integer.parseInt(text);
+            if (n <= 0) {
+                throw new NumberFormatException("not positive");
+            }
+            return n;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(flag + " must be a positive integer (got " + text + ")");
+        }
     }
 }
