@@ -11,6 +11,12 @@ What it checks, from the workers' ticks and the incidents the runner recorded:
   quorum, start-up) overlaps it; it must then end by the latest deadline of all the
   incidents overlapping it, primary or not (a frozen next-in-line delays a takeover).
   A gap with no primary incident must not exist at all.
+* **Clock stalls**: every bound is in the workers' log time, the wall clock. When the
+  runner finds that clock jumped forward by more than a second between two of its
+  wake-ups 0.1 s apart (the whole machine paused, or the clock stepped), the jump is a
+  "stall" incident: a primary cause of its own, and it stretches every other
+  incident's deadline it overlaps by its length. It excuses no E1 or exit violation,
+  and the report counts stalls apart.
 * **Exits**: the runner's list of exits nobody asked for and slow SIGTERM exits.
 
 Takeover times (fault on the leader -> the first tick under a new fencing token for
@@ -74,7 +80,7 @@ class Bounds:
 class Incident:
     """Something that happened, in epoch seconds, as the judge needs it."""
 
-    kind: str  # a fault kind, "no_quorum", "startup", "restart", "thaw", "uncut"
+    kind: str  # a fault kind, "no_quorum", "stall", "startup", "restart", "thaw", "uncut"
     target: str
     start: float
     end: float | None = None  # heal time, if it has one
@@ -121,6 +127,21 @@ def _expiry(t: float, no_quorum: list[Incident], expiry_s: float) -> float:
     return deadline
 
 
+def _stretched(start: float, deadline: float, stalls: list[Incident]) -> float:
+    """``deadline`` pushed back by the length of every clock stall inside [start, it]."""
+    counted: set[int] = set()
+    changed = True
+    while changed:
+        changed = False
+        for k, stall in enumerate(stalls):
+            assert stall.end is not None
+            if k not in counted and stall.start < deadline and stall.end > start:
+                deadline += stall.end - stall.start
+                counted.add(k)
+                changed = True
+    return deadline
+
+
 def _was_leader(ticks: list[Tick], target: str, t: float, window: float) -> bool:
     return any(tick.service == target and t - window <= tick.time <= t for tick in ticks)
 
@@ -130,10 +151,20 @@ def effect_windows(
 ) -> list[tuple[float, float, bool, str]]:
     """Each incident -> (start, deadline, primary, description)."""
     no_quorum = [i for i in incidents if i.kind == "no_quorum"]
+    stalls = [i for i in incidents if i.kind == "stall"]
     lead_window = tick_interval_s + bounds.slack_s
     result = []
     for inc in incidents:
         primary = False
+        if inc.kind == "stall":
+            # Everything stopped (or the clock jumped) at once: afterwards the leader may
+            # reconnect, its session may expire alone, or every session may be renewed
+            # as at a start-up. It does not stretch itself.
+            assert inc.end is not None
+            after = max(bounds.reconnect_s, bounds.expiry_s + bounds.watch_s, bounds.startup_s)
+            text = f"stall {inc.end - inc.start:.1f} s at {format_time(inc.start)[11:23]}"
+            result.append((inc.start, inc.end + after, True, text))
+            continue
         if inc.kind in WORKER_KINDS:
             primary = _was_leader(ticks, inc.target, inc.start, lead_window)
         if inc.kind in ("term", "depose", "resign"):
@@ -159,7 +190,7 @@ def effect_windows(
             continue  # storms and squatters excuse nothing: they must change nothing
         role = " (leader)" if primary and inc.kind in WORKER_KINDS else ""
         text = f"{inc.kind} {inc.target}{role} at {format_time(inc.start)[11:23]}"
-        result.append((inc.start, deadline, primary, text))
+        result.append((inc.start, _stretched(inc.start, deadline, stalls), primary, text))
     return result
 
 
@@ -249,6 +280,7 @@ class SoakReport:
 
     def text(self) -> str:
         kinds = Counter(i.kind for i in self.timeline.incidents)
+        stalls = [i.end - i.start for i in self.timeline.incidents if i.kind == "stall" and i.end]
         lines = [
             f"soak: seed {self.config.seed}, {self.config.minutes:g} min, "
             f"{self.config.workers} workers, session {self.config.session_timeout_s:g} s, "
@@ -260,6 +292,8 @@ class SoakReport:
             f"{len(self.timeline.skipped)}",
             f"ticks {self.ticks}; leaderless stretches {len(self.gaps)}, longest "
             + (f"{max(g.end - g.start for g in self.gaps):.1f} s" if self.gaps else "-"),
+            f"clock stalls (the runner's clock jumped over 1 s): {len(stalls)}"
+            + (f", longest {max(stalls):.1f} s" if stalls else ""),
             "bounds (s): " + ", ".join(f"{k}={v:g}" for k, v in asdict(self.bounds).items()),
             "takeover after a fault on the leader (s): "
             + (

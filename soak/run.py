@@ -12,7 +12,9 @@ to the ensemble through its own FaultProxy, with a trickling endpoint
 each planned fault at its time on the role the plan names, records what it did as
 incidents, heals everything after the last fault, then hands the history to
 ``soak.judge``. A client without the credentials that manages to change the election
-during a storm or a squat is a violation of its own.
+during a storm or a squat is a violation of its own. Beside the faults, ``ClockWatch``
+records every forward jump of the wall clock over a second (the machine paused, or its
+clock stepped), which the judge allows for and the report counts.
 """
 
 from __future__ import annotations
@@ -100,6 +102,53 @@ class _QuorumMonitor:
         self._timeline.incidents.append(Incident("no_quorum", "ensemble", self.lost_at, now))
         _tell(self._timeline, f"no quorum for {now - self.lost_at:.1f} s")
         self.lost_at = None
+
+
+def clock_jump(
+    wall: tuple[float, float], mono: tuple[float, float], period_s: float, limit_s: float = 1.0
+) -> tuple[Incident, str] | None:
+    """A wake-up ``period_s`` after the last one that the wall clock says came more than
+    ``limit_s`` late: the stall incident (wall times) and how to tell it, else None.
+    The monotonic clock says which: it runs late too when this process (or the whole
+    machine) was stopped, and does not when only the wall clock was stepped."""
+    late = wall[1] - wall[0] - period_s
+    if late <= limit_s:
+        return None
+    stopped = mono[1] - mono[0] - period_s > limit_s
+    how = "the runner was stopped, or the whole machine" if stopped else "the clock stepped"
+    text = f"clock stall: {late:.1f} s lost between two wake-ups {period_s:g} s apart ({how})"
+    return Incident("stall", "machine", wall[0] + period_s, wall[1]), text
+
+
+class ClockWatch:
+    """Wakes every 0.1 s; records every jump of the wall clock (the time every log and
+    every bound is read in) over a second as a "stall" incident (see ``clock_jump``)."""
+
+    PERIOD_S = 0.1
+
+    def __init__(self, timeline: Timeline) -> None:
+        self._timeline = timeline
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="clock-watch", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        wall, mono = time.time(), time.monotonic()
+        stopping = False
+        while not stopping:
+            stopping = self._stop.wait(self.PERIOD_S)  # the last stretch is judged too
+            now_wall, now_mono = time.time(), time.monotonic()
+            found = clock_jump((wall, now_wall), (mono, now_mono), self.PERIOD_S)
+            if found is not None:
+                self._timeline.incidents.append(found[0])
+                _tell(self._timeline, found[1])
+            wall, mono = now_wall, now_mono
 
 
 class Soak:
@@ -390,6 +439,7 @@ class Soak:
         for fault in self.faults:
             print("  " + fault.describe(), flush=True)
         monitor = _QuorumMonitor(self.ensemble, self.timeline)
+        clock = ClockWatch(self.timeline)
         upstreams = [("127.0.0.1", s.client_port) for s in self.ensemble.servers]
         try:
             if self.config.hostile_host:
@@ -402,12 +452,14 @@ class Soak:
             for name in self._names:
                 self._spawn(name)
             monitor.start()
+            clock.start()
             self._execute()
             self._heal_everything()
             time.sleep(self.bounds.expiry_s + self.bounds.startup_s + self.bounds.reconnect_s)
             self.timeline.ended = time.time()
         finally:
             monitor.stop()
+            clock.stop()
             for worker in self._all:
                 worker.stop(timeout=5)
             for fault_proxy in self._proxies.values():
