@@ -72,7 +72,6 @@ from pathlib import Path
 from typing import Any
 
 from bench.contenders import Contender
-from bench.zkstats import Connection, ZkProbe
 from testbed.checker import (
     Tick,
     first_tick_after,
@@ -86,6 +85,7 @@ from testbed.ensemble import Ensemble
 from testbed.faultproxy import FaultProxy
 from testbed.processes import WorkerProcess, wait_until
 from testbed.procstats import ProcSample, cpu_seconds_per_minute
+from testbed.zkstats import Connection, ZkProbe
 
 
 class ScenarioError(Exception):

@@ -16,4 +16,7 @@ Nothing here imports pytest or the tests. Modules:
                      in one cached build, and gives each one's command line.
 ``procstats``        ``ProcSample``, ``cpu_seconds_per_minute()``: resident memory and
                      CPU time of a process, from ``/proc``.
+``zkstats``          ``ZkProbe``: what the servers count per session (``cons``), which
+                     session owns which ephemeral node (``dump``) and who watches what
+                     (``wchp``), through four-letter words.
 """

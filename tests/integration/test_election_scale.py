@@ -5,12 +5,12 @@ The property codes (E1-E12) are defined in docs/properties.md.
 
 from __future__ import annotations
 
-import re
 import signal
 
 import pytest
 
 from testbed.processes import wait_until
+from testbed.zkstats import ZkProbe
 from tests.integration.helpers import (
     assert_alive,
     assert_no_traceback,
@@ -27,7 +27,6 @@ HERD_SIZE = 20
 QUIET_SIZE = 10
 # After a leader change, wait this long for any further (wrong) wake-ups to show up.
 _HERD_SETTLE_S = 2.0
-_CONS_LINE = re.compile(r"sid=(0x[0-9a-f]+).*?lcxid=(0x[0-9a-f]+)")
 
 
 def _spawn_many(spawn_worker, count: int, prefix: str):
@@ -83,11 +82,7 @@ def test_election_twenty_candidates_one_wakeup_per_leader_change(
 
 def _lcxids(ensemble) -> dict[str, int]:
     """Session id -> last client xid, from ``cons`` on every running server."""
-    found: dict[str, int] = {}
-    for server in ensemble.running():
-        for match in _CONS_LINE.finditer(server.four_letter("cons")):
-            found[match.group(1)] = int(match.group(2), 16)
-    return found
+    return {session: c.lcxid for session, c in ZkProbe(ensemble).connections().items()}
 
 
 def _session_of(worker) -> str:
