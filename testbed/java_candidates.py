@@ -56,7 +56,7 @@ class JavaProgram:
         )
 
 
-# What every Java candidate shares, its log contract and command-line helpers
+# What every Java candidate shares, its log contract and its common command line
 # (testbed/java/CandidateIO.java): a program's sources name it beside its own.
 CANDIDATE_IO = REPO_ROOT / "testbed" / "java" / "CandidateIO.java"
 

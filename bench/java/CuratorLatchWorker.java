@@ -24,19 +24,19 @@ public final class CuratorLatchWorker {
         CuratorFramework client = out.newClient();
         client.getConnectionStateListenable().addListener((c, state) -> out.connectionState(c, state));
         client.start();
-        LeaderLatch latch = new LeaderLatch(client, out.root, out.name);
+        LeaderLatch latch = new LeaderLatch(client, out.flags.root, out.flags.name);
         latch.start();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             CloseableUtils.closeQuietly(latch);
             CloseableUtils.closeQuietly(client);
             out.log("info", "shutdown", "latch and client closed", "");
         }, "close"));
-        out.log("info", "started", "candidate " + out.name + " joined " + out.root, "");
+        out.log("info", "started", "candidate " + out.flags.name + " joined " + out.flags.root, "");
         while (true) {
             if (latch.hasLeadership()) {
                 out.processing();
             }
-            Thread.sleep(out.intervalMs);
+            Thread.sleep(out.flags.intervalMs);
         }
     }
 }

@@ -24,7 +24,7 @@ public final class CuratorSelectorWorker extends LeaderSelectorListenerAdapter i
 
     CuratorSelectorWorker(CuratorFramework client, WorkerSupport out) {
         this.out = out;
-        leaderSelector = new LeaderSelector(client, out.root, this);
+        leaderSelector = new LeaderSelector(client, out.flags.root, this);
         // "for most cases you will want your instance to requeue when it relinquishes leadership"
         leaderSelector.autoRequeue();
     }
@@ -41,17 +41,17 @@ public final class CuratorSelectorWorker extends LeaderSelectorListenerAdapter i
     @Override
     public void takeLeadership(CuratorFramework client) throws Exception {
         // "This method should not return until we want to relinquish leadership": the work loop.
-        out.log("info", "leader_elected", out.name + " is now the leader", "");
+        out.log("info", "leader_elected", out.flags.name + " is now the leader", "");
         try {
             while (true) {
                 out.processing();
-                Thread.sleep(out.intervalMs);
+                Thread.sleep(out.flags.intervalMs);
             }
         } catch (InterruptedException e) {
-            out.log("info", "interrupted", out.name + " was interrupted", "");
+            out.log("info", "interrupted", out.flags.name + " was interrupted", "");
             Thread.currentThread().interrupt();
         } finally {
-            out.log("info", "relinquishing", out.name + " relinquishing leadership", "");
+            out.log("info", "relinquishing", out.flags.name + " relinquishing leadership", "");
         }
     }
 
@@ -68,7 +68,7 @@ public final class CuratorSelectorWorker extends LeaderSelectorListenerAdapter i
             CloseableUtils.closeQuietly(client);
             out.log("info", "shutdown", "selector and client closed", "");
         }, "close"));
-        out.log("info", "started", "candidate " + out.name + " joined " + out.root, "");
+        out.log("info", "started", "candidate " + out.flags.name + " joined " + out.flags.root, "");
         // The selector works on its own threads; main only has to stay alive (the example
         // waits for a line on stdin).
         new CountDownLatch(1).await();

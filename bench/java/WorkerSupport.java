@@ -17,51 +17,17 @@ final class WorkerSupport {
     // Curator's default (CuratorFrameworkFactory): what newClient(connect, retry) uses.
     private static final int CONNECTION_TIMEOUT_MS = 15_000;
 
-    final String program;
-    String connect;
-    String name;
-    String root = "/leader-election";
-    int sessionTimeoutMs = 10000;
-    long intervalMs = 1000;
-    boolean behindProxy;
+    final CandidateIO.Flags flags;
+    final boolean behindProxy;
 
-    private WorkerSupport(String program) {
-        this.program = program;
+    private WorkerSupport(CandidateIO.Flags flags) {
+        this.flags = flags;
+        this.behindProxy = flags.on("--behind-proxy");
     }
 
     /** The options, or exit 2 with one line on stderr. */
     static WorkerSupport parse(String program, String[] args) {
-        WorkerSupport options = new WorkerSupport(program);
-        try {
-            options.read(args);
-        } catch (IllegalArgumentException e) {
-            System.err.println(program + ": " + e.getMessage());
-            System.exit(2);
-        }
-        return options;
-    }
-
-    private void read(String[] args) {
-        for (int i = 0; i < args.length; i++) {
-            String flag = args[i];
-            switch (flag) {
-                case "--connect" -> connect = CandidateIO.value(args, ++i, flag);
-                case "--name" -> name = CandidateIO.value(args, ++i, flag);
-                case "--root" -> root = CandidateIO.value(args, ++i, flag);
-                case "--session-timeout-ms" ->
-                        sessionTimeoutMs = CandidateIO.number(CandidateIO.value(args, ++i, flag), flag);
-                case "--interval-ms" ->
-                        intervalMs = CandidateIO.number(CandidateIO.value(args, ++i, flag), flag);
-                case "--behind-proxy" -> behindProxy = true;
-                default -> throw new IllegalArgumentException("unknown argument " + flag);
-            }
-        }
-        if (connect == null || connect.isEmpty()) {
-            throw new IllegalArgumentException("--connect is required (host:port,...)");
-        }
-        if (name == null || name.isEmpty()) {
-            throw new IllegalArgumentException("--name is required");
-        }
+        return new WorkerSupport(CandidateIO.Flags.parseOrExit(program, args, "--behind-proxy"));
     }
 
     /** One unit of leader work, as the checker counts it. */
@@ -83,8 +49,8 @@ final class WorkerSupport {
      */
     CuratorFramework newClient() {
         return CuratorFrameworkFactory.builder()
-                .connectString(connect)
-                .sessionTimeoutMs(sessionTimeoutMs)
+                .connectString(flags.connect)
+                .sessionTimeoutMs(flags.sessionTimeoutMs)
                 .connectionTimeoutMs(CONNECTION_TIMEOUT_MS)
                 .retryPolicy(new ExponentialBackoffRetry(1000, 3))
                 .ensembleTracker(!behindProxy)
@@ -106,7 +72,7 @@ final class WorkerSupport {
     }
 
     void log(String level, String event, String message, String extra) {
-        CandidateIO.write(name, level, event, message, extra);
+        CandidateIO.write(flags.name, level, event, message, extra);
     }
 
 }

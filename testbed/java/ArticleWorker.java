@@ -34,25 +34,22 @@ import org.apache.zookeeper.recipes.leader.LeaderElectionSupport;
  * [--session-timeout-ms 10000] [--interval-ms 1000] [--close-on-term] [--report-leader]}
  */
 public final class ArticleWorker {
-    private String connect;
-    private String name;
-    private String root = "/leader-election";
-    private int sessionTimeoutMs = 10000;
-    private long intervalMs = 1000;
-    private boolean closeOnTerm;
-    private boolean reportLeader;
+    private final CandidateIO.Flags flags;
+    private final boolean closeOnTerm;
+    private final boolean reportLeader;
 
     private ZooKeeper zooKeeper;
     private LeaderElectionSupport election;
 
+    private ArticleWorker(CandidateIO.Flags flags) {
+        this.flags = flags;
+        this.closeOnTerm = flags.on("--close-on-term");
+        this.reportLeader = flags.on("--report-leader");
+    }
+
     public static void main(String[] args) {
-        ArticleWorker worker = new ArticleWorker();
-        try {
-            worker.parse(args);
-        } catch (IllegalArgumentException e) {
-            System.err.println("ArticleWorker: " + e.getMessage());
-            System.exit(2);
-        }
+        ArticleWorker worker = new ArticleWorker(
+                CandidateIO.Flags.parseOrExit("ArticleWorker", args, "--close-on-term", "--report-leader"));
         try {
             worker.run();
         } catch (Exception e) {
@@ -66,24 +63,24 @@ public final class ArticleWorker {
     private void run() throws Exception {
         CountDownLatch connected = new CountDownLatch(1);
         // The article's ConnectionWatcher: it only ever looks for SyncConnected.
-        zooKeeper = new ZooKeeper(connect, sessionTimeoutMs, event -> {
+        zooKeeper = new ZooKeeper(flags.connect, flags.sessionTimeoutMs, event -> {
             if (event.getState() == Watcher.Event.KeeperState.SyncConnected) {
                 connected.countDown();
             }
         });
         connected.await();
-        if (zooKeeper.exists(root, false) == null) {
-            zooKeeper.create(root, new byte[0], ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+        if (zooKeeper.exists(flags.root, false) == null) {
+            zooKeeper.create(flags.root, new byte[0], ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
         }
         election = new LeaderElectionSupport();
         election.setZooKeeper(zooKeeper);
-        election.setRootNodeName(root);
-        election.setHostName(name);
+        election.setRootNodeName(flags.root);
+        election.setHostName(flags.name);
         election.start();
         if (closeOnTerm) {
             Runtime.getRuntime().addShutdownHook(new Thread(this::disposeBestEffort, "dispose"));
         }
-        log("info", "started", "candidate " + name + " joined " + root,
+        log("info", "started", "candidate " + flags.name + " joined " + flags.root,
                 ",\"session_id\":" + CandidateIO.quote(sessionId()));
         while (true) {
             String leader = election.getLeaderHostName();
@@ -91,12 +88,12 @@ public final class ArticleWorker {
                 log("info", "leader_seen", "leader is " + leader, ",\"leader\":" + CandidateIO.quote(leader));
             }
             // The article compares with C#'s ==, which is null-safe; so is this.
-            if (name.equals(leader)) {
+            if (flags.name.equals(leader)) {
                 Instant now = Instant.now();
                 log("info", "processing", "Processing... " + CandidateIO.SECONDS.format(now),
                         ",\"fencing_token\":null,\"session_id\":" + CandidateIO.quote(sessionId()));
             }
-            Thread.sleep(intervalMs);
+            Thread.sleep(flags.intervalMs);
         }
     }
 
@@ -119,31 +116,7 @@ public final class ArticleWorker {
         return "0x" + Long.toHexString(zooKeeper.getSessionId());
     }
 
-    private void parse(String[] args) {
-        for (int i = 0; i < args.length; i++) {
-            String flag = args[i];
-            switch (flag) {
-                case "--close-on-term" -> closeOnTerm = true;
-                case "--report-leader" -> reportLeader = true;
-                case "--connect" -> connect = CandidateIO.value(args, ++i, flag);
-                case "--name" -> name = CandidateIO.value(args, ++i, flag);
-                case "--root" -> root = CandidateIO.value(args, ++i, flag);
-                case "--session-timeout-ms" ->
-                        sessionTimeoutMs = CandidateIO.number(CandidateIO.value(args, ++i, flag), flag);
-                case "--interval-ms" ->
-                        intervalMs = CandidateIO.number(CandidateIO.value(args, ++i, flag), flag);
-                default -> throw new IllegalArgumentException("unknown argument " + flag);
-            }
-        }
-        if (connect == null || connect.isEmpty()) {
-            throw new IllegalArgumentException("--connect is required (host:port,...)");
-        }
-        if (name == null || name.isEmpty()) {
-            throw new IllegalArgumentException("--name is required");
-        }
-    }
-
     private void log(String level, String event, String message, String extra) {
-        CandidateIO.write(name, level, event, message, extra);
+        CandidateIO.write(flags.name, level, event, message, extra);
     }
 }

@@ -2,13 +2,16 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.time.temporal.ChronoUnit;
+import java.util.HashSet;
+import java.util.Set;
 
 /**
  * What every Java candidate (the article's worker, the benchmark's Curator workers) shares:
  * the project's log contract, one JSON object per line on stdout with the fields the Python
  * workers write ({@code time}, {@code level}, {@code service}, {@code event},
  * {@code message}, then the event's own), so one checker reads every candidate alike; and
- * the helpers of their command lines, where a bad argument is an IllegalArgumentException.
+ * the flags their command lines share ({@link Flags}), where a bad argument is an
+ * IllegalArgumentException.
  */
 final class CandidateIO {
     /** The "Processing... 2026-11-30T21:50:59Z" stamp of a processing line. */
@@ -55,8 +58,71 @@ final class CandidateIO {
         return out.append('"').toString();
     }
 
+    /**
+     * A candidate's command line: the flags every candidate takes, {@code --connect H:P,...
+     * --name NAME [--root /leader-election] [--session-timeout-ms 10000] [--interval-ms 1000]},
+     * and the on/off switches a program names for itself.
+     */
+    static final class Flags {
+        String connect;
+        String name;
+        String root = "/leader-election";
+        int sessionTimeoutMs = 10000;
+        long intervalMs = 1000;
+        private final Set<String> switches = new HashSet<>();
+
+        private Flags() {}
+
+        /** {@code args} read, {@code switches} being the program's own flags without a value;
+         * on an unknown or malformed flag, or a missing required one, one line on stderr and
+         * exit 2. */
+        static Flags parseOrExit(String program, String[] args, String... switches) {
+            try {
+                return parse(args, switches);
+            } catch (IllegalArgumentException e) {
+                System.err.println(program + ": " + e.getMessage());
+                System.exit(2);
+                throw e; // not reached
+            }
+        }
+
+        private static Flags parse(String[] args, String... switches) {
+            Flags flags = new Flags();
+            Set<String> known = Set.of(switches);
+            for (int i = 0; i < args.length; i++) {
+                String flag = args[i];
+                switch (flag) {
+                    case "--connect" -> flags.connect = value(args, ++i, flag);
+                    case "--name" -> flags.name = value(args, ++i, flag);
+                    case "--root" -> flags.root = value(args, ++i, flag);
+                    case "--session-timeout-ms" ->
+                            flags.sessionTimeoutMs = number(value(args, ++i, flag), flag);
+                    case "--interval-ms" -> flags.intervalMs = number(value(args, ++i, flag), flag);
+                    default -> {
+                        if (!known.contains(flag)) {
+                            throw new IllegalArgumentException("unknown argument " + flag);
+                        }
+                        flags.switches.add(flag);
+                    }
+                }
+            }
+            if (flags.connect == null || flags.connect.isEmpty()) {
+                throw new IllegalArgumentException("--connect is required (host:port,...)");
+            }
+            if (flags.name == null || flags.name.isEmpty()) {
+                throw new IllegalArgumentException("--name is required");
+            }
+            return flags;
+        }
+
+        /** Whether the switch {@code flag} was given. */
+        boolean on(String flag) {
+            return switches.contains(flag);
+        }
+    }
+
     /** The value after {@code flag} at {@code args[i]}; a missing one is a usage error. */
-    static String value(String[] args, int i, String flag) {
+    private static String value(String[] args, int i, String flag) {
         if (i >= args.length) {
             throw new IllegalArgumentException(flag + " needs a value");
         }
@@ -64,7 +130,7 @@ final class CandidateIO {
     }
 
     /** {@code text} as a positive integer; anything else is a usage error naming {@code flag}. */
-    static int number(String text, String flag) {
+    private static int number(String text, String flag) {
         try {
             int n = Integer.parseInt(text);
             if (n <= 0) {

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 import signal
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -170,3 +171,26 @@ def test_interop_mixed_candidates_follow_the_lowest_node(
     _wait_leader_seen(java, JAVA_NAME, count=3, after=killed)
     assert worker_ticks(third) == [], "ours ticked while the Java candidate led"
     assert_one_leader_history([first, java, third])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (["--bogus"], "unknown argument --bogus"),
+        (["--session-timeout-ms", "ten"], "--session-timeout-ms must be a positive integer"),
+        (["--interval-ms", "0"], "--interval-ms must be a positive integer"),
+        (["--root"], "--root needs a value"),
+        (["--name", ""], "--name is required"),
+    ],
+)
+def test_interop_java_candidate_refuses_a_bad_command_line_in_one_line(
+    java_build: JavaCandidateBuild, change: list[str], message: str
+) -> None:
+    """The command line every Java candidate shares (testbed/java/CandidateIO.java): a bad
+    flag is one line on stderr and exit 2, before any connection is tried."""
+    argv = java_build.argv("127.0.0.1:9", "bad-flags", report_leader=True) + change
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2, done
+    (line,) = done.stderr.splitlines()  # one line, no stack trace
+    assert line.startswith(f"ArticleWorker: {message}"), line
+    assert done.stdout == "", done.stdout
