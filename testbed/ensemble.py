@@ -451,7 +451,9 @@ _LIVE_SERVERS: weakref.WeakSet[Server] = weakref.WeakSet()
 
 
 @atexit.register
-def _kill_leftover_servers() -> None:
-    for server in list(_LIVE_SERVERS):
-        if server.is_running():
-            server.kill()
+def kill_leftover_servers() -> int:
+    """SIGKILL (by PID) and reap every server still running; how many there were."""
+    running = [server for server in list(_LIVE_SERVERS) if server.is_running()]
+    for server in running:
+        server.kill()
+    return len(running)

@@ -232,11 +232,31 @@ def event_named(name: str, **fields: Any) -> Callable[[dict[str, Any]], bool]:
     return pred
 
 
+def children_of(parent: int) -> list[tuple[int, str]]:
+    """(pid, command line) of each live child of ``parent`` (zombies left out)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue  # gone meanwhile
+        # pid (comm) state ppid ...: comm may hold spaces and parentheses.
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if int(ppid) == parent and state != "Z":
+            found.append((int(entry.name), cmdline.replace(b"\0", b" ").decode(errors="replace")))
+    return found
+
+
 _LIVE_WORKERS: weakref.WeakSet[WorkerProcess] = weakref.WeakSet()
 
 
 @atexit.register
-def _kill_leftover_workers() -> None:
-    for worker in list(_LIVE_WORKERS):
-        if worker.is_running():
-            worker.kill()
+def kill_leftover_workers() -> int:
+    """SIGKILL (by PID) and reap every worker still running; how many there were."""
+    running = [worker for worker in list(_LIVE_WORKERS) if worker.is_running()]
+    for worker in running:
+        worker.kill()
+    return len(running)
