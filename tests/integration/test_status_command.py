@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import random
 import signal
 import statistics
 import subprocess
@@ -20,6 +22,8 @@ from pathlib import Path
 import pytest
 from kazoo.client import KazooClient
 
+from common.shutdown import STOP_SIGNALS
+from testbed.load import catches, spray_signals
 from testbed.processes import wait_until
 from tests.integration.helpers import event_time, wait_following, wait_for_leader
 
@@ -326,3 +330,97 @@ def test_status_depose_hands_over_with_the_credentials_and_is_refused_without(
     assert done.stdout.startswith(f"deposed {leader.name} "), done.stdout
     assert f"{other.name} leads" in done.stdout, done.stdout
     wait_for_leader([other], timeout=5, min_ticks=1)
+
+
+class _TerminalWatch:
+    """`common.status --watch` on a pseudo-terminal, as `make watch` runs in a shell:
+    everything it writes there, and its stderr."""
+
+    def __init__(self, ensemble, path: str) -> None:
+        self._master, slave = pty.openpty()
+        self.output = bytearray()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "common.status", "--watch"],
+            cwd=ROOT,
+            env={**_env(ensemble, path), "TERM": "xterm", "NO_COLOR": ""},
+            stdin=subprocess.DEVNULL,
+            stdout=slave,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        os.close(slave)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self._master, 4096)
+            except OSError:  # EIO: the last writer closed the terminal
+                return
+            if not chunk:
+                return
+            self.output += chunk
+
+    def finish(self) -> tuple[str, str]:
+        """(what reached the terminal, stderr) once it has exited."""
+        self.process.wait(timeout=10)
+        self._reader.join(timeout=5)
+        os.close(self._master)
+        assert self.process.stderr is not None
+        stderr = self.process.stderr.read().decode(errors="replace")
+        self.process.stderr.close()
+        return self.output.decode(errors="replace"), stderr
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+# `--watch` ends within a second of Ctrl-C or SIGTERM (its promise): the main thread is
+# woken by the signal itself and gives the observer's session half a second to close.
+# On a busy machine that is a few milliseconds of CPU beside the half second.
+WATCH_EXIT_S = 1.0
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("mode", ["json", "plain", "terminal"])
+def test_watch_signals_at_random_moments_exit_0_within_a_second(
+    ensemble, spawn_worker, election_path, watch, busy_machine, mode, seed
+) -> None:
+    """Signals sprayed at random moments (connecting, drawing, during a takeover), on a
+    busy machine: exit 0 within a second, nothing on stderr, the terminal restored."""
+    rng = random.Random(seed)
+    workers = spawn_worker("service1"), spawn_worker("service2")
+    leader = wait_for_leader(workers, timeout=30)
+    if mode == "terminal":
+        terminal = _TerminalWatch(ensemble, election_path)
+        process = terminal.process
+    else:
+        watcher = WatchProcess(ensemble, election_path, *(["--json"] if mode == "json" else []))
+        watch.append(watcher)
+        process = watcher.process
+    try:
+        wait_until(
+            lambda: catches(process.pid, STOP_SIGNALS), 10, interval=0.005, message="handlers"
+        )
+        time.sleep(rng.uniform(0, 1.0))  # a random moment, not a wait for anything
+        leader.signal(signal.SIGTERM)  # a takeover: news on its way while the signals come
+        time.sleep(rng.uniform(0, 0.5))
+        first = time.monotonic()
+        sent = spray_signals(
+            process.pid, STOP_SIGNALS, rng, until=lambda: process.poll() is not None, within_s=5
+        )
+        took = time.monotonic() - first
+        if mode == "terminal":
+            screen, stderr = terminal.finish()
+            assert screen.rstrip("\r\n").endswith("\x1b[?25h"), repr(screen[-200:])
+        else:
+            _code, stderr = watcher.interrupt()  # exited already: collects stderr
+        assert process.returncode == 0, f"exit {process.returncode} after {sent} signals"
+        assert stderr == "", stderr
+        assert took <= WATCH_EXIT_S, f"{took:.2f} s to exit after {sent} signals"
+    finally:
+        if mode == "terminal":
+            terminal.kill()
