@@ -28,6 +28,12 @@ Why each part:
   flight holds the exit up); and a signal received but not yet handled when a handler
   changes is reported as "Signal 15 ignored due to race condition", with a traceback
   header. However many signals come, whenever they come, they only store a number.
+* **A stop signal ignored by inheritance is caught all the same**, but for SIGHUP. A
+  shell without job control (a script, a CI runner) starts background jobs with SIGINT
+  and SIGQUIT ignored, and Python keeps an inherited SIG_IGN: `status --watch` started
+  that way never stopped on the SIGINT a supervisor or a test sent it (Go's os/signal
+  makes the same choice). SIGHUP ignored at start is left ignored: ``nohup`` asked for
+  the command to outlive its terminal.
 """
 
 from __future__ import annotations
@@ -105,7 +111,8 @@ class StopSignals:
 
     ``install()`` must run in the main thread (Python runs handlers only there). After
     it, a stop signal sets ``received`` (the first one's number; later ones change
-    nothing) and wakes ``wakeup``.
+    nothing) and wakes ``wakeup``. SIGHUP is left alone where it was ignored at start
+    (nohup); the others are caught whatever their inherited disposition.
     """
 
     def __init__(self, wakeup: Wakeup, signals: tuple[int, ...] = STOP_SIGNALS) -> None:
@@ -118,6 +125,8 @@ class StopSignals:
             raise RuntimeError("stop signals can only be caught in the main thread")
         signal.set_wakeup_fd(self._wakeup.fd, warn_on_full_buffer=False)
         for signum in self._signals:
+            if signum == signal.SIGHUP and signal.getsignal(signum) == signal.SIG_IGN:
+                continue  # nohup: asked to outlive the terminal
             signal.signal(signum, self._on_signal)
         return self
 

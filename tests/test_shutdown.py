@@ -209,3 +209,53 @@ def test_handlers_are_set_once_and_the_exit_skips_finalization(
     assert sorted(changes) == sorted(signal.Signals(s).name for s in STOP_SIGNALS), err
     assert "FINALIZED" not in err
     assert "Traceback" not in err + out
+
+
+def _ignoring(*signals: int):
+    """A preexec_fn: the child starts with ``signals`` ignored, as a shell without job
+    control starts a background job (SIGINT, SIGQUIT) or as nohup does (SIGHUP)."""
+
+    def preexec() -> None:
+        for signum in signals:
+            signal.signal(signum, signal.SIG_IGN)
+
+    return preexec
+
+
+@pytest.mark.parametrize(
+    ("ignored", "sent", "stops"),
+    [
+        ((signal.SIGINT, signal.SIGQUIT), signal.SIGINT, True),
+        ((signal.SIGINT, signal.SIGQUIT), signal.SIGQUIT, True),
+        ((signal.SIGHUP,), signal.SIGHUP, False),
+        ((signal.SIGHUP,), signal.SIGTERM, True),
+    ],
+    ids=["bg-job-sigint", "bg-job-sigquit", "nohup-sighup", "nohup-sigterm"],
+)
+def test_inherited_ignored_signals(ignored: tuple[int, ...], sent: int, stops: bool) -> None:
+    """Started as a background job of a script (SIGINT and SIGQUIT ignored), a command
+    still stops on them: the `status --watch` that hung in CI had inherited an ignored
+    SIGINT. Started under nohup (SIGHUP ignored), it outlives its terminal."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", _PROGRAM],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_ignoring(*ignored),  # noqa: PLW1509 - the test is single-threaded here
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline() == "ready\n"
+        process.send_signal(sent)
+        if stops:
+            out, err = process.communicate(timeout=10)
+            assert process.returncode == 0 and err == "", err
+            assert out == f"stopped by {signal.Signals(sent).name}\n"
+        else:
+            with pytest.raises(subprocess.TimeoutExpired):
+                process.wait(timeout=1.0)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=10)
