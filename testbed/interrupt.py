@@ -7,11 +7,13 @@ started is stopped by its PID, and the exit says why.
 The run's body goes on a thread of its own; the main thread only waits, on one
 self-pipe, for the body to end or for a stop signal (common/shutdown.py). A signal is
 never raised into the body: a ZooKeeper server half-started, a worker half-stopped or
-a lock held cannot turn an interruption into a hang or a traceback. On the first stop
-signal the main thread kills every ZooKeeper server, worker and load process the run
-had started (their registries in testbed.ensemble, testbed.processes, testbed.load),
-reaps them, says so in one line on stderr and exits 128 + the signal's number (130 for
-Ctrl-C, 143 for SIGTERM), as a shell does. Later signals change nothing.
+a lock held cannot turn an interruption into a hang or a traceback. On a stop signal
+the main thread closes the test bed to new processes (the body may be restarting a
+worker that very moment), kills every ZooKeeper server, worker, load and compiler
+process the run had started (all go through testbed.processes.start_process) and any
+other child, reaps them, says so in one line on stderr and exits 128 + the signal's
+number (130 for Ctrl-C, 143 for SIGTERM), as a shell does. Which signal, when several
+come at once, is the interpreter's choice: it runs pending handlers in number order.
 """
 
 from __future__ import annotations
@@ -21,31 +23,37 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from typing import NoReturn
 
 from common.shutdown import StopSignals, Wakeup, exit_now
 
-from .ensemble import kill_leftover_servers
-from .load import stop_leftover_hogs
-from .processes import children_of, kill_leftover_workers
+from .processes import children_of, stop_every_process
 
 __all__ = ["run_interruptibly", "stop_everything_started"]
 
 
+# How long the last sweep looks for children started outside the test bed's own
+# start_process (a `git` or `java -version` of the benchmark's), until one comes up empty.
+_SWEEP_S = 2.0
+
+
 def stop_everything_started() -> int:
-    """Kill and reap every server, worker and load process still running, then any
-    other child of this process (a compiler, a helper command); how many."""
-    stopped = kill_leftover_workers() + kill_leftover_servers() + stop_leftover_hogs()
-    others = children_of(os.getpid())
-    for pid, _command in others:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    for pid, _command in others:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, 0)  # a Popen's own wait() may reap it first: then ECHILD
-    return stopped + len(others)
+    """Close the test bed to new processes, kill and reap every one it started (servers,
+    workers, load, compilers), then any other child of this process; how many."""
+    stopped = stop_every_process()
+    deadline = time.monotonic() + _SWEEP_S
+    while (others := children_of(os.getpid())) and time.monotonic() < deadline:
+        for pid, _command in others:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for pid, _command in others:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)  # a Popen's own wait() may reap it first: ECHILD
+        stopped += len(others)
+    return stopped
 
 
 def run_interruptibly(program: str, body: Callable[[], int]) -> NoReturn:

@@ -28,6 +28,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
+from .processes import start_process
+
 __all__ = ["CpuHogs", "alive", "catches", "spray_signals"]
 
 _HOG = "while True: pass"
@@ -49,7 +51,7 @@ class CpuHogs:
     def start(self) -> CpuHogs:
         for _ in range(self.count - len(self._processes)):
             self._processes.append(
-                subprocess.Popen(
+                start_process(
                     [sys.executable, "-c", _HOG],
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
@@ -110,13 +112,9 @@ _LIVE: weakref.WeakSet[CpuHogs] = weakref.WeakSet()
 
 
 @atexit.register
-def stop_leftover_hogs() -> int:
-    """Stop every hog still running (by PID); how many there were."""
-    hogs = list(_LIVE)
-    count = sum(len(h.pids) for h in hogs)
-    for h in hogs:
-        h.stop()
-    return count
+def _stop_leftover_hogs() -> None:
+    for hogs in list(_LIVE):
+        hogs.stop()
 
 
 def catches(pid: int, signals: Sequence[int]) -> bool:

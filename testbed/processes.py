@@ -16,11 +16,13 @@ a caller forgot.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import weakref
 from collections.abc import Callable
@@ -94,7 +96,7 @@ class WorkerProcess:
             try:
                 # Own session: Ctrl-C on the test run must not reach the workers
                 # (a test decides which signal each one gets).
-                self._process = subprocess.Popen(
+                self._process = start_process(
                     self.argv,
                     cwd=self.cwd,
                     env=env,
@@ -232,6 +234,63 @@ def event_named(name: str, **fields: Any) -> Callable[[dict[str, Any]], bool]:
     return pred
 
 
+class Closed(RuntimeError):
+    """The test bed is stopping every process it started: none may start now."""
+
+
+# Every process the test bed starts, until it has exited; and whether starting is over.
+_STARTING = threading.Lock()
+_STARTED: set[subprocess.Popen[Any]] = set()
+_closed = False
+
+
+def start_process(argv: list[str], **popen: Any) -> subprocess.Popen[Any]:
+    """``subprocess.Popen(argv, **popen)``, registered for ``stop_every_process``.
+
+    Raises Closed once that has begun: a run being interrupted (testbed.interrupt)
+    must not start a worker or a server behind the back of the one stopping them.
+    """
+    with _STARTING:
+        if _closed:
+            raise Closed(f"not starting {argv[0]}: every process is being stopped")
+        for done in [p for p in _STARTED if p.poll() is not None]:
+            _STARTED.discard(done)
+        process = subprocess.Popen(argv, **popen)
+        _STARTED.add(process)
+    return process
+
+
+def run_process(argv: list[str], timeout: float, **popen: Any) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run(argv, capture_output=True, text=True, timeout=...)`` through
+    ``start_process``; the process is killed if the timeout passes."""
+    process = start_process(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen
+    )
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
+    return subprocess.CompletedProcess(argv, process.returncode, out, err)
+
+
+def stop_every_process() -> int:
+    """No process may start from now on; SIGKILL (by PID) and reap every one started
+    that is still running. How many there were."""
+    global _closed
+    with _STARTING:
+        _closed = True
+        running = [p for p in _STARTED if p.poll() is None]
+    for process in running:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()  # SIGKILL ends a stopped (SIGSTOPped) process too
+    for process in running:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
+    return len(running)
+
+
 def children_of(parent: int) -> list[tuple[int, str]]:
     """(pid, command line) of each live child of ``parent`` (zombies left out)."""
     found = []
@@ -254,9 +313,7 @@ _LIVE_WORKERS: weakref.WeakSet[WorkerProcess] = weakref.WeakSet()
 
 
 @atexit.register
-def kill_leftover_workers() -> int:
-    """SIGKILL (by PID) and reap every worker still running; how many there were."""
-    running = [worker for worker in list(_LIVE_WORKERS) if worker.is_running()]
-    for worker in running:
-        worker.kill()
-    return len(running)
+def _kill_leftover_workers() -> None:
+    for worker in list(_LIVE_WORKERS):
+        if worker.is_running():
+            worker.kill()
