@@ -60,6 +60,7 @@ from bench.scenarios import (
     run_many,
 )
 from testbed.ensemble import MISSING_MESSAGE, Ensemble, find_zookeeper
+from testbed.interrupt import run_interruptibly
 from testbed.java_candidates import JAR_DIR, JavaCandidateBuild
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -404,4 +405,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_interruptibly("bench", main)

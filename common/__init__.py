@@ -16,6 +16,7 @@ _WHERE = {
     "ConfigError": ".settings",
     "Settings": ".settings",
     "run": ".worker",
+    "exit_now": ".shutdown",
 }
 
 __all__ = sorted(_WHERE)

@@ -247,12 +247,14 @@ class ElectionWatch:
         self._client.start_async()
         self._wake.set()
 
-    def close(self) -> None:
+    def close(self, within_s: float = 3.0) -> None:
+        """Close the session and end the thread, waiting for them at most ``within_s``."""
+        deadline = time.monotonic() + within_s
         self._closed = True
         self._wake.set()
-        stop_within(self._client, 1.0)
+        stop_within(self._client, within_s)
         if self._thread.is_alive():
-            self._thread.join(timeout=2.0)
+            self._thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     # kazoo's thread: note and wake, nothing else.
     def _on_state(self, state: KazooState) -> None:

@@ -50,9 +50,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import queue
 import shutil
-import signal
 import socket
 import sys
 import threading
@@ -61,7 +59,6 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from types import FrameType
 from typing import Any, TextIO
 
 from .logs import printable, quiet_kazoo, rfc3339
@@ -74,6 +71,7 @@ from .observer import (
     read_candidates,
 )
 from .settings import ConfigError, Settings, load, wants_color
+from .shutdown import StopSignals, Wakeup, exit_now
 
 __all__ = ["Role", "Server", "Status", "changes", "main", "probe", "render", "to_json"]
 
@@ -81,6 +79,9 @@ _FOUR_LETTER_TIMEOUT_S = 2.0
 _ROLES_EVERY_S = 2.0
 _HIGHLIGHT_S = 3.0
 _CHANGES_SHOWN = 6
+# On a stop signal: the time the observer's session is given to close. The watch exits
+# within about this long, whatever ZooKeeper does.
+_CLOSE_S = 0.5
 _IDENTITY_LIMIT = 64
 _USAGE = "python -m common.status [--json] [--watch] [--depose]"
 
@@ -343,16 +344,13 @@ def _depose(settings: Settings, out: TextIO) -> int:
     return 0
 
 
-class _Stop(Exception):
-    """SIGTERM: leave the watch as Ctrl-C does."""
-
-
-def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
-    raise _Stop
-
-
 class _Watch:
-    """--watch: one queue of news (views, roles), one screen, redrawn on each."""
+    """--watch: news (views, roles) from two threads, one screen, redrawn on each.
+
+    The main thread waits on one self-pipe for news and for a stop signal alike
+    (common/shutdown.py): a signal is never raised into a queue or a lock, and Ctrl-C
+    or SIGTERM ends the watch at once, whatever its threads are doing.
+    """
 
     def __init__(
         self, settings: Settings, servers: Sequence[Server], as_json: bool, out: TextIO
@@ -363,7 +361,9 @@ class _Watch:
         self._out = out
         self._tty = bool(getattr(out, "isatty", None) and out.isatty()) and not as_json
         self._color = self._tty and wants_color(out)
-        self._news: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._wakeup = Wakeup()
+        self._signals = StopSignals(self._wakeup)
+        self._news: deque[tuple[str, Any]] = deque()  # appended by the threads, taken by main
         self._stop = threading.Event()
         self._roles_now = threading.Event()
         self._view = ElectionView("CONNECTING", None)
@@ -373,59 +373,71 @@ class _Watch:
         self._printed_block = False
 
     def run(self) -> int:
+        if threading.current_thread() is threading.main_thread():
+            self._signals.install()  # for good: the program ends with exit_now
         watch = ElectionWatch(
             self._settings.zk_hosts,
             self._settings.election_path,
-            on_view=lambda view: self._news.put(("view", view)),
+            on_view=lambda view: self._tell("view", view),
         )
         roles = threading.Thread(target=self._ask_roles, name="roles", daemon=True)
-        in_main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
         try:
             if self._tty:
                 self._write("\x1b[?25l")  # hide the cursor while redrawing
             roles.start()
             watch.start()
             self._draw(initial=True)
-            while True:
+            while not self._signals.requested:
                 self._step()
-        except (KeyboardInterrupt, _Stop):
-            return 0
+        except BrokenPipeError:
+            pass  # `| head`: the reader has seen enough
         finally:
             self._stop.set()
             self._roles_now.set()
-            if in_main:
-                signal.signal(signal.SIGTERM, previous)
             if self._tty:
-                self._write("\x1b[?25h\n")
-            watch.close()
+                self._write_best_effort("\x1b[?25h\n")  # the cursor back, first
+            # The observer's session holds no node: closing it is a courtesy to the
+            # servers, given a moment, not waited for.
+            watch.close(within_s=_CLOSE_S)
+        return 0
+
+    def _tell(self, kind: str, value: Any) -> None:
+        """From the watch's and the roles' threads: news for the main thread."""
+        self._news.append((kind, value))
+        self._wakeup.notify()
 
     def _step(self) -> None:
-        """Wait for news or for a highlight to end, then redraw."""
+        """Wait for news, a signal or a highlight's end; take all news, then redraw."""
         now = time.monotonic()
         ends = [until for until in self._fresh.values() if until > now]
         timeout = min(ends) - now if ends and self._tty else None
-        try:
-            kind, value = self._news.get(timeout=timeout)
-        except queue.Empty:
+        if not self._news:
+            self._wakeup.wait(timeout)
+        if self._signals.requested:
+            return
+        if not self._news:
             self._fresh = {n: u for n, u in self._fresh.items() if u > time.monotonic()}
-            self._draw()
+            self._draw()  # a highlight ended
             return
         said: list[str] = []
-        if kind == "view":
-            said = self._take_view(value)
-        elif kind == "roles":
-            if value == self._roles:
-                return
-            said = [
-                f"{new.server.name or new.server.address} is {new.text}"
-                for old, new in zip(self._roles, value, strict=True)
-                if old.mode != new.mode and old.error != "asking..."
-            ]
-            self._roles = value
+        changed = False
+        while self._news:
+            kind, value = self._news.popleft()
+            if kind == "view":
+                said += self._take_view(value)
+                changed = True
+            elif kind == "roles" and value != self._roles:
+                said += [
+                    f"{new.server.name or new.server.address} is {new.text}"
+                    for old, new in zip(self._roles, value, strict=True)
+                    if old.mode != new.mode and old.error != "asking..."
+                ]
+                self._roles = value
+                changed = True
         for text in said:
             self._changes.append((time.time(), text))
-        self._draw()
+        if changed:
+            self._draw()
 
     def _take_view(self, view: ElectionView) -> list[str]:
         old = self._view
@@ -449,7 +461,7 @@ class _Watch:
 
     def _ask_roles(self) -> None:
         while not self._stop.is_set():
-            self._news.put(("roles", probe_all(self._servers)))
+            self._tell("roles", probe_all(self._servers))
             self._roles_now.wait(_ROLES_EVERY_S)
             self._roles_now.clear()
 
@@ -490,6 +502,12 @@ class _Watch:
     def _write(self, text: str) -> None:
         self._out.write(text)
         self._out.flush()
+
+    def _write_best_effort(self, text: str) -> None:
+        try:
+            self._write(text)
+        except (BrokenPipeError, ValueError):
+            pass  # the terminal or the pipe is gone: nothing to restore
 
 
 class _Parser(argparse.ArgumentParser):
@@ -551,4 +569,4 @@ def _settings(env: Mapping[str, str] | None) -> Settings | None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

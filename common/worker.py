@@ -6,11 +6,10 @@ confirmed by the ensemble (see election.Lease); stop at SIGTERM, SIGINT, SIGHUP 
 closed terminal) or SIGQUIT by resigning and closing the session, then exit 0 within
 2 s whatever ZooKeeper does. Returns the exit code.
 
-The main thread sleeps in select() on a self-pipe. Two things write to it: the
-election, whenever what lease() answers may have changed (no polling), and the signal
-machinery, through signal.set_wakeup_fd (so a signal handler never has to take a
-lock). Followers wake once per tick interval only to refresh the health file; they
-send ZooKeeper nothing.
+The main thread sleeps in select() on a self-pipe (common/shutdown.py). Two things
+write to it: the election, whenever what lease() answers may have changed (no
+polling), and a stop signal, whose handler only stores its number. Followers wake once
+per tick interval only to refresh the health file; they send ZooKeeper nothing.
 """
 
 from __future__ import annotations
@@ -19,62 +18,33 @@ import contextlib
 import json
 import logging
 import os
-import select
-import signal
 import time
-from types import FrameType
 
 from .election import LeaderElection
 from .logs import log_event, rfc3339, setup
 from .settings import Settings, describe, load
+from .shutdown import StopSignals, Wakeup
 
 __all__ = ["run"]
 
 log = logging.getLogger(__name__)
 
-# Each ends the worker the same way: resign, close the session, exit 0.
-_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
-
 
 def run(service_name: str) -> int:
-    """Run one worker named `service_name` (SERVICE_NAME overrides it). The exit code."""
+    """Run one worker named `service_name` (SERVICE_NAME overrides it). The exit code.
+
+    Call it from the main thread; end the process with ``common.shutdown.exit_now``
+    on what it returns (the services' ``__main__`` do), so that no signal can change
+    the exit code while the interpreter would otherwise finalize.
+    """
+    # First, so that a signal at any moment from here on only asks the worker to stop.
+    wakeup = Wakeup()
+    stop = StopSignals(wakeup).install()
     settings = load(service_name, default_service_name=service_name)
     if settings is None:
         return 2
     setup(settings.service_name, settings.log_format, settings.log_level)
-    return _Worker(settings).run()
-
-
-class _Wakeup:
-    """A self-pipe: notify() from any thread or a signal ends the current wait()."""
-
-    def __init__(self) -> None:
-        self._read, self._write = os.pipe()
-        os.set_blocking(self._read, False)
-        os.set_blocking(self._write, False)
-
-    @property
-    def fd(self) -> int:
-        return self._write
-
-    def notify(self) -> None:
-        try:
-            os.write(self._write, b"\0")
-        except BlockingIOError:
-            pass  # the pipe is full: a wake-up is pending already
-
-    def wait(self, timeout: float) -> None:
-        ready, _, _ = select.select([self._read], [], [], max(0.0, timeout))
-        if ready:
-            try:
-                while os.read(self._read, 512):
-                    pass
-            except BlockingIOError:
-                pass
-
-    def close(self) -> None:
-        os.close(self._read)
-        os.close(self._write)
+    return _Worker(settings, wakeup, stop).run()
 
 
 class _Health:
@@ -116,19 +86,16 @@ class _Health:
 
 
 class _Worker:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, wakeup: Wakeup, stop: StopSignals) -> None:
         self._settings = settings
-        self._stop_signal: int | None = None
-        self._wakeup = _Wakeup()
+        self._wakeup = wakeup
+        self._stop = stop
         self._health = _Health(
             settings.health_file, settings.service_name, settings.tick_interval_s
         )
 
     def run(self) -> int:
         s = self._settings
-        for signum in _STOP_SIGNALS:
-            signal.signal(signum, self._on_signal)
-        signal.set_wakeup_fd(self._wakeup.fd, warn_on_full_buffer=False)
         log_event(
             log,
             "started",
@@ -148,12 +115,12 @@ class _Worker:
         )
         try:
             self._health.report("connecting")
-            if election.start(self._stopping, self._sleep):
+            if not self._stopping() and election.start(self._stopping, self._sleep):
                 self._loop(election)
         finally:
             election.close()
             self._health.remove_best_effort()
-        name = signal.Signals(self._stop_signal).name if self._stop_signal else "none"
+        name = self._stop.name
         log_event(
             log,
             "shutdown",
@@ -161,20 +128,14 @@ class _Worker:
             exit_code=0,
             signal=name,
         )
-        # The shutdown is done. A second signal from now on (Ctrl-C twice, a supervisor
-        # that repeats SIGTERM) must not turn exit 0 into death by signal: while the
-        # interpreter finalizes, Python puts back the default action of every signal it
-        # handled, but leaves an ignored one ignored.
-        for signum in _STOP_SIGNALS:
-            signal.signal(signum, signal.SIG_IGN)
+        # The handlers stay: a signal from now on (Ctrl-C twice, a supervisor that
+        # repeats SIGTERM) only stores a number. The entry point ends the process with
+        # shutdown.exit_now, skipping the finalization that would put back the default
+        # actions (see common/shutdown.py).
         return 0
 
-    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
-        # No locks, no I/O: set_wakeup_fd has already written to the pipe.
-        self._stop_signal = signum
-
     def _stopping(self) -> bool:
-        return self._stop_signal is not None
+        return self._stop.requested
 
     def _sleep(self, seconds: float) -> None:
         """tenacity's sleep: ends early on a signal, refreshes the health file."""

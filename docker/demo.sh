@@ -141,9 +141,23 @@ _run() {
     fi
 }
 
+# The stop signals: Ctrl-C, SIGTERM (a `kill`), a closed terminal, SIGQUIT.
+_STOP_SIGNALS=(INT TERM HUP QUIT)
+_ending=0
+
+_end_once() {
+    # Putting back runs once, to the end: from here on the stop signals are ignored (a
+    # second Ctrl-C would otherwise kill the script halfway, or cut short the `wait` for
+    # the followers), and a handler that runs again returns at once.
+    trap '' "${_STOP_SIGNALS[@]}"
+    trap - EXIT
+    if ((_ending)); then return 1; fi
+    _ending=1
+}
+
 _fail() {
     # One line on stderr, after putting back what the demo changed; exit 1.
-    trap - EXIT INT TERM
+    _end_once || return 0
     _put_back
     _close_output
     echo "demo: $*" >&2
@@ -151,7 +165,7 @@ _fail() {
 }
 
 _on_interrupt() {
-    trap - EXIT INT TERM
+    _end_once || return 0
     _put_back
     _close_output
     echo "demo: interrupted; put back what it had changed" >&2
@@ -429,7 +443,7 @@ _others_named() {
 _start_demo() {
     # Printer and followers first, so the steady state before the fault shows too.
     local id since
-    trap _on_interrupt INT TERM
+    trap _on_interrupt "${_STOP_SIGNALS[@]}"
     trap '_put_back; _close_output' EXIT
     _discover
     _open_output
@@ -445,7 +459,7 @@ _finish_demo() {
     _wait_for "$ready_timeout_s" "the project to be steady and healthy again" -- _steady_and_healthy
     _undo=()
     sleep 1 # the last log lines, through the followers
-    trap - EXIT INT TERM
+    _end_once || return 0
     _close_output
 }
 

@@ -1,8 +1,6 @@
 """service2: a worker that leads or follows in the election (see common.worker)."""
 
-import sys
-
-from common import run
+from common import exit_now, run
 
 if __name__ == "__main__":
-    sys.exit(run("service2"))
+    exit_now(run("service2"))

@@ -18,6 +18,7 @@ from common.logs import quiet_kazoo
 from soak.plan import SoakConfig
 from soak.run import RESULTS, Soak, rejudge
 from testbed.ensemble import MISSING_MESSAGE, Ensemble, find_zookeeper
+from testbed.interrupt import run_interruptibly
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,4 +62,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_interruptibly("soak", main)

@@ -39,6 +39,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .processes import start_process
+
 MISSING_MESSAGE = (
     "ZooKeeper not found: install it with `sudo apt-get install zookeeper` "
     "or set ZOOKEEPER_HOME to an unpacked Apache ZooKeeper tarball"
@@ -236,7 +238,7 @@ class Server:
             log.flush()
             # Own session: a Ctrl-C in the terminal must not take the ensemble down
             # under a test; the harness stops every server by PID.
-            self._process = subprocess.Popen(
+            self._process = start_process(
                 cmd,
                 stdin=subprocess.DEVNULL,
                 stdout=log,

@@ -24,11 +24,12 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from .processes import run_process
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUILD_ROOT = REPO_ROOT / ".build" / "java"
@@ -142,7 +143,7 @@ class JavaCandidateBuild:
         # Compile beside the target and rename: two runs racing never see half a build.
         scratch = Path(tempfile.mkdtemp(prefix="javac-", dir=BUILD_ROOT))
         try:
-            result = subprocess.run(
+            result = run_process(
                 [
                     self.javac,
                     "-Xlint:all,-path",
@@ -152,10 +153,7 @@ class JavaCandidateBuild:
                     str(scratch),
                     *(str(source) for source in self.sources),
                 ],
-                capture_output=True,
-                text=True,
                 timeout=300,
-                check=False,
             )
             if result.returncode != 0:
                 raise RuntimeError(f"javac failed ({result.returncode}):\n{result.stderr}")

@@ -16,11 +16,13 @@ a caller forgot.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import weakref
 from collections.abc import Callable
@@ -94,7 +96,7 @@ class WorkerProcess:
             try:
                 # Own session: Ctrl-C on the test run must not reach the workers
                 # (a test decides which signal each one gets).
-                self._process = subprocess.Popen(
+                self._process = start_process(
                     self.argv,
                     cwd=self.cwd,
                     env=env,
@@ -230,6 +232,81 @@ def event_named(name: str, **fields: Any) -> Callable[[dict[str, Any]], bool]:
         return event.get("event") == name and all(event.get(k) == v for k, v in fields.items())
 
     return pred
+
+
+class Closed(RuntimeError):
+    """The test bed is stopping every process it started: none may start now."""
+
+
+# Every process the test bed starts, until it has exited; and whether starting is over.
+_STARTING = threading.Lock()
+_STARTED: set[subprocess.Popen[Any]] = set()
+_closed = False
+
+
+def start_process(argv: list[str], **popen: Any) -> subprocess.Popen[Any]:
+    """``subprocess.Popen(argv, **popen)``, registered for ``stop_every_process``.
+
+    Raises Closed once that has begun: a run being interrupted (testbed.interrupt)
+    must not start a worker or a server behind the back of the one stopping them.
+    """
+    with _STARTING:
+        if _closed:
+            raise Closed(f"not starting {argv[0]}: every process is being stopped")
+        for done in [p for p in _STARTED if p.poll() is not None]:
+            _STARTED.discard(done)
+        process = subprocess.Popen(argv, **popen)
+        _STARTED.add(process)
+    return process
+
+
+def run_process(argv: list[str], timeout: float, **popen: Any) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run(argv, capture_output=True, text=True, timeout=...)`` through
+    ``start_process``; the process is killed if the timeout passes."""
+    process = start_process(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen
+    )
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
+    return subprocess.CompletedProcess(argv, process.returncode, out, err)
+
+
+def stop_every_process() -> int:
+    """No process may start from now on; SIGKILL (by PID) and reap every one started
+    that is still running. How many there were."""
+    global _closed
+    with _STARTING:
+        _closed = True
+        running = [p for p in _STARTED if p.poll() is None]
+    for process in running:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()  # SIGKILL ends a stopped (SIGSTOPped) process too
+    for process in running:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
+    return len(running)
+
+
+def children_of(parent: int) -> list[tuple[int, str]]:
+    """(pid, command line) of each live child of ``parent`` (zombies left out)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue  # gone meanwhile
+        # pid (comm) state ppid ...: comm may hold spaces and parentheses.
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if int(ppid) == parent and state != "Z":
+            found.append((int(entry.name), cmdline.replace(b"\0", b" ").decode(errors="replace")))
+    return found
 
 
 _LIVE_WORKERS: weakref.WeakSet[WorkerProcess] = weakref.WeakSet()

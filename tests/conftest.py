@@ -15,6 +15,11 @@ Fixtures (see each docstring):
                       ensemble by default; closed at teardown.
 ``measure``           ``measure(name, value, unit)`` prints a number and lists it in the
                       run's summary (latencies the README quotes).
+``busy_machine``      both cores kept busy for one test (``testbed.load.CpuHogs``), for
+                      the tests that signal commands at random moments.
+
+``--cpu-hogs N`` (``make test-under-load``: 2) keeps N cores busy for the whole run: a
+test that passes only on an idle machine waited for a moment, not for a condition.
 
 A missing ZooKeeper skips the integration tests with one line saying how to install it,
 or fails them when CI is set (see ``tests.support.require``).
@@ -33,6 +38,7 @@ from hypothesis import settings as hypothesis_settings
 
 from testbed.ensemble import MISSING_MESSAGE, Ensemble, find_zookeeper
 from testbed.faultproxy import FaultProxy
+from testbed.load import CpuHogs
 from testbed.processes import WorkerProcess
 from tests.support import ci_gate, in_ci, require
 
@@ -56,6 +62,37 @@ _FAILED_KEY = pytest.StashKey[bool]()
 hypothesis_settings.register_profile("default", deadline=None)
 hypothesis_settings.register_profile("ci", deadline=None, derandomize=True)
 hypothesis_settings.load_profile("ci" if in_ci() else "default")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--cpu-hogs",
+        type=int,
+        default=0,
+        metavar="N",
+        help="keep N cores busy for the whole run (make test-under-load: 2)",
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cpu_hogs(request: pytest.FixtureRequest) -> Iterator[CpuHogs]:
+    """The run's own load (--cpu-hogs N), started first and stopped by PID last."""
+    count = request.config.getoption("--cpu-hogs")
+    if count < 0:
+        raise pytest.UsageError(f"--cpu-hogs must be 0 or more, got {count}")
+    with CpuHogs(count) as hogs:
+        yield hogs
+
+
+# How many cores the signal tests keep busy: all of this kind of machine's.
+BUSY_CORES = 2
+
+
+@pytest.fixture
+def busy_machine(cpu_hogs: CpuHogs) -> Iterator[CpuHogs]:
+    """Both cores busy for this test; none added where the run is loaded already."""
+    with CpuHogs(max(0, BUSY_CORES - cpu_hogs.count)) as hogs:
+        yield hogs
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -21,19 +21,18 @@ from __future__ import annotations
 import argparse
 import heapq
 import itertools
-import queue
 import re
-import signal
 import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
-from types import FrameType
 from typing import TextIO
 
 from common.logs import rfc3339
 from common.settings import wants_color
+from common.shutdown import StopSignals, Wakeup, exit_now
 
 from .compose import ComposeError, compose_command
 from .records import LineReader, Record
@@ -42,6 +41,9 @@ __all__ = ["format_record", "main"]
 
 WORKERS = ("service1", "service2")
 HOLD_S = 0.3
+# How long Compose's `logs` gets to end after SIGTERM (then SIGKILL), or to end by itself
+# once its output has ended.
+_CHILD_EXIT_S = 2.0
 _RESET = "\x1b[0m"
 _LANE_COLOURS = ("36", "35", "33", "34")  # cyan, magenta, yellow, blue
 _EVENT_COLOURS = {"leader_elected": "1;32", "leadership_lost": "1;31", "shutdown": "1"}
@@ -61,14 +63,6 @@ def format_record(record: Record, lanes: Sequence[str] = WORKERS, color: bool = 
         if tint:
             text = f"\x1b[{tint}m{text}{_RESET}"
     return f"{clock}  {lane}  {text}"
-
-
-class _Stop(Exception):
-    pass
-
-
-def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
-    raise _Stop
 
 
 class _Merger:
@@ -103,13 +97,26 @@ class _Merger:
         self._out.flush()
 
 
-def _pump(stream: TextIO, lines: queue.Queue[tuple[float, str | None]]) -> None:
+def _pump(stream: TextIO, lines: deque[tuple[float, str | None]], wakeup: Wakeup) -> None:
+    """The reader thread: each line of the child's output, stamped, then None at its end."""
     for line in stream:
-        lines.put((time.monotonic(), line))
-    lines.put((time.monotonic(), None))
+        lines.append((time.monotonic(), line))
+        wakeup.notify()
+    lines.append((time.monotonic(), None))
+    wakeup.notify()
 
 
 def follow(compose: list[str], tail: int, follow_on: bool, out: TextIO) -> int:
+    """Print the merged lines until Compose ends (--no-follow) or a stop signal (exit 0).
+
+    The main thread waits on one self-pipe for lines and for a signal alike
+    (common/shutdown.py), so Ctrl-C or SIGTERM ends it at once, whatever the reader
+    thread is doing; the Compose child, in a session of its own, is stopped by PID.
+    """
+    wakeup = Wakeup()
+    signals = StopSignals(wakeup)
+    if threading.current_thread() is threading.main_thread():
+        signals.install()  # for good: the program ends with exit_now
     argv = [*compose, "logs", "--no-color", "--timestamps", f"--tail={tail}"]
     argv += ["-f"] if follow_on else []
     try:
@@ -125,37 +132,39 @@ def follow(compose: list[str], tail: int, follow_on: bool, out: TextIO) -> int:
         print(f"logs: `{compose[0]}` is not installed", file=sys.stderr)
         return 1
     assert child.stdout is not None
-    lines: queue.Queue[tuple[float, str | None]] = queue.Queue()
-    threading.Thread(target=_pump, args=(child.stdout, lines), daemon=True).start()
+    lines: deque[tuple[float, str | None]] = deque()
+    threading.Thread(target=_pump, args=(child.stdout, lines, wakeup), daemon=True).start()
     merger = _Merger(out, wants_color(out))
-    in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
     try:
-        while True:
-            try:
-                arrived, line = lines.get(timeout=merger.next_due(time.monotonic()))
-            except queue.Empty:
-                merger.release(time.monotonic())
-                continue
-            if line is None:
-                break
-            merger.take(line, arrived)
+        while not signals.requested:
+            if not lines:
+                wakeup.wait(merger.next_due(time.monotonic()))
+            while lines and not signals.requested:
+                arrived, line = lines.popleft()
+                if line is None:  # Compose's output ended: so has Compose, or nearly
+                    merger.release(time.monotonic(), everything=True)
+                    code = _reaped(child, _CHILD_EXIT_S)
+                    return 1 if code is None else code
+                merger.take(line, arrived)
             merger.release(time.monotonic())
-        merger.release(time.monotonic(), everything=True)
-        return child.wait(timeout=10)
-    except (KeyboardInterrupt, _Stop, BrokenPipeError):
         return 0
+    except BrokenPipeError:
+        return 0  # `| head`: the reader has seen enough
     finally:
-        if in_main:
-            signal.signal(signal.SIGTERM, previous)
         if child.poll() is None:
             child.terminate()
-            try:
-                child.wait(timeout=5)
-            except subprocess.TimeoutExpired:
+            if _reaped(child, _CHILD_EXIT_S) is None:
                 child.kill()
-                child.wait(timeout=5)
-        child.stdout.close()
+                _reaped(child, _CHILD_EXIT_S)
+
+
+def _reaped(child: subprocess.Popen[str], within_s: float) -> int | None:
+    """The child's exit code once it has ended, None if it is still running after
+    ``within_s``."""
+    try:
+        return child.wait(timeout=within_s)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -181,4 +190,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

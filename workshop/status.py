@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from common import status
 from common.settings import Settings
+from common.shutdown import exit_now
 
 from .compose import ComposeError, Container, compose_command, containers
 
@@ -73,4 +74,4 @@ def _depose_in(worker: Container | None, args: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())
