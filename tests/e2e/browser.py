@@ -28,7 +28,10 @@ from selenium.webdriver.common.by import By
 
 CHROMIUM = ("chromium", "chromium-browser")
 DRIVER = "chromedriver"
-MISSING = "the page's browser tests need chromium and its driver: apt-get install chromium chromium-driver"
+MISSING = (
+    "the page's browser tests need chromium and its driver: "
+    "apt-get install chromium chromium-driver"
+)
 
 
 def installed() -> bool:
