@@ -108,4 +108,4 @@ page: ## Print the live page's address (the dashboard service)
 	@echo "http://127.0.0.1:$${DASHBOARD_PORT:-8080}/"
 
 dashboard-pictures: .venv/installed ## Retake the page's pictures into docs/ (its browser tests, Compose v2)
-	DASHBOARD_SHOTS=docs $(PY) -m pytest tests/e2e/test_dashboard.py -k v2 -p no:cacheprovider
+	DASHBOARD_SHOTS=docs $(PY) -m pytest tests/e2e/test_page_in_browser.py -k v2 -p no:cacheprovider
