@@ -1,7 +1,8 @@
 """The article's own commands, verbatim, on ten fresh starts in a row.
 
 After a fresh `docker compose up` (the ensemble's volumes removed in between, `down
--v`), service1 leads first, every time: by construction, since service2 waits for
+-v`), the ZooKeeper nodes form the ensemble without a Java exception's name in their
+logs, and service1 leads first, every time: by construction, since service2 waits for
 service1's health check, which passes once service1 has joined the election. Then
 `docker compose stop service1` hands over to service2, each time.
 
@@ -11,6 +12,7 @@ project and images, so no image is built again.
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -22,6 +24,9 @@ from tests.e2e.compose_project import ComposeProject
 pytestmark = pytest.mark.e2e
 
 FRESH_UPS = 10
+# A Java exception's name in a ZooKeeper line ("java.net.ConnectException: ...",
+# "java.lang.InterruptedException: null"): the forming must not read like a failure.
+_JAVA_EXCEPTION = re.compile(r"\b(?:java|javax|org)\.[\w.$]+(?:Exception|Error)\b")
 
 
 def test_fresh_up_ten_times_service1_leads_and_stop_hands_over(
@@ -42,6 +47,9 @@ def test_fresh_up_ten_times_service1_leads_and_stop_hands_over(
         )
         assert first.service == "service1", f"round {round_ + 1}: {summary(project.ticks())}"
         project.wait_following("service2", started, timeout=60)
+        zookeeper = project.compose("logs", "--no-color", "zoo1", "zoo2", "zoo3")
+        named = [line for line in zookeeper.splitlines() if _JAVA_EXCEPTION.search(line)]
+        assert named == [], f"round {round_ + 1}: the forming, as exceptions:\n" + "\n".join(named)
 
         issued = time.time()
         project.compose("stop", "service1")
