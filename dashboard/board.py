@@ -285,15 +285,17 @@ class Board:
     def _sessions(
         self, candidates: list[Candidate], has_quorum: bool, at: float
     ) -> list[dict[str, Any]]:
+        """Each candidate's session: open (frozen: no quorum to expire or confirm it),
+        and what it does; sessions whose node went (closed or expired) for a while."""
         rows = []
-        held = "open" if has_quorum or self._roles is None else "open, frozen (no quorum)"
+        held = "open" if has_quorum or self._roles is None else "frozen"
         for rank, c in enumerate(candidates, 1):
             role = "leads" if rank == 1 else f"waits, {_ordinal(rank)}"
             rows.append(
                 {
                     "worker": c.identity,
                     "session": f"0x{c.session_id:x}",
-                    "state": f"{held}; {role}",
+                    "state": f"{held} · {role}",
                     "live": True,
                     "since": self._since.get(c.node),
                 }
@@ -306,7 +308,7 @@ class Board:
                 {
                     "worker": identity,
                     "session": f"0x{c.session_id:x}",
-                    "state": "ended (closed or expired): node gone",
+                    "state": "ended: node gone",
                     "live": False,
                     "since": gone_at,
                 }

@@ -60,7 +60,7 @@ def test_board_names_the_leader_with_its_token_and_the_candidates_in_order():
     assert [c["identity"] for c in page["candidates"]] == ["service1", "service2"]
     assert page["quorum"] == {"known": True, "serving": 3, "size": 3, "has": True}
     assert page["may_work"] is True
-    assert [s["state"] for s in page["sessions"]] == ["open; leads", "open; waits, 2nd"]
+    assert [s["state"] for s in page["sessions"]] == ["open · leads", "open · waits, 2nd"]
     json.dumps(page)  # it goes to the browser as JSON
 
 
@@ -90,7 +90,7 @@ def test_board_quorum_loss_stops_the_strip_and_measures_the_silence():
     assert page["may_work"] is False and page["why_not"] == "no quorum"
     assert page["leader"]["identity"] == "service1"  # as last seen; the page says so
     assert any(c["text"].startswith("NO QUORUM") for c in page["changes"])
-    assert "frozen" in page["sessions"][0]["state"]
+    assert page["sessions"][0]["state"] == "frozen · leads"
     (open_silence,) = page["work"]["silences"]
     assert open_silence == {"start": 110.0, "end": None, "seconds": None, "reason": "no quorum"}
 

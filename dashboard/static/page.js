@@ -156,6 +156,17 @@ function drawStrip() {
   const parts = [];
   const step = (work.interval_s / work.window_s) * WIDTH;
   const markWidth = Math.max(2, step * 0.6);
+  // Labels go in the row above the marks, drawn last, each only where it fits and
+  // does not cover another: silences first (their length is the lesson), then spans.
+  const labels = [];
+  const label = (left, right, text, bold) => {
+    const width = text.length * 12.5;
+    const centre = Math.min(WIDTH - width / 2, Math.max(width / 2, (left + right) / 2));
+    const from = centre - width / 2;
+    const to = centre + width / 2;
+    if (labels.some((l) => from < l.to + 8 && to > l.from - 8)) return;
+    labels.push({ from, to, text, bold });
+  };
   for (const s of work.silences) {
     const end = s.end === null ? t1 : s.end;
     if (end < t0) continue;
@@ -164,10 +175,7 @@ function drawStrip() {
     parts.push(svg("rect", { x: left, y: 30, width: Math.max(1, right - left), height: 50,
       fill: "#ffffff", stroke: TROUBLE, "stroke-width": 2, "stroke-dasharray": "6 4" }));
     const seconds = s.end === null ? `${(t1 - s.start).toFixed(0)} s…` : `${s.seconds} s`;
-    if (right - left > 40) {
-      parts.push(svg("text", { x: (left + right) / 2, y: 62, "text-anchor": "middle",
-        "font-size": 20, "font-weight": "bold", fill: "#000000" }, `${seconds} ${s.reason}`));
-    }
+    label(left, right, `${seconds} ${s.reason}`, true);
   }
   const mark = (t, colour, refused) => {
     if (t < t0 || t > t1) return;
@@ -190,11 +198,15 @@ function drawStrip() {
       for (; t <= end; t += work.interval_s) mark(t, s.colour, false);
       const left = Math.max(0, x(s.start));
       const right = Math.min(WIDTH, x(end));
-      if (right - left > 90) {
-        parts.push(svg("text", { x: left + 4, y: 24, "font-size": 20, fill: "#000000" },
-          `${s.worker} ${s.token}`));
-      }
+      const text = `${s.worker} ${s.token}`;
+      if (right - left >= text.length * 12.5) label(left, right, text, false);
     }
+  }
+  for (const l of labels) {
+    parts.push(svg("rect", { x: l.from - 3, y: 6, width: l.to - l.from + 6, height: 24,
+      fill: "#ffffff" }));
+    parts.push(svg("text", { x: (l.from + l.to) / 2, y: 25, "text-anchor": "middle",
+      "font-size": 20, "font-weight": l.bold ? "bold" : "normal", fill: "#000000" }, l.text));
   }
   for (const [label, at] of [["−60 s", 0], ["−30 s", 500], ["now", WIDTH]]) {
     parts.push(svg("text", { x: at === 0 ? 2 : at === WIDTH ? WIDTH - 2 : at, y: 104,
