@@ -58,7 +58,11 @@ def test_tools_run_with_docker_and_no_python(project: ComposeProject, tmp_path: 
     lines = status.stdout.splitlines()
     assert any(line.split()[:2] == ["leader", leader] for line in lines), status.stdout
     assert any(line.split()[:2] == ["candidate", other] for line in lines), status.stdout
-    assert sum(line.split()[-1] in ("leader", "follower") for line in lines) >= 4
+    assert sorted(line.split()[-1] for line in lines if line.startswith("  zoo")) == [
+        "follower",
+        "follower",
+        "leader",
+    ], status.stdout
 
     piped = f"{compose} logs --timestamps service1 service2 | {compose} run --rm -T tools"
     logs = _shell(project, path, f"{piped} logs")
@@ -91,7 +95,7 @@ def test_preflight_names_a_taken_port_with_its_fix(project: ComposeProject) -> N
             check=False,
         )
     assert done.returncode == 1, done.stdout
-    failures = [line for line in done.stdout.splitlines() if "FAIL" in line]
+    failures = [line for line in done.stdout.splitlines() if line.startswith("  FAIL ")]
     assert len(failures) == 1, done.stdout
     assert f"port {port} (DASHBOARD_PORT) is taken" in failures[0]
     assert "DASHBOARD_PORT=<free port> docker compose up" in failures[0]
