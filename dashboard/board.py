@@ -44,6 +44,8 @@ SILENCE_INTERVALS = 1.5
 WINDOW_S = 60.0
 _KEEP_S = 2 * WINDOW_S
 _CHANGES_KEPT = 8
+# Why nobody may work, the most telling first.
+_REASONS = ("no quorum", "no candidate", "page not connected to ZooKeeper", "no leader yet")
 # Token colours: indexes into the page's palette (Okabe-Ito, without the vermillion
 # the page keeps for trouble).
 PALETTE_SIZE = 6
@@ -211,14 +213,16 @@ class Board:
             self._colours[token] = len(self._colours) % PALETTE_SIZE
         return self._colours[token]
 
-    def _reason(self, end: float | None) -> str:
-        """Why nobody worked in a silence: the last reason given before its ``end``
-        (an open silence, None: why nobody works now)."""
-        found = "no leader yet"
+    def _reason(self, start: float, end: float | None) -> str:
+        """Why nobody worked in a silence: of the reasons in force during it, the one
+        that explains most (a lost quorum also cuts this page off; say the quorum)."""
+        during = []
         for moment, why in self._reasons:
-            if end is None or moment <= end:
-                found = why
-        return found
+            if moment <= start + 1e-6:
+                during = [why]  # in force at the start
+            elif end is None or moment <= end:
+                during.append(why)
+        return min(during, key=_REASONS.index, default=_REASONS[-1])
 
     def silences(self, at: float) -> list[Silence]:
         since = max(self._started, at - _KEEP_S)
@@ -229,7 +233,7 @@ class Board:
             covered = [(s.start, s.end) for s in self._spans]
             shortest = SILENCE_INTERVALS * self._interval
         return [
-            Silence(start, end, self._reason(end))
+            Silence(start, end, self._reason(start, end))
             for start, end in silences_between(covered, since, at, shortest)
         ]
 

@@ -84,6 +84,8 @@ def test_board_takeover_closes_one_span_opens_the_next_and_says_so():
 
 def test_board_quorum_loss_stops_the_strip_and_measures_the_silence():
     board = _board()
+    # The page's own connection drops first, then the servers say why.
+    board.take_view(ElectionView("SUSPENDED", (S1, S2)), 109.9)
     board.take_roles(_roles("follower", None, None), 110.0)
     page = board.snapshot(115.0)
     assert page["quorum"]["has"] is False and page["quorum"]["serving"] == 1
@@ -92,12 +94,14 @@ def test_board_quorum_loss_stops_the_strip_and_measures_the_silence():
     assert any(c["text"].startswith("NO QUORUM") for c in page["changes"])
     assert page["sessions"][0]["state"] == "frozen · leads"
     (open_silence,) = page["work"]["silences"]
-    assert open_silence == {"start": 110.0, "end": None, "seconds": None, "reason": "no quorum"}
+    assert open_silence == {"start": 109.9, "end": None, "seconds": None, "reason": "no quorum"}
 
-    board.take_roles(_roles("follower", "leader", None), 124.5)
+    board.take_roles(_roles("follower", "leader", None), 123.0)
+    board.take_view(ElectionView("CONNECTED", (S1, S2)), 124.4)
     page = board.snapshot(126.0)
     (closed,) = page["work"]["silences"]
     assert closed["seconds"] == 14.5 and closed["reason"] == "no quorum"
+    assert closed["start"] == 109.9
     assert page["work"]["spans"][-1]["end"] is None  # the same leader works on
 
 
