@@ -96,3 +96,21 @@ bench: .venv/installed ## Failover, ZooKeeper-fault, cost and growth benchmark: 
 
 soak: .venv/installed ## Ten minutes of random faults against the election, checked from the logs
 	$(PY) -m soak --minutes 10
+
+# -- the classroom: the live page, a pre-flight check, a reset. Each has a plain-Docker
+# equivalent (docs/workshop.md), for a participant with Docker and nothing else.
+.PHONY: preflight reset page dashboard-pictures
+
+preflight: ## Check Docker, Compose, free ports, memory and images; each failure with its fix
+	COMPOSE="$(COMPOSE)" sh docker/preflight.sh
+
+reset: ## Put the stack back as new (down -v, then up -d), in well under a minute
+	$(COMPOSE) down --volumes --remove-orphans --timeout 5
+	$(COMPOSE) up -d --build
+	@echo "Back as new: service1 leads. The page: http://127.0.0.1:$${DASHBOARD_PORT:-8080}/"
+
+page: ## Print the live page's address (the dashboard service)
+	@echo "http://127.0.0.1:$${DASHBOARD_PORT:-8080}/"
+
+dashboard-pictures: .venv/installed ## Retake the page's pictures into docs/ (its browser tests, Compose v2)
+	DASHBOARD_SHOTS=docs $(PY) -m pytest tests/e2e/test_page_in_browser.py -k v2 -p no:cacheprovider

@@ -6,5 +6,6 @@
 ``python -m workshop.timeline`` `make timeline`: who led when, as a PNG and as text
 
 They drive the user's own ``docker compose`` (or ``docker-compose``) and ``docker``
-commands and are never copied into an image (.dockerignore).
+commands. ``python -m workshop.tools`` is the same tools in a container (the compose
+file's ``tools`` service), for a participant with Docker and nothing else.
 """

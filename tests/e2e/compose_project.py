@@ -348,6 +348,8 @@ class ComposeProject:
         for service in WORKERS:
             parts.append(f"===== {service}")
             parts.append(self.compose("logs", "--no-color", "--tail", "400", service))
+        parts.append("===== dashboard (tail)")
+        parts.append(self.compose("logs", "--no-color", "--tail", "40", "dashboard"))
         for node in ZK_NODES:
             parts.append(f"===== {node} (tail)")
             parts.append(self.compose("logs", "--no-color", "--tail", "60", node))

@@ -1,0 +1,73 @@
+"""The article's own commands, verbatim, on ten fresh starts in a row.
+
+After a fresh `docker compose up` (the ensemble's volumes removed in between, `down
+-v`), the ZooKeeper nodes form the ensemble without a Java exception's name in their
+logs, and service1 leads first, every time: by construction, since service2 waits for
+service1's health check, which passes once service1 has joined the election. Then
+`docker compose stop service1` hands over to service2, each time.
+
+Runs last in each generation (it replaces the project's containers), on the same
+project and images, so no image is built again.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from testbed.checker import first_tick_after, summary, violations
+from testbed.processes import wait_until
+from tests.e2e.compose_project import ComposeProject
+
+pytestmark = pytest.mark.e2e
+
+FRESH_UPS = 10
+# A Java exception's name in a ZooKeeper line ("java.net.ConnectException: ...",
+# "java.lang.InterruptedException: null"): the forming must not read like a failure.
+_JAVA_EXCEPTION = re.compile(r"\b(?:java|javax|org)\.[\w.$]+(?:Exception|Error)\b")
+
+
+def test_fresh_up_ten_times_service1_leads_and_stop_hands_over(
+    project: ComposeProject, measure
+) -> None:
+    took = []
+    for round_ in range(FRESH_UPS):
+        began = time.time()
+        project.compose("down", "--volumes", "--timeout", "5", timeout=300)
+        project.forget_containers()
+        started = time.time()
+        project.compose("up", "-d", timeout=300)
+        first = wait_until(
+            lambda since=started: first_tick_after(project.ticks(), since),
+            timeout=120,
+            interval=0.25,
+            message=f"round {round_ + 1}: a first Processing",
+        )
+        assert first.service == "service1", f"round {round_ + 1}: {summary(project.ticks())}"
+        project.wait_following("service2", started, timeout=60)
+        zookeeper = project.compose("logs", "--no-color", "zoo1", "zoo2", "zoo3")
+        named = [line for line in zookeeper.splitlines() if _JAVA_EXCEPTION.search(line)]
+        assert named == [], f"round {round_ + 1}: the forming, as exceptions:\n" + "\n".join(named)
+
+        issued = time.time()
+        project.compose("stop", "service1")
+        takeover = wait_until(
+            lambda since=issued: first_tick_after(
+                project.ticks(), since, exclude_service="service1"
+            ),
+            timeout=10,
+            interval=0.25,
+            message=f"round {round_ + 1}: service2 processing after the stop",
+        )
+        assert takeover.service == "service2"
+        assert takeover.time - issued < 2.0, summary(project.ticks())
+        ticks = project.ticks()
+        assert violations(ticks) == [], summary(ticks)
+        assert {t.service for t in ticks if t.time < issued} == {"service1"}
+        took.append(time.time() - began)
+    measure("fresh up: one round (down -v, up -d, service1 leads, stop hands over)", max(took))
+    measure("fresh up: all rounds", sum(took))
+    project.compose("start", "service1")
+    project.wait_following("service1", issued, timeout=60)
