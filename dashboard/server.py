@@ -3,7 +3,7 @@
 Threads: kazoo's and ``ElectionWatch``'s (the candidates, driven by ZooKeeper's
 watches), one that asks each server its role (``srvr``, every second and at once on a
 connection change: roles cannot be watched), the HTTP server's (one per browser), and
-the main thread, which only waits for SIGTERM or SIGINT (``stopper``). Every piece of
+the main thread, which only waits for a stop signal (``common/shutdown.py``). Every piece of
 news goes into the ``Board`` under one lock and bumps a version; each browser's
 thread waits on that condition and sends the new state as one server-sent event.
 
@@ -34,10 +34,10 @@ from typing import Any
 from common.logs import quiet_kazoo
 from common.observer import ElectionView, ElectionWatch
 from common.settings import ConfigError, Settings
+from common.shutdown import StopSignals, Wakeup
 from common.status import Server, probe_all
 
 from .board import Board
-from .stopper import StopSignal
 
 __all__ = ["Feed", "main"]
 
@@ -48,6 +48,8 @@ _FILES = {
     "/page.js": ("page.js", "text/javascript; charset=utf-8"),
 }
 _ROLES_EVERY_S = 1.0
+# On a stop signal: the time the observer's session is given to close.
+_CLOSE_S = 0.5
 _KEEPALIVE_S = 15.0
 # The page loads nothing from anywhere else, runs no inline script, and cannot be framed.
 _SECURITY_HEADERS = {
@@ -183,9 +185,16 @@ def _port(text: str) -> int:
     return int(text)
 
 
-def main(argv: Sequence[str] | None = None, stop: StopSignal | None = None) -> int:
-    """The command; ``stop`` is the signal catcher ``__main__`` installed first."""
-    stop = stop or StopSignal.install()
+def main(
+    argv: Sequence[str] | None = None,
+    stop: StopSignals | None = None,
+    wakeup: Wakeup | None = None,
+) -> int:
+    """The command; ``stop`` and its ``wakeup``: the signal catcher ``__main__``
+    installed first (common/shutdown.py)."""
+    if stop is None or wakeup is None:
+        wakeup = Wakeup()
+        stop = StopSignals(wakeup).install()
     parser = _Parser(prog="dashboard", description="The election's live page, for a browser.")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=_port, default=8080, help="port to listen on")
@@ -228,12 +237,12 @@ def main(argv: Sequence[str] | None = None, stop: StopSignal | None = None) -> i
         f"on {settings.zk_hosts})",
         flush=True,
     )
-    name = stop.wait()
+    while not stop.requested:
+        wakeup.wait(None)
     feed.close()
     roles_now.set()
     httpd.shutdown()
     httpd.server_close()
-    watch.close()
-    print(f"dashboard: stopped ({name})", flush=True)
-    stop.ignore_from_now_on()
+    watch.close(within_s=_CLOSE_S)
+    print(f"dashboard: stopped ({stop.name})", flush=True)
     return 0

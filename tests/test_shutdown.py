@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from common.shutdown import STOP_SIGNALS, StopSignals, Wakeup, signal_name
+from testbed.ensemble import free_ports
 from testbed.load import CpuHogs, alive, catches, spray_signals
 from testbed.processes import REPO_ROOT, wait_until
 from testbed.reaper import Reaped
@@ -166,8 +167,8 @@ _SITECUSTOMIZE = textwrap.dedent(
 
 @pytest.mark.parametrize(
     "argv",
-    [["-m", "service1"], ["-m", "common.status", "--watch"]],
-    ids=["worker", "status-watch"],
+    [["-m", "service1"], ["-m", "common.status", "--watch"], ["-m", "dashboard", "--port"]],
+    ids=["worker", "status-watch", "dashboard"],
 )
 def test_handlers_are_set_once_and_the_exit_skips_finalization(
     tmp_path: Path, argv: list[str]
@@ -178,6 +179,8 @@ def test_handlers_are_set_once_and_the_exit_skips_finalization(
     once, and the process ends without finalizing. ZooKeeper is not needed: the
     programs are stopped while they try to connect."""
     (tmp_path / "sitecustomize.py").write_text(_SITECUSTOMIZE)
+    if argv[-1] == "--port":
+        argv = [*argv, str(free_ports(1)[0])]
     env = {
         "PATH": "/usr/bin:/bin",
         "PYTHONPATH": f"{tmp_path}:{REPO_ROOT}",
