@@ -89,7 +89,7 @@ def test_both_log_formats_read_back_to_the_same_events(fmt):
     assert records[0].fields["state"] == "CONNECTED"
     assert records[3].fields["reason"] == "suspended"
     assert records[4].fields["signal"] == "SIGTERM"
-    assert {r.lane for r in records} == {"service1"}
+    assert {r.service for r in records} == {"service1"}
     assert records[2].text == "Processing... token 0x100000003"
 
 
@@ -100,7 +100,7 @@ def test_both_log_formats_read_back_to_the_same_events(fmt):
 def test_compose_prefixes_and_docker_timestamps_name_the_lane_and_date_text_lines(prefix):
     line = f"{prefix}2026-11-26T23:59:59.999999999Z 23:59:59.998 Processing... token 0x100000005"
     (record,) = read_lines([line])
-    assert record.lane == "service2" and record.token == B
+    assert record.service == "service2" and record.token == B
     assert record.time == pytest.approx(datetime(2026, 11, 26, 23, 59, 59, 998000, UTC).timestamp())
 
 
@@ -121,7 +121,7 @@ def test_json_lines_keep_their_service_and_foreign_lines_are_skipped():
         "fencing_token": B,
     }
     records = read_lines(["Attaching to x", json.dumps(body), "Traceback (most recent", "{bad"])
-    assert [(r.lane, r.event, r.token) for r in records] == [("service2", "processing", B)]
+    assert [(r.service, r.event, r.token) for r in records] == [("service2", "processing", B)]
 
 
 # ------------------------------------------------------------------ lanes and runs

@@ -35,6 +35,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from common import logreader
+from common.logs import Event, Reason
+
 from .compose import ComposeError, compose_command, run
 from .records import Record, read_lines
 
@@ -54,24 +57,24 @@ class Sample:
 
 
 def _ticks(records: Sequence[Record]) -> list[Record]:
-    return [r for r in records if r.event == "processing"]
+    return [r for r in records if r.event == Event.PROCESSING]
 
 
 def longest_silence(records: Sequence[Record], start: float, end: float) -> float | None:
-    """The longest gap between two ticks (anyone's) with the second in [start, end]."""
-    times = [r.time for r in _ticks(records)]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False) if start <= b <= end]
-    return max(gaps) if gaps else None
+    """The longest gap between two ticks (anyone's) with the second in [start, end]:
+    the silence the room saw, whole (common.logreader.longest_silence)."""
+    ticks = logreader.ticks_of(records)
+    return logreader.longest_silence(ticks, start, end, ended_in_window=True)
 
 
 def handoff(records: Sequence[Record], start: float, end: float) -> float | None:
     """Resignation (leadership_lost, shutdown) -> another worker's first tick after it."""
     for lost in records:
-        if not (start <= lost.time <= end and lost.event == "leadership_lost"):
+        if not (start <= lost.time <= end and lost.event == Event.LEADERSHIP_LOST):
             continue
-        if lost.fields.get("reason") != "shutdown":
+        if lost.fields.get("reason") != Reason.SHUTDOWN:
             continue
-        after = [t for t in _ticks(records) if t.time > lost.time and t.lane != lost.lane]
+        after = [t for t in _ticks(records) if t.time > lost.time and t.service != lost.service]
         return after[0].time - lost.time if after else None
     return None
 
