@@ -118,6 +118,8 @@ class Reason:
     NODE_GONE = "node_gone"  # our node was deleted under a live session
     DEPOSED = "deposed"  # asked to resign (our node's data was set)
     NOT_LOWEST = "not_lowest"  # another candidate ranks first
+    ELECTED = "elected"  # replaced by a newer leadership of our own
+    RENEWED = "renewed"  # (a renewal never ends a leadership: never logged)
     SHUTDOWN = "shutdown"  # close(): the worker stops
 
 

@@ -11,6 +11,7 @@ import pytest
 from common.logs import (
     JSON_STRING_LIMIT,
     TEXT_VIEWS,
+    Event,
     log_event,
     parse_text,
     rfc3339,
@@ -176,7 +177,8 @@ COMMON = (
 
 def _logged_events() -> set[str]:
     source = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "common").glob("*.py"))
-    return set(re.findall(r'log_event\(\s*log,\s*"([a-z_]+)"', source))
+    names = re.findall(r"log_event\(\s*log,\s*Event\.([A-Z_]+)", source)
+    return {getattr(Event, name) for name in names}
 
 
 def test_every_logged_event_has_a_sample_and_the_common_ones_a_text_view():
