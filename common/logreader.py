@@ -6,7 +6,7 @@ benchmark, the tests) reads through here, so a line means one thing everywhere:
 
     reader = LogReader(service="service1")
     records = [r for r in map(reader.read, lines) if r is not None]
-    ticks = ticks_of(records)                 # the "processing" lines, in time order
+    ticks = ticks_of(records)                 # the Processing... lines, in time order
     longest_silence(ticks, start, end)        # the longest stretch nobody ticked
 
 A JSON line (LOG_FORMAT=json) carries its date, service and every field; a text line
@@ -65,7 +65,7 @@ class Record:
 
 @dataclass(frozen=True)
 class Tick:
-    """One "processing" line: ``service`` did leader work at ``time`` under ``token``
+    """One Processing... line: ``service`` did leader work at ``time`` under ``token``
     (the fencing token; None from a worker that logs none, like the baselines)."""
 
     service: str
@@ -166,7 +166,7 @@ class LogReader:
 
 
 def ticks_of(records: Iterable[Record]) -> list[Tick]:
-    """The "processing" records as Ticks, in time order (ties keep their order)."""
+    """The Processing... records as Ticks, in time order (ties keep their order)."""
     ticks = [Tick(r.service, r.time, r.token) for r in records if r.event == Event.PROCESSING]
     return sorted(ticks, key=lambda tick: tick.time)
 

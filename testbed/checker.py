@@ -5,7 +5,7 @@ Usage::
     ticks = ticks_from_events(w1.events() + w2.events())
     assert violations(ticks) == [], summary(ticks)
 
-A *tick* is one "processing" log line (``common.logreader.Tick``): the worker did
+A *tick* is one Processing... log line (``common.logreader.Tick``): the worker did
 leader work at ``time`` under ``token`` (the fencing token, the czxid of its election
 node). A *window* is a run of
 consecutive ticks of one service under one token: one leadership term as the logs show

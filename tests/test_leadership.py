@@ -78,7 +78,7 @@ LEASE = T + SESSION_S / 2
 
 ROWS = [
     # -- winning
-    Row("elected", (), elect(), A, LEASE, True, elected=A),
+    Row("elected from nobody", (), elect(), A, LEASE, True, elected=A),
     Row("elected again, lease in force", (elect(),), elect(at=T + 2), A, LEASE + 2, False),
     Row(
         "elected again after the lease lapsed",
@@ -100,7 +100,15 @@ ROWS = [
         elected=A2,
     ),
     # -- the connection
-    Row("suspended", (elect(),), state("SUSPENDED"), None, None, True, lost=Reason.SUSPENDED),
+    Row(
+        "suspended while leading",
+        (elect(),),
+        state("SUSPENDED"),
+        None,
+        None,
+        True,
+        lost=Reason.SUSPENDED,
+    ),
     Row("suspended, not leading", (), state("SUSPENDED"), None, None, False),
     Row("lost", (elect(),), state("LOST"), None, None, True, lost=Reason.SESSION_LOST),
     Row(
@@ -165,7 +173,7 @@ ROWS = [
         False,
     ),
     Row(
-        "deposed",
+        "deposed: its data set",
         (elect(),),
         revoke(Reason.DEPOSED, only_if=A),
         None,

@@ -9,6 +9,7 @@ import signal
 
 import pytest
 
+from common.logs import Event, Reason
 from testbed.checker import first_tick_after, spacings, ticks_after
 from testbed.processes import wait_until
 from tests.integration.helpers import (
@@ -47,8 +48,10 @@ def test_election_two_workers_exactly_one_ticks_once_per_second(ensemble, spawn_
     assert all(0.8 <= gap <= 1.2 for gap in gaps), f"tick spacing not 1 s +- 0.2: {gaps}"
     tokens = {t.token for t in ticks}
     order = [e.get("event") for e in leader.events()]
-    assert order.index("leader_elected") < order.index("processing"), "worked before it said so"
-    (elected,) = events_named(leader, "leader_elected")
+    assert order.index(Event.LEADER_ELECTED) < order.index(Event.PROCESSING), (
+        "worked before it said so"
+    )
+    (elected,) = events_named(leader, Event.LEADER_ELECTED)
     assert tokens == {elected["fencing_token"]}
     assert isinstance(elected["fencing_token"], int) and elected["fencing_token"] > 0
     assert_no_traceback(*workers)
@@ -68,9 +71,11 @@ def test_election_sigterm_hands_off_within_a_second(ensemble, spawn_worker, meas
     measure("SIGTERM to exit", exited - sent, "s")
 
     new_first = follower.wait_for_event(
-        lambda e: e.get("event") == "processing", timeout=5, message="the follower's first tick"
+        lambda e: e.get("event") == Event.PROCESSING, timeout=5, message="the follower's first tick"
     )
-    resigned = [e for e in events_named(leader, "leadership_lost") if e["reason"] == "shutdown"]
+    resigned = [
+        e for e in events_named(leader, Event.LEADERSHIP_LOST) if e["reason"] == Reason.SHUTDOWN
+    ]
     assert resigned, f"{leader.name} did not log leadership_lost reason=shutdown"
     last_old = worker_ticks(leader)[-1]
     handoff = event_time(new_first) - event_time(resigned[-1])
@@ -78,7 +83,7 @@ def test_election_sigterm_hands_off_within_a_second(ensemble, spawn_worker, meas
     measure("handoff latency (SIGTERM -> next tick)", event_time(new_first) - sent, "s")
     measure("handoff gap (last old tick -> first new tick)", event_time(new_first) - last_old.time)
     assert 0 <= handoff < 1.0, f"handoff took {handoff:.3f} s"
-    shutdown = events_named(leader, "shutdown")
+    shutdown = events_named(leader, Event.SHUTDOWN)
     assert shutdown and shutdown[-1]["exit_code"] == 0
 
     wait_until(lambda: len(worker_ticks(follower)) >= 2, 5, message="the new leader ticks on")
@@ -103,10 +108,10 @@ def test_election_sigterm_repeated_during_shutdown_still_exits_zero(ensemble, sp
         sent += 1
     code = leader.wait(timeout=0.5)
     assert code == 0, f"{leader.name} got {sent} SIGTERMs and exited {code}, not 0"
-    shutdown = events_named(leader, "shutdown")
+    shutdown = events_named(leader, Event.SHUTDOWN)
     assert shutdown and shutdown[-1]["exit_code"] == 0
     follower.wait_for_event(
-        lambda e: e.get("event") == "processing", timeout=5, message="the follower's first tick"
+        lambda e: e.get("event") == Event.PROCESSING, timeout=5, message="the follower's first tick"
     )
     assert_one_leader_history(workers)
     assert_no_traceback(*workers)

@@ -14,6 +14,7 @@ import signal
 
 import pytest
 
+from common.logs import Event
 from testbed.hostile import HostileEndpoint
 from testbed.processes import wait_until
 from tests.integration.helpers import (
@@ -60,11 +61,11 @@ def test_bounded_hostile_endpoint_retries_stays_small_and_exits_on_signal(
             ZK_RETRY_MAX_DELAY_S=1,
         )
         retries = wait_until(
-            lambda: (r := events_named(worker, "retry")) and len(r) >= 2 and r,
+            lambda: (r := events_named(worker, Event.RETRY)) and len(r) >= 2 and r,
             4 * (CONNECT_TIMEOUT_S + 1 + 1),
             message="two start-up attempts ended and were retried",
         )
-        started = event_time(events_named(worker, "started")[0])
+        started = event_time(events_named(worker, Event.STARTED)[0])
         # Attempt 1 ends within the connect timeout plus a second of the worker's start.
         assert event_time(retries[0]) - started <= CONNECT_TIMEOUT_S + 1.0, retries[0]
         assert bad.accepted >= 1, "the worker never reached the endpoint"
@@ -108,6 +109,6 @@ def test_bounded_sighup_and_sigquit_resign_like_sigterm(spawn_worker, sig, measu
     )[0]
     measure(f"{sig.name} to the leader -> next tick", first.time - sent)
     assert first.time - sent < 1.0, "the node was left behind: the successor waited"
-    (shutdown,) = events_named(leader, "shutdown")
+    (shutdown,) = events_named(leader, Event.SHUTDOWN)
     assert shutdown["signal"] == sig.name
     assert_no_traceback(*workers)

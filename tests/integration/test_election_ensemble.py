@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from common.logs import Event
 from testbed.checker import longest_silence, ticks_between
 from testbed.processes import wait_until
 from tests.integration.helpers import (
@@ -32,7 +33,7 @@ def _pair(spawn_worker):
     leader = wait_for_leader(workers, timeout=30, min_ticks=2)
     (other,) = [w for w in workers if w is not leader]
     wait_following(other, timeout=10)
-    (elected,) = events_named(leader, "leader_elected")
+    (elected,) = events_named(leader, Event.LEADER_ELECTED)
     return workers, leader, other, elected
 
 
@@ -52,10 +53,10 @@ def test_election_zookeeper_leader_killed_worker_keeps_session_and_token(
 
     ticks = assert_one_leader_history(workers)
     assert worker_ticks(other) == [], f"{other.name} ticked during a ZooKeeper failover"
-    after = [e for e in leader.events() if e.get("event") == "processing"]
+    after = [e for e in leader.events() if e.get("event") == Event.PROCESSING]
     assert {e["fencing_token"] for e in after} == {elected["fencing_token"]}
     assert {e["session_id"] for e in after} == {elected["session_id"]}, "a new session"
-    for again in events_named(leader, "leader_elected", after=killed):
+    for again in events_named(leader, Event.LEADER_ELECTED, after=killed):
         assert again["fencing_token"] == elected["fencing_token"]
         assert again["session_id"] == elected["session_id"]
     resumed = worker_ticks(leader, after=killed)[-1].time

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from kazoo.client import KazooClient
 
+from common.logs import Event
 from testbed.processes import wait_until
 from tests.integration.helpers import event_time, wait_following, wait_for_leader
 
@@ -139,7 +140,7 @@ def test_status_json_is_one_object_with_stable_keys(ensemble, spawn_worker, elec
     leader = wait_for_leader(workers, timeout=30)
     (follower,) = [w for w in workers if w is not leader]
     wait_following(follower, timeout=10)
-    elected = leader.wait_for_event(lambda e: e["event"] == "leader_elected", timeout=5)
+    elected = leader.wait_for_event(lambda e: e["event"] == Event.LEADER_ELECTED, timeout=5)
 
     result = _status(ensemble, election_path, "--json")
     assert result.returncode == 0, result.stderr
@@ -208,7 +209,7 @@ def test_watch_shows_every_takeover_within_a_second(
             message=f"takeover {round_ + 1} by {follower.name} in the watch",
         )
         elected = follower.wait_for_event(
-            lambda e, t=signalled: e["event"] == "leader_elected" and event_time(e) > t,
+            lambda e, t=signalled: e["event"] == Event.LEADER_ELECTED and event_time(e) > t,
             timeout=5,
         )
         assert leader.wait(timeout=5) == 0
