@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from common.logs import Event
+from workshop.demo_numbers import read_demos
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -55,6 +56,7 @@ def test_readme_log_table_lists_every_event_the_worker_logs():
 def test_readme_make_verbs_exist(page):
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     targets = set(re.findall(r"^([a-z][a-z0-9-]*):", makefile, flags=re.M))
+    targets |= {f"demo-{demo.verb}" for demo in read_demos()}  # $(DEMO_VERBS)
     mentioned = set(re.findall(r"`make ([a-z][a-z0-9-]*)(?![a-z0-9*-])", PAGES[page]))
     assert mentioned <= targets, f"{page} names verbs the Makefile lacks"
 
