@@ -73,6 +73,16 @@ def wait_for_leader(
     )
 
 
+def leader_and_followers(
+    workers: Iterable[WorkerProcess], **wait: Any
+) -> tuple[WorkerProcess, list[WorkerProcess]]:
+    """``wait_for_leader(workers, **wait)``, and every other worker, in order. For a
+    pair: ``leader, (follower,) = leader_and_followers(workers, timeout=30)``."""
+    workers = list(workers)
+    leader = wait_for_leader(workers, **wait)
+    return leader, [w for w in workers if w is not leader]
+
+
 def wait_following(worker: WorkerProcess, timeout: float = 20.0, after: float = 0) -> dict:
     """The first ``following`` event of ``worker`` logged after ``after``."""
     return worker.wait_for_event(

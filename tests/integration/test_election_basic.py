@@ -18,9 +18,9 @@ from tests.integration.helpers import (
     assert_one_leader_history,
     event_time,
     events_named,
+    leader_and_followers,
     now,
     wait_following,
-    wait_for_leader,
     worker_ticks,
 )
 
@@ -34,8 +34,7 @@ def _start_pair(spawn_worker):
 
 def test_election_two_workers_exactly_one_ticks_once_per_second(ensemble, spawn_worker) -> None:
     workers = _start_pair(spawn_worker)
-    leader = wait_for_leader(workers, timeout=30, min_ticks=6)
-    (follower,) = [w for w in workers if w is not leader]
+    leader, (follower,) = leader_and_followers(workers, timeout=30, min_ticks=6)
 
     ticks = assert_one_leader_history(workers)
     assert worker_ticks(follower) == [], f"{follower.name} ticked while {leader.name} led"
@@ -59,8 +58,7 @@ def test_election_two_workers_exactly_one_ticks_once_per_second(ensemble, spawn_
 
 def test_election_sigterm_hands_off_within_a_second(ensemble, spawn_worker, measure) -> None:
     workers = _start_pair(spawn_worker)
-    leader = wait_for_leader(workers, timeout=30, min_ticks=2)
-    (follower,) = [w for w in workers if w is not leader]
+    leader, (follower,) = leader_and_followers(workers, timeout=30, min_ticks=2)
     wait_following(follower, timeout=10)
 
     sent = now()
@@ -97,8 +95,7 @@ def test_election_sigterm_repeated_during_shutdown_still_exits_zero(ensemble, sp
     is done changes nothing: exit 0, not death by signal while the interpreter finalizes
     (a 60-minute soak met this once: the worker had logged exit 0, then died of SIGTERM)."""
     workers = _start_pair(spawn_worker)
-    leader = wait_for_leader(workers, timeout=30, min_ticks=2)
-    (follower,) = [w for w in workers if w is not leader]
+    leader, (follower,) = leader_and_followers(workers, timeout=30, min_ticks=2)
     wait_following(follower, timeout=10)
 
     sent = 0
@@ -119,8 +116,7 @@ def test_election_sigterm_repeated_during_shutdown_still_exits_zero(ensemble, sp
 
 def test_election_sigkill_takeover_within_session_timeout(ensemble, spawn_worker, measure) -> None:
     workers = _start_pair(spawn_worker)
-    leader = wait_for_leader(workers, timeout=30, min_ticks=2)
-    (follower,) = [w for w in workers if w is not leader]
+    leader, (follower,) = leader_and_followers(workers, timeout=30, min_ticks=2)
     wait_following(follower, timeout=10)
 
     killed = now()

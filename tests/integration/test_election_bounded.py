@@ -21,6 +21,7 @@ from tests.integration.helpers import (
     assert_no_traceback,
     event_time,
     events_named,
+    leader_and_followers,
     now,
     wait_following,
     wait_for_leader,
@@ -98,8 +99,7 @@ def test_bounded_sigterm_under_a_blackhole_exits_in_time(spawn_worker, proxy, me
 @pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGQUIT], ids=lambda s: s.name)
 def test_bounded_sighup_and_sigquit_resign_like_sigterm(spawn_worker, sig, measure) -> None:
     workers = spawn_worker("service1"), spawn_worker("service2")
-    leader = wait_for_leader(workers, timeout=30, min_ticks=1)
-    (other,) = [w for w in workers if w is not leader]
+    leader, (other,) = leader_and_followers(workers, timeout=30, min_ticks=1)
     wait_following(other, timeout=10)
     sent = now()
     leader.signal(sig)

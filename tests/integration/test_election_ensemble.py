@@ -15,9 +15,9 @@ from tests.integration.helpers import (
     assert_no_traceback,
     assert_one_leader_history,
     events_named,
+    leader_and_followers,
     now,
     wait_following,
-    wait_for_leader,
     worker_ticks,
 )
 
@@ -30,8 +30,7 @@ _SETTLE_S = 1.0
 
 def _pair(spawn_worker):
     workers = spawn_worker("service1"), spawn_worker("service2")
-    leader = wait_for_leader(workers, timeout=30, min_ticks=2)
-    (other,) = [w for w in workers if w is not leader]
+    leader, (other,) = leader_and_followers(workers, timeout=30, min_ticks=2)
     wait_following(other, timeout=10)
     (elected,) = events_named(leader, Event.LEADER_ELECTED)
     return workers, leader, other, elected

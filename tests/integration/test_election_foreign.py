@@ -23,9 +23,9 @@ from tests.integration.helpers import (
     assert_one_leader_history,
     event_time,
     events_named,
+    leader_and_followers,
     now,
     wait_following,
-    wait_for_leader,
     worker_ticks,
 )
 
@@ -72,8 +72,7 @@ def test_election_foreign_children_never_crash_a_worker(
 
     deposed = now()
     zk.delete(intruder)
-    leader = wait_for_leader(workers, timeout=15, min_ticks=2, after=deposed)
-    (other,) = [w for w in workers if w is not leader]
+    leader, (other,) = leader_and_followers(workers, timeout=15, min_ticks=2, after=deposed)
 
     # More litter while the election runs, then a real handoff across it.
     _litter(zk, election_path, "b")
@@ -113,8 +112,7 @@ def test_election_leader_node_deleted_by_hand_stops_the_leader_before_the_next_l
     """
     env = {"ZK_SESSION_TIMEOUT_S": 10, "TICK_INTERVAL_S": 0.2}
     workers = spawn_worker("service1", **env), spawn_worker("service2", **env)
-    leader = wait_for_leader(workers, timeout=30, min_ticks=3)
-    (other,) = [w for w in workers if w is not leader]
+    leader, (other,) = leader_and_followers(workers, timeout=30, min_ticks=3)
     wait_following(other, timeout=10)
     (elected,) = events_named(leader, Event.LEADER_ELECTED)
 

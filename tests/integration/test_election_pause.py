@@ -18,9 +18,9 @@ from tests.integration.helpers import (
     assert_one_leader_history,
     event_time,
     events_named,
+    leader_and_followers,
     now,
     wait_following,
-    wait_for_leader,
     worker_ticks,
 )
 
@@ -29,8 +29,7 @@ pytestmark = pytest.mark.integration
 
 def test_election_sigstop_leader_never_ticks_after_the_new_leader(ensemble, spawn_worker) -> None:
     workers = spawn_worker("service1"), spawn_worker("service2")
-    leader = wait_for_leader(workers, timeout=30, min_ticks=2)
-    (other,) = [w for w in workers if w is not leader]
+    leader, (other,) = leader_and_followers(workers, timeout=30, min_ticks=2)
     wait_following(other, timeout=10)
     (elected,) = events_named(leader, Event.LEADER_ELECTED)
     old_node, old_token = elected["node"], elected["fencing_token"]

@@ -17,8 +17,8 @@ from tests.integration.helpers import (
     assert_no_traceback,
     assert_one_leader_history,
     events_named,
+    leader_and_followers,
     now,
-    wait_for_leader,
     worker_ticks,
 )
 
@@ -37,8 +37,7 @@ def _spawn_many(spawn_worker, count: int, prefix: str):
 
 def _wait_steady(workers, timeout: float = 60.0):
     """One leader ticking, every other worker following; returns (leader, followers)."""
-    leader = wait_for_leader(workers, timeout=timeout, min_ticks=1)
-    followers = [w for w in workers if w is not leader]
+    leader, followers = leader_and_followers(workers, timeout=timeout, min_ticks=1)
     wait_until(
         lambda: all(events_named(w, Event.FOLLOWING) for w in followers),
         timeout,

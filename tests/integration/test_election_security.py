@@ -32,6 +32,7 @@ from tests.integration.helpers import (
     assert_one_leader_history,
     event_time,
     events_named,
+    leader_and_followers,
     now,
     wait_following,
     wait_for_leader,
@@ -77,8 +78,7 @@ def test_security_client_without_credentials_is_refused_and_work_goes_on(
     ensemble, spawn_worker, election_path, zk
 ) -> None:
     workers = _pair(spawn_worker)
-    leader = wait_for_leader(workers, timeout=30, min_ticks=2)
-    (other,) = [w for w in workers if w is not leader]
+    leader, (other,) = leader_and_followers(workers, timeout=30, min_ticks=2)
     wait_following(other, timeout=10)
     node = events_named(leader, Event.LEADER_ELECTED)[-1]["node"]
     stranger = zk()
@@ -169,8 +169,7 @@ def test_security_squatter_made_before_start_delays_nobody(
     opener = zk()
     opener.create(f"{election_path}/n_0000000000", b"squatter", makepath=True)
     workers = _pair(spawn_worker)
-    leader = wait_for_leader(workers, timeout=15, min_ticks=1)
-    (other,) = [w for w in workers if w is not leader]
+    leader, (other,) = leader_and_followers(workers, timeout=15, min_ticks=1)
     wait_following(other, timeout=10)
     reports = [e["message"] for w in workers for e in events_named(w, Event.FOREIGN_CHILD)]
     assert any("not ephemeral" in r for r in reports), f"the squatter was not reported: {reports}"
@@ -192,8 +191,7 @@ def test_security_squatter_below_a_running_leader_delays_nobody(
     assert burnt.endswith("n_0000000000")
     insider.delete(burnt)  # the workers' nodes come after it
     workers = _pair(spawn_worker)
-    leader = wait_for_leader(workers, timeout=15, min_ticks=1)
-    (other,) = [w for w in workers if w is not leader]
+    leader, (other,) = leader_and_followers(workers, timeout=15, min_ticks=1)
     wait_following(other, timeout=10)
     insider.create(f"{election_path}/n_0000000000", b"squatter below a leader")
     _hand_over_in_milliseconds(leader, other)
@@ -255,8 +253,7 @@ def test_security_depose_hands_over_without_overlap(
 ) -> None:
     hosts = ensemble.connect_string()
     workers = _pair(spawn_worker, TICK_INTERVAL_S=0.2)
-    leader = wait_for_leader(workers, timeout=30, min_ticks=3)
-    (other,) = [w for w in workers if w is not leader]
+    leader, (other,) = leader_and_followers(workers, timeout=30, min_ticks=3)
     wait_following(other, timeout=10)
 
     with pytest.raises(Unavailable, match="NoAuth"):
