@@ -40,36 +40,16 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from pythonjsonlogger.json import JsonFormatter
-
-if TYPE_CHECKING:  # at run time these load on first use: see __getattr__ at the end
-    from .logreader import (
-        LogReader,
-        Record,
-        Tick,
-        longest_silence,
-        parse_json_line,
-        parse_time,
-        record_of,
-        ticks_of,
-    )
 
 __all__ = [
     "EVENTS",
     "TEXT_VIEWS",
     "Event",
-    "LogReader",
     "Reason",
-    "Record",
     "TextLine",
-    "Tick",
-    "longest_silence",
-    "parse_json_line",
-    "parse_time",
-    "record_of",
-    "ticks_of",
     "log_event",
     "parse_text",
     "printable",
@@ -446,26 +426,13 @@ def quiet_kazoo(level: str = "ERROR") -> None:
     logging.getLogger("kazoo").setLevel(level)
 
 
-# Reading a log back is common/logreader.py's; its names load from here on first use
-# (PEP 562): logreader imports this module's text views, so a plain import here would
-# be circular, and a worker (or a service that copied this file) never reads logs back.
-_READER = frozenset(
-    {
-        "LogReader",
-        "Record",
-        "Tick",
-        "longest_silence",
-        "parse_json_line",
-        "parse_time",
-        "record_of",
-        "ticks_of",
-    }
-)
-
-
+# Reading a log back is common/logreader.py's; its names (its __all__) load from here on
+# first use (PEP 562): logreader imports this module's text views, so a plain import here
+# would be circular, and a worker (or a service that copied this file) never reads logs.
 def __getattr__(name: str) -> Any:
-    if name not in _READER:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from . import logreader
+    if not name.startswith("_"):
+        from . import logreader
 
-    return getattr(logreader, name)
+        if name in logreader.__all__:
+            return getattr(logreader, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
