@@ -23,8 +23,10 @@ a token that jumps from 0x100000003 to 0x200000004 says the ensemble elected a n
 ZooKeeper leader in between. JSON keeps the integer. ``parse_text`` reads a text line
 back into its event and fields, from the same text views, so a text log is no less
 readable by a program (the timeline) than a JSON one. Reading a log back (either
-format, into ``Record`` and ``Tick``, and what a silence is) lives in
-``common/logreader.py``; its names are importable from here too.
+format, into ``Record`` and ``Tick``, and what a silence is) is this module's other
+half, ``common/logreader.py``: it builds on the names and views here, so it is a module
+of its own (a re-export from here would make the two import each other), and a worker,
+or a service that copied this file, never needs it.
 
 Anything that reaches a log line from outside (an identity read from a ZooKeeper
 node, which anyone allowed to write there can set) is data, never markup:
@@ -424,15 +426,3 @@ def quiet_kazoo(level: str = "ERROR") -> None:
     """kazoo narrates every refused connection and DNS miss as a warning; our own
     zk_state and retry events say the same once, so keep kazoo to real errors."""
     logging.getLogger("kazoo").setLevel(level)
-
-
-# Reading a log back is common/logreader.py's; its names (its __all__) load from here on
-# first use (PEP 562): logreader imports this module's text views, so a plain import here
-# would be circular, and a worker (or a service that copied this file) never reads logs.
-def __getattr__(name: str) -> Any:
-    if not name.startswith("_"):
-        from . import logreader
-
-        if name in logreader.__all__:
-            return getattr(logreader, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
