@@ -113,7 +113,18 @@ _NOTHING = Change()
 
 
 class LeadershipRules:
-    """The leadership state of one candidate and the rules that change it."""
+    """The leadership state of one candidate and the rules that change it.
+
+    Usage (the election's; every transition returns a Change to act on)::
+
+        rules = LeadershipRules(session_timeout_s=10)
+        epoch, sent = rules.epoch, time.monotonic()   # before the confirming read
+        ...                                           # it shows our node lowest
+        change = rules.elect(lead, confirmed_at=sent, epoch=epoch, now=time.monotonic())
+        if change.notify:
+            wake_the_worker()
+        lease = rules.lease(time.monotonic())         # None once it ran out
+    """
 
     def __init__(self, session_timeout_s: float) -> None:
         self.asked_s = session_timeout_s
