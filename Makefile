@@ -11,15 +11,24 @@ ifndef COMPOSE
 COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 endif
 DEMO := COMPOSE="$(COMPOSE)" docker/demo.sh
+# The fault demos, one line each in docker/demos.txt (verb|title|help|figures): each is a
+# verb `make demo-<verb>`, listed by `make help` with its help text.
+DEMO_VERBS := $(addprefix demo-,$(shell sed -n 's/^\([a-z0-9-]*\)|.*/\1/p' docker/demos.txt))
 # Every shell script of the project, for shellcheck.
 SHELL_SCRIPTS := .ci/run $(wildcard docker/*.sh docker/standins/*.sh docker/standins/zookeeper/*.sh)
 
-.PHONY: help install test test-under-load lint compose-v2 standins up down logs status watch depose timeline \
-	demo-stop demo-kill demo-pause demo-partition demo-zk-leader demo-quorum demo-numbers \
-	bench soak
+.PHONY: help install test test-under-load lint compose-v2 standins up down logs status watch \
+	depose timeline $(DEMO_VERBS) demo-numbers bench soak
 
+# The verbs with a `##` comment, in order; the demos where their rule stands.
 help: ## List the verbs
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+	@awk -F':.*## ' -v demos=docker/demos.txt ' \
+		/^[a-z0-9-]+:.*## / { printf "  make %-16s %s\n", $$1, $$2 } \
+		/^\$$\(DEMO_VERBS\):/ { \
+			while ((getline line < demos) > 0) if (line ~ /^[a-z0-9-]+\|/) { \
+				split(line, field, "|"); printf "  make %-16s %s\n", "demo-" field[1], field[3] \
+			} \
+		}' $(MAKEFILE_LIST)
 
 install: .venv/installed ## Create .venv with the pinned runtime and dev requirements
 
@@ -70,25 +79,11 @@ depose: .venv/installed ## Ask the leading worker to resign: it stops, then rejo
 timeline: .venv/installed ## Who led when, from the workers' logs: a PNG and text; ARGS=--help
 	$(PY) -m workshop.timeline --compose "$(COMPOSE)" $(ARGS)
 
-demo-stop: ## Stop the leading worker (SIGTERM): the other leads within a second
-	$(DEMO) stop
+# `make demo-stop` runs `docker/demo.sh stop`, and so on for each line of docker/demos.txt.
+$(DEMO_VERBS): demo-%:
+	$(DEMO) $*
 
-demo-kill: ## Kill the leading worker (SIGKILL): the other leads after the session timeout
-	$(DEMO) kill
-
-demo-pause: ## Freeze the leader past its session: on thaw it must not work again
-	$(DEMO) pause
-
-demo-partition: ## Cut the leader off the network, then reconnect it
-	$(DEMO) partition
-
-demo-zk-leader: ## Stop the ZooKeeper node that leads the ensemble: the worker leader stays
-	$(DEMO) zk-leader
-
-demo-quorum: ## Stop two ZooKeeper nodes (nobody works), then start them (one leader)
-	$(DEMO) quorum
-
-demo-numbers: .venv/installed ## The demos' ranges: ROUNDS rounds of all six back to back, measured from the logs
+demo-numbers: .venv/installed ## The demos' ranges: ROUNDS rounds of them all back to back, measured from the logs
 	$(PY) -m workshop.demo_numbers --compose "$(COMPOSE)" --rounds $(or $(ROUNDS),10)
 
 bench: .venv/installed ## Failover, ZooKeeper-fault, cost and growth benchmark: ours vs kazoo, Curator, the article

@@ -8,7 +8,7 @@ Usage::
         worker.start()
 
 Every candidate is a process started with ``WorkerProcess`` and signalled by its PID,
-exactly as the tests do; every one prints "processing" JSON lines, so one checker
+exactly as the tests do; every one prints ``processing`` JSON lines, so one checker
 reads them all. Names (SERVICE_NAME, or the Java programs' --name) are unique per
 candidate: the article's recipe decides leadership by comparing names.
 

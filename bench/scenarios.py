@@ -72,6 +72,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.contenders import Contender
+from common.logs import Event
 from testbed.checker import (
     Tick,
     first_tick_after,
@@ -180,7 +181,7 @@ class Trial:
                     f"{worker.name} exited with {worker.returncode} before its first tick: "
                     f"{worker.log_text()[-600:]}"
                 )
-            return any(e.get("event") == "processing" for e in worker.events())
+            return any(e.get("event") == Event.PROCESSING for e in worker.events())
 
         wait_until(ticking, timeout, 0.1, f"{worker.name}'s first tick")
 
@@ -473,7 +474,7 @@ def run_many(
             1
             for worker in others
             for e in worker.events()
-            if e.get("event") == "watch_fired" and signalled <= _event_time(e) <= window_end
+            if e.get("event") == Event.WATCH_FIRED and signalled <= _event_time(e) <= window_end
         )
         deaths = [{"name": w.name, **outcome(w)} for w in others if w.returncode is not None]
         result["change"] = {

@@ -10,8 +10,8 @@ from typing import Any
 _WHERE = {
     "Candidate": ".observer",
     "LeaderElection": ".election",
-    "Leadership": ".election",
-    "Lease": ".election",
+    "Leadership": ".leadership",
+    "Lease": ".leadership",
     "read_candidates": ".observer",
     "ConfigError": ".settings",
     "Settings": ".settings",

@@ -63,58 +63,40 @@ Connection states, as kazoo reports them (``_on_state``):
 
 Threads: kazoo's event thread runs the listener and watch callbacks; they only change
 fields, queue log lines and wake the election's own thread, which makes every
-ZooKeeper call. ``_set_leadership`` is the one place leadership changes, from either.
+ZooKeeper call. Leadership changes only through ``LeadershipRules``
+(common/leadership.py: the guards, the connection epoch, the lease, when to notify),
+from either thread; the lines it says are common/election_log.py's; the root and its
+ACL, and the bounded client, common/zkclient.py's.
 """
 
 from __future__ import annotations
 
-import enum
 import functools
-import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
-import tenacity
-from kazoo.client import KazooClient, KazooState
-from kazoo.exceptions import (
-    BadArgumentsError,
-    BadVersionError,
-    ConnectionLoss,
-    KazooException,
-    NoAuthError,
-    NoChildrenForEphemeralsError,
-    NodeExistsError,
-    NoNodeError,
-    SessionExpiredError,
-)
+from kazoo.client import KazooClient
+from kazoo.exceptions import ConnectionLoss, KazooException, NoNodeError, SessionExpiredError
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.states import EventType, WatchedEvent
-from kazoo.security import OPEN_ACL_UNSAFE
 
-from .logs import log_event, printable
-from .observer import NODE_PREFIX, identity, list_candidates, sequence
-from .zkclient import election_acl, new_client, stop_within
+from . import election_log as say
+from .leadership import ANY, Change, Leadership, LeadershipRules, Lease, Lifecycle
+from .logs import Reason
+from .observer import NODE_PREFIX, Roster, identity_of, list_candidates
+from .zkclient import (
+    Connector,
+    RootRefused,
+    delete_best_effort,
+    ensure_root,
+    new_client,
+    stop_within,
+)
 
 __all__ = ["LeaderElection", "Leadership", "Lease", "Lifecycle"]
 
-log = logging.getLogger(__name__)
-
-# A lease lasts half a session timeout from its read's sending: the ensemble cannot
-# expire the session sooner than a whole one, the rest is margin for clock rates.
-_LEASE_FRACTION = 0.5
-# Renew every 0.4 session timeouts. Not more often: kazoo only checks a connection for
-# liveness when it has sent nothing for 1/3 of a session timeout (a request counts as a
-# ping but its missing reply is never noticed: kazoo/protocol/connection.py, the
-# heartbeat of python-zk/kazoo#67), so reads at a faster pace would hide a dead
-# connection from it until the session is gone. Reads at 0.4 leave kazoo room to
-# ping and notice a silent server after ~2/3 of a session timeout (later when a read
-# went out meanwhile: up to 1.15 of it, measured at 4 s; the servers expire a session
-# only at the ZooKeeper tick after its timeout), usually in time to move to another
-# server with the session alive.
-_RENEW_EVERY_FRACTION = 0.4
 # After an error on the election thread, look again after this long, doubling while
 # the same error repeats (NoAuth does not fix itself in half a second), up to the cap.
 _RETRY_STEP_S = 0.5
@@ -126,46 +108,7 @@ _RESIGN_S = 0.5
 _STOP_S = 0.8
 _STOP_UNANSWERED_S = 0.2
 _JOIN_THREAD_S = 0.3
-# How many names of other children the election remembers, to report each once.
-_REMEMBERED_FOREIGN = 10_000
-
 _CONNECTION_ERRORS = (ConnectionLoss, SessionExpiredError, KazooTimeoutError)
-
-
-class Lifecycle(enum.Enum):
-    """LATENT until start(), STARTED once connected and joining, CLOSED after close()."""
-
-    LATENT = "latent"
-    STARTED = "started"
-    CLOSED = "closed"
-
-
-@dataclass(frozen=True)
-class Leadership:
-    """This candidate leads: its node, the session that owns it, the fencing token."""
-
-    token: int  # czxid of our node: grows from one leader to the next
-    node: str
-    session_id: int
-
-    @property
-    def session_hex(self) -> str:
-        return f"0x{self.session_id:x}"
-
-
-@dataclass(frozen=True)
-class Lease:
-    """Leadership confirmed by the ensemble, valid until `deadline` (time.monotonic())."""
-
-    leadership: Leadership
-    deadline: float
-
-
-class _Any(enum.Enum):
-    ANY = "any"  # _set_leadership(only_if=_ANY): whoever leads now
-
-
-_ANY = _Any.ANY
 
 
 class LeaderElection:
@@ -229,23 +172,25 @@ class LeaderElection:
         auth: str = "",
         notify: Callable[[], None] = lambda: None,
     ) -> None:
-        self._hosts = hosts
         self._auth = auth
         self._root = path
         self._identity = identity
-        self._connect_timeout_s = connect_timeout_s
-        self._retry_max_delay_s = retry_max_delay_s
-        self._asked_s = session_timeout_s
-        # The session timeout the servers granted on the last connect; until one is
-        # known, the one asked for. Written by kazoo's thread, read by the election's.
-        self._session_s = session_timeout_s
         self._notify = notify
-        self._client = self._new_client()
-        self._life = Lifecycle.LATENT
-        self._lock = threading.Lock()
-        self._leadership: Leadership | None = None  # guarded by _lock
-        self._lease: Lease | None = None  # guarded by _lock; for self._leadership only
-        self._connection_epoch = 0  # guarded by _lock; +1 on every connection state change
+        make_client = functools.partial(
+            new_client,
+            hosts,
+            session_timeout_s,
+            auth=auth,
+            on_granted=self._on_granted,
+            on_connecting=self._on_connecting,
+            on_state=self._on_state,
+            retry_max_delay_s=retry_max_delay_s,
+            # A trickling reply holds kazoo's thread no longer than a start-up attempt.
+            frame_deadline_s=min(session_timeout_s / 3, connect_timeout_s),
+        )
+        self._zk = Connector(make_client, hosts, connect_timeout_s, retry_max_delay_s, _STOP_S)
+        # Leadership, its lease (from the session timeout), the epoch, the life cycle.
+        self._rules = LeadershipRules(session_timeout_s)
         self._wake = threading.Event()  # wakes the election thread
         self._needs_step = True  # set with _wake (see _rank_again)
         self._log_later: deque[Callable[[], None]] = deque()  # log lines, written by our thread
@@ -258,8 +203,7 @@ class LeaderElection:
         self._following: tuple[str, str] | None = None
         self._watching_own: str | None = None  # our node, while a watch is set on it
         self._renew_at = 0.0  # monotonic time of the next lease renewal read
-        self._foreign_seen: set[str] = set()
-        self._not_candidates: set[str] = set()  # n_<digits> children that are not ephemeral
+        self._roster = Roster()  # which children are candidates; others reported once
         self._deposed: str | None = None  # our node, after someone asked it to resign
         self._problem: tuple[str, float] | None = None  # (what, since), see `problem`
         # Written by kazoo's connection thread, read by the election's:
@@ -274,31 +218,14 @@ class LeaderElection:
         Returns False when `should_stop()` turned true first. `sleep` waits between
         attempts and should return early when the caller is asked to stop.
         """
-        if self._life is not Lifecycle.LATENT:
-            raise RuntimeError(f"election {self._root} cannot start: it is {self._life.value}")
+        life = self._rules.life
+        if life is not Lifecycle.LATENT:
+            raise RuntimeError(f"election {self._root} cannot start: it is {life.value}")
         if not self._auth:
-            log_event(
-                log,
-                "election_open",
-                f"No ZK_AUTH: any client that reaches ZooKeeper can join, depose or stop "
-                f"the election at {self._root}",
-                level=logging.WARNING,
-            )
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(_NotConnected),
-            wait=tenacity.wait_exponential_jitter(
-                multiplier=0.5, max=self._retry_max_delay_s, jitter=0.5
-            ),
-            stop=lambda _state: should_stop(),
-            sleep=sleep,
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
-        try:
-            retrying(self._connect_once, should_stop)
-        except _NotConnected:
+            say.election_open(self._root)
+        if not self._zk.connect(should_stop, sleep, on_retry=say.retry):
             return False
-        self._life = Lifecycle.STARTED
+        self._rules.start()
         self._thread.start()
         self._wake.set()
         return True
@@ -306,8 +233,7 @@ class LeaderElection:
     @property
     def leadership(self) -> Leadership | None:
         """The local view, free to ask: who we are if we lead, else None."""
-        with self._lock:
-            return self._leadership
+        return self._rules.leadership
 
     @property
     def session_hex(self) -> str | None:
@@ -326,40 +252,28 @@ class LeaderElection:
         (a frozen process just thawed, a silent server): do no work; notify() is called
         when it is renewed or leadership is lost.
         """
-        with self._lock:
-            lease = self._lease
-        return lease if self.holds(lease) else None
+        return self._rules.lease(time.monotonic())
 
     def holds(self, lease: Lease | None) -> bool:
         """True while `lease` is unexpired and nothing has revoked it locally."""
-        if lease is None or time.monotonic() >= lease.deadline:
-            return False
-        with self._lock:
-            return self._leadership == lease.leadership
+        return self._rules.holds(lease, time.monotonic())
 
     def close(self) -> None:
         """Resign: stop leading, delete our node, close the session. Idempotent."""
-        if self._life is Lifecycle.CLOSED:
+        if self._rules.life is Lifecycle.CLOSED:
             return
-        started = self._life is Lifecycle.STARTED
-        self._life = Lifecycle.CLOSED  # from here on, nothing grants leadership
-        self._set_leadership(None, "shutdown")
+        started = self._rules.life is Lifecycle.STARTED
+        self._apply(self._rules.close(now=time.monotonic()))  # nothing grants from here on
         self._write_logs()
         self._wake.set()
         node = self._node
         answered = self._client.connected
         if node is not None and answered:
-            answered = self._delete_best_effort(node, _RESIGN_S)
+            answered = delete_best_effort(self._client, node, _RESIGN_S)
         # closeSession: the ensemble drops our ephemerals now. Bounded, and brief when
         # the ensemble just left the delete unanswered: then it expires the session.
         if not stop_within(self._client, _STOP_S if answered else _STOP_UNANSWERED_S):
-            log_event(
-                log,
-                "close_failed",
-                f"ZooKeeper did not confirm the session's close within {_STOP_S:g} s; "
-                "it expires the session instead",
-                level=logging.WARNING,
-            )
+            say.close_failed(_STOP_S)
         if started:
             self._thread.join(timeout=_JOIN_THREAD_S)
         self._write_logs()
@@ -373,36 +287,29 @@ class LeaderElection:
         whose timeout is not known yet.
         """
         granted = timeout_ms / 1000.0
-        if granted != self._session_s:
-            self._session_s = granted
-            self._log_later.append(functools.partial(self._log_granted, granted))
+        if self._rules.session_granted(granted):
+            self._later(say.session_timeout, granted, self._rules.asked_s, self._rules.lease_s)
 
     def _on_connecting(self, where: str) -> None:
         """kazoo tries a server (its connection thread): said while we are without one,
         so a silence in the logs never looks like a hang."""
-        if self._life is not Lifecycle.STARTED or self._suspended_at is None:
+        if self._rules.life is not Lifecycle.STARTED or self._suspended_at is None:
             return
         self._attempts += 1
-        attempt, without_s = self._attempts, time.monotonic() - self._suspended_at
-        self._log_later.append(functools.partial(_log_reconnecting, where, attempt, without_s))
+        without_s = time.monotonic() - self._suspended_at
+        self._later(say.reconnecting, where, self._attempts, without_s)
         self._wake.set()
 
-    def _on_state(self, state: KazooState) -> None:
+    def _on_state(self, state: str) -> None:
         """kazoo's connection listener: the one switch on connection states."""
-        with self._lock:
-            self._connection_epoch += 1
-        if state == KazooState.CONNECTED:
+        now = time.monotonic()
+        if state == "CONNECTED":
             self._suspended_at, self._attempts = None, 0
         elif self._suspended_at is None:
-            self._suspended_at = time.monotonic()
-        if state == KazooState.SUSPENDED:
-            self._set_leadership(None, "suspended")
-        elif state == KazooState.LOST:
-            self._set_leadership(None, "session_lost")
+            self._suspended_at = now
+        self._apply(self._rules.connection_changed(str(state), now=now))
         client_id = self._client.client_id
-        self._log_later.append(
-            functools.partial(_log_state, str(state), client_id[0] if client_id else None)
-        )
+        self._later(say.zk_state, str(state), client_id[0] if client_id else None)
         self._rank_again()
 
     def _on_own_node(self, event: WatchedEvent) -> None:
@@ -412,67 +319,46 @@ class LeaderElection:
         lead = self.leadership
         if lead is not None and lead.node == event.path:
             if event.type == EventType.DELETED:
-                self._set_leadership(None, "node_gone", only_if=lead)
+                self._revoke(Reason.NODE_GONE, only_if=lead)
             elif event.type == EventType.CHANGED:
                 self._deposed = lead.node
-                self._set_leadership(None, "deposed", only_if=lead)
+                self._revoke(Reason.DEPOSED, only_if=lead)
         self._rank_again()
 
     def _on_predecessor(self, event: WatchedEvent) -> None:
         # EventType.NONE is kazoo clearing watches on SUSPENDED, not a node change.
         if event.type != EventType.NONE:
-            self._log_later.append(functools.partial(_log_watch_fired, event.path))
+            self._later(say.watch_fired, event.path)
         self._rank_again()
 
     # ------------------------------------------------------------------ both threads
 
-    def _set_leadership(
-        self,
-        new: Leadership | None,
-        reason: str,
-        *,
-        only_if: Leadership | _Any = _ANY,
-        confirmed_at: float | None = None,
-        epoch: int | None = None,
-    ) -> None:
-        """The one place leadership and its lease change, from either thread.
+    def _revoke(self, reason: str, only_if: Leadership | None = None) -> None:
+        change = self._rules.revoke(
+            reason, now=time.monotonic(), only_if=ANY if only_if is None else only_if
+        )
+        self._apply(change)
 
-        ``new`` leads (with a lease from ``confirmed_at``, when a read sent then showed
-        its node alive) or nobody does (``new`` None, ``reason`` saying why). Nothing
-        changes when ``only_if`` is given and another leadership is current, when a
-        grant comes after close() or after a connection state change since ``epoch``
-        (the read that confirmed it may predate a SUSPENDED). The worker is notified
-        when leadership flips and when a lapsed lease comes back; the log lines are
-        written by the election thread (kazoo's must never wait on a pipe).
-        """
-        with self._lock:
-            old, old_lease = self._leadership, self._lease
-            if only_if is not _ANY and old != only_if:
-                return
-            if new is not None and (
-                self._life is Lifecycle.CLOSED
-                or (epoch is not None and epoch != self._connection_epoch)
-            ):
-                return
-            self._leadership = new
-            if new is None:
-                self._lease = None
-            elif confirmed_at is not None:
-                self._lease = Lease(new, confirmed_at + self._lease_s)
-                self._renew_at = confirmed_at + self._renew_every_s
-            elif new != old:
-                self._lease = None
-        if old is None and new is None:
-            return
-        lapsed = old_lease is None or time.monotonic() >= old_lease.deadline
-        if old is not None and new != old:
-            self._log_later.append(functools.partial(_log_lost, old, reason))
-        if new is not None and new != old:
-            self._log_later.append(functools.partial(_log_elected, new, self._root))
+    def _apply(self, change: Change) -> None:
+        """Say what a leadership change says, then wake the worker if it asks: the log
+        lines are written by the election thread (kazoo's must never wait on a pipe),
+        before the worker, woken next, logs its first tick."""
+        if change.lost is not None:
+            self._later(say.leadership_lost, change.lost, change.reason)
+        if change.elected is not None:
+            self._later(say.leader_elected, change.elected, self._root)
         if threading.current_thread() is self._thread:
-            self._write_logs()  # before the worker, woken next, logs its first tick
-        if new != old or (new is not None and lapsed):
+            self._write_logs()
+        if change.notify:
             self._notify()
+
+    def _later(self, line: Callable[..., None], *args: object) -> None:
+        """A log line for the election thread to write."""
+        self._log_later.append(functools.partial(line, *args))
+
+    def _write_logs(self) -> None:
+        while self._log_later:
+            self._log_later.popleft()()
 
     def _rank_again(self) -> None:
         """Ask the election thread to look at the candidates again, now."""
@@ -488,7 +374,7 @@ class LeaderElection:
             self._wake.wait(timeout=self._idle_for(retry_at))
             self._wake.clear()
             self._write_logs()
-            if self._life is Lifecycle.CLOSED:
+            if self._rules.life is Lifecycle.CLOSED:
                 return
             if not self._client.connected:
                 continue  # the listener wakes us when a session is back
@@ -503,15 +389,15 @@ class LeaderElection:
                 retry_at = time.monotonic() + _RETRY_STEP_S  # the listener usually wakes us first
             except NoNodeError:
                 self._rank_again()  # raced with a deletion: look again now
-            except (KazooException, _Refused) as exc:
-                if self._life is Lifecycle.CLOSED:
+            except (KazooException, RootRefused) as exc:
+                if self._rules.life is Lifecycle.CLOSED:
                     return  # close() stopped the client under a call of ours
                 retry_step_s = self._report_problem(exc, retry_step_s)
                 retry_at = time.monotonic() + retry_step_s
             else:
                 if self._problem is not None and self._node is not None:
                     self._problem, retry_step_s = None, _RETRY_STEP_S
-                    log_event(log, "election_ok", f"Taking part in the election at {self._root}")
+                    say.election_ok(self._root)
             self._write_logs()
 
     def _idle_for(self, retry_at: float | None) -> float | None:
@@ -530,21 +416,15 @@ class LeaderElection:
         if self._node is None or self._node_session != session_id:
             self._join(session_id)
         assert self._node is not None
-        with self._lock:
-            epoch = self._connection_epoch
+        epoch = self._rules.epoch
         sent = time.monotonic()  # the listing proves our node alive as of now: a lease
-        children = self._client.get_children(self._root)
-        ranked = [name for _, name in sorted(self._candidates_among(children))]
+        ranked, others = self._roster.rank(self._client.get_children(self._root))
+        if others:
+            say.foreign_children(self._root, others, "not named n_<10 digits>")
         own_name = self._node.rsplit("/", 1)[1]
         if own_name not in ranked:
-            log_event(
-                log,
-                "node_gone",
-                f"Our node {self._node} is gone; joining again",
-                level=logging.WARNING,
-                node=self._node,
-            )
-            self._set_leadership(None, "node_gone")
+            say.node_gone(self._node)
+            self._revoke(Reason.NODE_GONE)
             self._node = None
             self._rank_again()
             return
@@ -557,7 +437,9 @@ class LeaderElection:
     def _lead(self, lead: Leadership, sent: float, epoch: int) -> None:
         """Lowest: lead under a lease from the listing, then watch our own node."""
         self._following = None
-        self._set_leadership(lead, "elected", confirmed_at=sent, epoch=epoch)
+        self._grant(
+            self._rules.elect(lead, confirmed_at=sent, epoch=epoch, now=time.monotonic()), sent
+        )
         if self._watching_own == lead.node:
             return
         # Our session can outlive our node (an operator deletes it to force an
@@ -567,12 +449,12 @@ class LeaderElection:
         stat = self._client.exists(lead.node, watch=self._on_own_node)
         if stat is None or stat.version != 0:  # gone, or deposed, since the listing
             self._deposed = lead.node if stat is not None else None
-            self._set_leadership(None, "node_gone" if stat is None else "deposed", only_if=lead)
+            self._revoke(Reason.NODE_GONE if stat is None else Reason.DEPOSED, only_if=lead)
             self._rank_again()
 
     def _follow(self, predecessor_name: str, leader_name: str) -> None:
         """Not lowest: stop leading if we did, and watch the node just below ours."""
-        self._set_leadership(None, "not_lowest")
+        self._revoke(Reason.NOT_LOWEST)
         predecessor = f"{self._root}/{predecessor_name}"
         stat = self._client.exists(predecessor, watch=self._on_predecessor)
         if stat is None:
@@ -582,57 +464,48 @@ class LeaderElection:
             # A candidate's node lives and dies with its session; a persistent one was
             # made by hand and would be followed forever. (Its watch stays set: one
             # spurious wake-up when it is deleted.)
-            self._not_candidates.add(predecessor_name)
-            self._report_foreign([predecessor_name], "not ephemeral")
+            self._roster.exclude(predecessor_name)
+            say.foreign_children(self._root, [predecessor_name], "not ephemeral")
             self._rank_again()
             return
         leader_node = f"{self._root}/{leader_name}"
         if self._following == (predecessor, leader_node):
             return
         self._following = (predecessor, leader_node)
-        leader = self._identity_of(leader_node)
-        log_event(
-            log,
-            "following",
-            f"Following {leader or 'an unknown leader'}; watching {predecessor}",
-            node=self._node,
-            predecessor=predecessor,
-            leader=leader,
-        )
+        say.following(self._node, predecessor, identity_of(self._client, leader_node))
 
     def _renew(self) -> None:
         """One small read: is our node still there, owned by our session? Then extend."""
         lead = self.leadership
         if lead is None:
             return
-        with self._lock:
-            epoch = self._connection_epoch
+        epoch = self._rules.epoch
         sent = time.monotonic()
         # Whatever the outcome, the next read waits its turn: reading faster would hide
-        # a dead connection from kazoo (see _RENEW_EVERY_FRACTION).
-        self._renew_at = sent + self._renew_every_s
+        # a dead connection from kazoo (see common/leadership.py, RENEW_EVERY_FRACTION).
+        self._renew_at = sent + self._rules.renew_every_s
         try:
-            stat = self._client.exists_async(lead.node).get(timeout=self._lease_s)
+            stat = self._client.exists_async(lead.node).get(timeout=self._rules.lease_s)
         except KazooTimeoutError:
-            log_event(
-                log,
-                "lease_renewal_late",
-                f"No answer to the lease renewal within {self._lease_s:g} s; not working "
-                "until one comes",
-                level=logging.WARNING,
-                fencing_token=lead.token,
-            )
+            say.lease_renewal_late(self._rules.lease_s, lead.token)
             return
         if stat is None or stat.ephemeralOwner != lead.session_id or stat.czxid != lead.token:
-            self._set_leadership(None, "node_gone", only_if=lead)
+            self._revoke(Reason.NODE_GONE, only_if=lead)
             self._rank_again()
             return
         if stat.version != 0:  # its data was set: a depose request whose watch we missed
             self._deposed = lead.node
-            self._set_leadership(None, "deposed", only_if=lead)
+            self._revoke(Reason.DEPOSED, only_if=lead)
             self._rank_again()
             return
-        self._set_leadership(lead, "renewed", only_if=lead, confirmed_at=sent, epoch=epoch)
+        self._grant(
+            self._rules.renew(lead, confirmed_at=sent, epoch=epoch, now=time.monotonic()), sent
+        )
+
+    def _grant(self, change: Change, sent: float) -> None:
+        if change.granted:
+            self._renew_at = sent + self._rules.renew_every_s
+        self._apply(change)
 
     def _join(self, session_id: int) -> None:
         """Offer ourselves: create our node, or find the one a lost reply left behind."""
@@ -641,7 +514,9 @@ class LeaderElection:
         if self._orphan_session == session_id and self._adopt_orphan(session_id):
             return
         self._orphan_session = session_id
-        self._ensure_root()
+        opened = ensure_root(self._client, self._root, self._auth)
+        if opened is not None:
+            say.root_acl_tightened(self._root, opened)
         # If this create's reply is lost (ConnectionLoss), the node may exist all the
         # same: _orphan_session stays set, and on this session's return _adopt_orphan
         # finds the node by its owner instead of offering twice.
@@ -654,14 +529,7 @@ class LeaderElection:
         )
         self._orphan_session = None
         self._node, self._node_token, self._node_session = path, stat.czxid, session_id
-        log_event(
-            log,
-            "joined",
-            f"Joined the election as {path}",
-            node=path,
-            fencing_token=stat.czxid,
-            session_id=f"0x{session_id:x}",
-        )
+        say.joined(path, stat.czxid, session_id)
 
     def _adopt_orphan(self, session_id: int) -> bool:
         """After a create whose reply was lost, find nodes our session owns; keep the lowest."""
@@ -669,19 +537,11 @@ class LeaderElection:
         if not ours:
             return False
         for extra in ours[1:]:
-            self._delete_best_effort(extra.node)
+            delete_best_effort(self._client, extra.node)
         path, czxid = ours[0].node, ours[0].czxid
         self._orphan_session = None
         self._node, self._node_token, self._node_session = path, czxid, session_id
-        log_event(
-            log,
-            "joined",
-            f"Found our node {path} after a lost reply",
-            node=path,
-            fencing_token=czxid,
-            session_id=f"0x{session_id:x}",
-            adopted=True,
-        )
+        say.joined(path, czxid, session_id, adopted=True)
         return True
 
     def _resign_and_rejoin(self) -> None:
@@ -689,268 +549,19 @@ class LeaderElection:
         the node up so the next candidate leads, and join again at the back."""
         node, self._deposed = self._deposed, None
         assert node is not None
-        log_event(
-            log,
-            "deposed",
-            f"Asked to resign: deleting {node} and joining again at the back",
-            level=logging.WARNING,
-            node=node,
-        )
-        self._delete_best_effort(node, 2.0)
+        say.deposed(node)
+        delete_best_effort(self._client, node, 2.0)
         self._node = None
-
-    def _ensure_root(self) -> None:
-        """Create the root if missing, with the election's ACL (``new_client`` makes it
-        the default); the path above it is not the election's and keeps ZooKeeper's
-        default, so other tools may share it. With credentials, secure the root."""
-        if self._client.exists(self._root) is None:
-            parent = self._root.rsplit("/", 1)[0]
-            if parent:
-                self._client.ensure_path(parent, acl=OPEN_ACL_UNSAFE)
-            try:
-                self._client.create(self._root)
-            except NodeExistsError:
-                pass  # another candidate made it meanwhile
-        if self._auth:
-            self._secure_root()
-
-    def _secure_root(self) -> None:
-        """Make sure only our identity may change the root; tighten it if we may."""
-        ours = election_acl(self._auth)
-        for _ in range(3):
-            acls, stat = self._client.get_acls(self._root)
-            others = [a for a in acls if a not in ours and a.perms != ours[1].perms]
-            if not others:
-                return
-            opened = ", ".join(f"{a.id.scheme}:{printable(a.id.id, 40)}" for a in others)
-            try:
-                self._client.set_acls(self._root, ours, version=stat.aversion)
-            except BadVersionError:
-                continue  # changed meanwhile (another candidate tightened it): look again
-            except NoAuthError:
-                user = self._auth.partition(":")[0]
-                raise _Refused(
-                    f"the election root {self._root} lets {opened} change it, and ZooKeeper "
-                    f"refuses to tighten its ACL for {user} (NoAuth): have its owner delete "
-                    f"it or set its ACL to digest {user} ALL + world READ, or choose another "
-                    "ELECTION_PATH"
-                ) from None
-            log_event(
-                log,
-                "root_acl_tightened",
-                f"The election root {self._root} let {opened} change it: now only this "
-                "election's identity may, and the world may read",
-                level=logging.WARNING,
-                opened_to=opened,
-            )
-            return
-        raise _Refused(f"the ACL of the election root {self._root} keeps changing")
-
-    def _candidates_among(self, children: list[str]) -> list[tuple[int, str]]:
-        """(sequence, name) of each candidate child; other children reported once."""
-        ranked, foreign = [], []
-        for name in children:
-            seq = sequence(name)
-            if seq is not None and name not in self._not_candidates:
-                ranked.append((seq, name))
-            elif seq is None and name not in self._foreign_seen:
-                foreign.append(name)
-        self._report_foreign(foreign, "not named n_<10 digits>")
-        return ranked
-
-    def _report_foreign(self, names: list[str], why: str) -> None:
-        """One line for any number of children that are not candidates."""
-        if not names:
-            return
-        room = _REMEMBERED_FOREIGN - len(self._foreign_seen)
-        self._foreign_seen.update(names[: max(room, 0)])
-        shown = ", ".join(printable(name, 40) for name in names[:3])
-        shown += f" and {len(names) - 3} more" if len(names) > 3 else ""
-        log_event(
-            log,
-            "foreign_child",
-            f"Ignoring {len(names)} child(ren) of {self._root}, {why}: {shown}",
-            level=logging.WARNING,
-            count=len(names),
-            reason=why,
-            examples=shown,
-        )
 
     def _report_problem(self, exc: Exception, retry_step_s: float) -> float:
         """Log a persistent error once, with its cause and the fix; the next wait."""
-        what = _explain(exc, self._root, self._auth)
+        what = say.explain(exc, self._root, self._auth)
         if self._problem is None or self._problem[0] != what:
             self._problem = (what, time.monotonic())
-            log_event(log, "election_error", what, level=logging.ERROR, error=repr(exc))
+            say.election_error(what, exc)
             return _RETRY_STEP_S
         return min(retry_step_s * 2, _RETRY_STEP_MAX_S)
 
-    def _identity_of(self, node: str) -> str | None:
-        try:
-            data, _stat = self._client.get(node)
-        except NoNodeError:
-            return None
-        return identity(data)
-
-    def _delete_best_effort(self, node: str, within_s: float = 1.0) -> bool:
-        """Delete ``node`` if ZooKeeper answers within ``within_s``; False if it did not.
-        Either way the session's close, or its expiry, removes it in the end."""
-        try:
-            self._client.delete_async(node).get(timeout=within_s)
-        except KazooTimeoutError:
-            return False
-        except KazooException:
-            pass  # answered: gone already, or the connection dropped meanwhile
-        return True
-
-    # ------------------------------------------------------------------- start-up
-
-    def _new_client(self) -> KazooClient:
-        client = new_client(
-            self._hosts,
-            self._asked_s,
-            auth=self._auth,
-            on_granted=self._on_granted,
-            on_connecting=self._on_connecting,
-            retry_max_delay_s=self._retry_max_delay_s,
-            # A trickling reply holds kazoo's thread no longer than a start-up attempt.
-            frame_deadline_s=min(self._asked_s / 3, self._connect_timeout_s),
-        )
-        client.add_listener(self._on_state)
-        return client
-
-    def _connect_once(self, should_stop: Callable[[], bool]) -> None:
-        live = self._client.start_async()
-        deadline = time.monotonic() + self._connect_timeout_s
-        # Wait in slices so a SIGTERM during a slow attempt is honoured at once.
-        while not live.wait(0.1):
-            if should_stop() or time.monotonic() >= deadline:
-                # kazoo's thread may be stuck with a bad endpoint: don't wait for it;
-                # a client whose stop did not finish cannot start again: take a new one.
-                if not stop_within(self._client, _STOP_S):
-                    self._client = self._new_client()
-                if should_stop():
-                    raise _NotConnected("stopped while connecting")
-                raise _NotConnected(
-                    f"no ZooKeeper session from {self._hosts} within {self._connect_timeout_s:g} s"
-                )
-
-    def _log_retry(self, state: tenacity.RetryCallState) -> None:
-        wait_s = state.next_action.sleep if state.next_action else 0.0
-        error = state.outcome.exception() if state.outcome else None
-        log_event(
-            log,
-            "retry",
-            f"ZooKeeper not reachable yet; retry {state.attempt_number} in {wait_s:.1f} s",
-            level=logging.WARNING,
-            attempt=state.attempt_number,
-            wait_s=round(wait_s, 3),
-            error=str(error),
-        )
-
-    # -------------------------------------------------------------- small helpers
-
     @property
-    def _lease_s(self) -> float:
-        return self._session_s * _LEASE_FRACTION
-
-    @property
-    def _renew_every_s(self) -> float:
-        return self._session_s * _RENEW_EVERY_FRACTION
-
-    def _write_logs(self) -> None:
-        while self._log_later:
-            self._log_later.popleft()()
-
-    def _log_granted(self, granted: float) -> None:
-        asked = self._asked_s
-        differs = f", not the {asked:g} s asked for (ZK_SESSION_TIMEOUT_S)"
-        log_event(
-            log,
-            "session_timeout",
-            f"ZooKeeper granted a {granted:g} s session{differs if granted != asked else ''}; "
-            f"leases last {granted * _LEASE_FRACTION:g} s, and a crashed leader is replaced "
-            f"after about {granted:g} s",
-            level=logging.WARNING if granted != asked else logging.INFO,
-            requested_s=asked,
-            granted_s=granted,
-            lease_s=granted * _LEASE_FRACTION,
-        )
-
-
-class _NotConnected(Exception):
-    """One start-up attempt got no session in time."""
-
-
-class _Refused(Exception):
-    """The election cannot be joined safely as things are; the message says why."""
-
-
-def _explain(exc: Exception, root: str, auth: str) -> str:
-    """A persistent error, in words an operator can act on."""
-    who = f"the identity {auth.partition(':')[0]} (ZK_AUTH)" if auth else "a client without ZK_AUTH"
-    if isinstance(exc, NoAuthError):
-        return (
-            f"ZooKeeper refuses {who} at {root} (NoAuth): set ZK_AUTH to the election's "
-            "credentials, or choose another ELECTION_PATH"
-        )
-    if isinstance(exc, BadArgumentsError):
-        return f"ZooKeeper refuses {root} as a path (BadArguments): choose another ELECTION_PATH"
-    if isinstance(exc, NoChildrenForEphemeralsError):
-        return (
-            f"{root} is an ephemeral node, which cannot have children: delete it or "
-            "choose another ELECTION_PATH"
-        )
-    if isinstance(exc, _Refused):
-        return f"Not joining: {exc}"
-    return f"Election step failed: {exc!r}"
-
-
-def _log_state(state: str, session_id: int | None) -> None:
-    log_event(
-        log,
-        "zk_state",
-        f"ZooKeeper connection {state}",
-        state=state,
-        session_id=None if session_id is None else f"0x{session_id:x}",
-    )
-
-
-def _log_reconnecting(where: str, attempt: int, without_s: float) -> None:
-    log_event(
-        log,
-        "reconnecting",
-        f"Reconnecting to {where} (attempt {attempt}, {without_s:.1f} s without ZooKeeper)",
-        server=where,
-        attempt=attempt,
-        without_s=round(without_s, 1),
-    )
-
-
-def _log_watch_fired(path: str) -> None:
-    log_event(log, "watch_fired", f"Predecessor {path} changed; ranking again", path=path)
-
-
-def _log_elected(lead: Leadership, root: str) -> None:
-    log_event(
-        log,
-        "leader_elected",
-        f"Leading the election at {root} (fencing token {lead.token})",
-        fencing_token=lead.token,
-        node=lead.node,
-        session_id=lead.session_hex,
-    )
-
-
-def _log_lost(lead: Leadership, reason: str) -> None:
-    log_event(
-        log,
-        "leadership_lost",
-        "Leadership given up: shutting down"
-        if reason == "shutdown"
-        else f"Leadership lost ({reason})",
-        level=logging.INFO if reason == "shutdown" else logging.WARNING,
-        fencing_token=lead.token,
-        reason=reason,
-        session_id=lead.session_hex,
-    )
+    def _client(self) -> KazooClient:
+        return self._zk.client  # a new one when a stuck start-up attempt left the old

@@ -5,8 +5,11 @@ microseconds), `level`, `service`, `event` (a stable snake_case name) and `messa
 values go in their own fields, never only inside the message, so a checker can judge
 a run from its logs alone (fencing tokens, session ids, timings).
 
-    log_event(logger, "processing", "Processing... 2026-11-26T10:00:00Z",
+    log_event(logger, Event.PROCESSING, "Processing... 2026-11-26T10:00:00Z",
               fencing_token=4294967302, session_id="0x100000a3c1f0001")
+
+Every event name is a constant of ``Event`` (``Reason``: why leadership was lost), so
+this module is the one place that spells them; ``EVENTS`` lists them all.
 
 The text format (LOG_FORMAT=text) is for people: the time of day (UTC), the level
 when it is not INFO, and the event's text view, a short sentence built from its
@@ -19,7 +22,11 @@ Fencing tokens are shown in hex: a czxid is the ZooKeeper epoch << 32 | a counte
 a token that jumps from 0x100000003 to 0x200000004 says the ensemble elected a new
 ZooKeeper leader in between. JSON keeps the integer. ``parse_text`` reads a text line
 back into its event and fields, from the same text views, so a text log is no less
-readable by a program (the timeline) than a JSON one.
+readable by a program (the timeline) than a JSON one. Reading a log back (either
+format, into ``Record`` and ``Tick``, and what a silence is) is this module's other
+half, ``common/logreader.py``: it builds on the names and views here, so it is a module
+of its own (a re-export from here would make the two import each other), and a worker,
+or a service that copied this file, never needs it.
 
 Anything that reaches a log line from outside (an identity read from a ZooKeeper
 node, which anyone allowed to write there can set) is data, never markup:
@@ -40,7 +47,10 @@ from typing import Any, TextIO
 from pythonjsonlogger.json import JsonFormatter
 
 __all__ = [
+    "EVENTS",
     "TEXT_VIEWS",
+    "Event",
+    "Reason",
     "TextLine",
     "log_event",
     "parse_text",
@@ -51,10 +61,56 @@ __all__ = [
     "setup",
 ]
 
+
+class Event:
+    """The ``event`` field: a stable snake_case name per kind of line (docs/logs.md)."""
+
+    STARTED = "started"
+    RETRY = "retry"
+    ZK_STATE = "zk_state"
+    SESSION_TIMEOUT = "session_timeout"
+    RECONNECTING = "reconnecting"
+    JOINED = "joined"
+    FOLLOWING = "following"
+    WATCH_FIRED = "watch_fired"
+    LEADER_ELECTED = "leader_elected"
+    PROCESSING = "processing"
+    LEADERSHIP_LOST = "leadership_lost"
+    LEASE_RENEWAL_LATE = "lease_renewal_late"
+    LEASE_LAPSED = "lease_lapsed"
+    FOREIGN_CHILD = "foreign_child"
+    NODE_GONE = "node_gone"
+    DEPOSED = "deposed"
+    ELECTION_OPEN = "election_open"
+    ROOT_ACL_TIGHTENED = "root_acl_tightened"
+    ELECTION_OK = "election_ok"
+    ELECTION_ERROR = "election_error"
+    CLOSE_FAILED = "close_failed"
+    HEALTH_WRITE_FAILED = "health_write_failed"
+    SHUTDOWN = "shutdown"
+    # Lines from libraries (kazoo) have no event name of their own.
+    LIBRARY = "library"
+
+
+class Reason:
+    """``leadership_lost``'s ``reason`` field: why a candidate stopped leading."""
+
+    SUSPENDED = "suspended"  # the connection was suspended
+    SESSION_LOST = "session_lost"  # the session expired
+    NODE_GONE = "node_gone"  # our node was deleted under a live session
+    DEPOSED = "deposed"  # asked to resign (our node's data was set)
+    NOT_LOWEST = "not_lowest"  # another candidate ranks first
+    ELECTED = "elected"  # replaced by a newer leadership of our own
+    RENEWED = "renewed"  # (a renewal never ends a leadership: never logged)
+    SHUTDOWN = "shutdown"  # close(): the worker stops
+
+
+# Every event name, for checks against other writers (the Java candidates).
+EVENTS = frozenset(value for name, value in vars(Event).items() if name.isupper())
+
 # Fields every line has, in this order, ahead of the event's own.
 _HEAD = ("time", "level", "service", "event", "message")
-# Lines from libraries (kazoo) have no event name of their own.
-_LIBRARY_EVENT = "library"
+_LIBRARY_EVENT = Event.LIBRARY
 # Identities and other short values in a text line, and what `printable` cuts to.
 VALUE_LIMIT = 64
 # A whole message in a text line (events without a text view, library lines).
@@ -137,31 +193,37 @@ def log_event(
 # parse a text line back (parse_text); tests/test_logs.py checks both directions for
 # every event the worker logs, and the length of each line.
 TEXT_VIEWS: dict[str, str] = {
-    "started": "starting: {election_path} on {zk_hosts}",
-    "retry": "ZooKeeper not reachable yet; retry {attempt:int} in {wait_s:num} s",
-    "zk_state": "ZooKeeper {state:word}{[, session {session_id}]}",
-    "session_timeout": (
+    Event.STARTED: "starting: {election_path} on {zk_hosts}",
+    Event.RETRY: "ZooKeeper not reachable yet; retry {attempt:int} in {wait_s:num} s",
+    Event.ZK_STATE: "ZooKeeper {state:word}{[, session {session_id}]}",
+    Event.SESSION_TIMEOUT: (
         "ZooKeeper granted a {granted_s:num} s session ({requested_s:num} s asked); "
         "lease {lease_s:num} s"
     ),
-    "joined": "joined as {node}, token {fencing_token:hex}",
-    "following": "following {leader}, watching {predecessor}",
-    "watch_fired": "predecessor {path} changed; ranking again",
-    "leader_elected": "LEADING the election, token {fencing_token:hex}",
-    "processing": "Processing... token {fencing_token:hex}",
-    "leadership_lost": "leadership lost ({reason:word}), token {fencing_token:hex}",
-    "lease_renewal_late": "lease renewal late, no work until it answers; token {fencing_token:hex}",
-    "lease_lapsed": "lease ran out, no work until ZooKeeper confirms; token {fencing_token:hex}",
-    "foreign_child": "ignoring {count:int} child(ren), {reason}: {examples}",
-    "node_gone": "own node {node} is gone; joining again",
-    "deposed": "asked to resign: deleting {node}, rejoining",
-    "election_open": "no ZK_AUTH: any client may change this election",
-    "root_acl_tightened": "closed the election root to {opened_to}",
-    "election_ok": "taking part in the election again",
-    "reconnecting": "reconnecting to {server} (attempt {attempt:int}, {without_s:num} s without)",
-    "health_write_failed": "cannot write the health file {path}",
-    "shutdown": "stopped ({signal:word}), session closed, exit {exit_code:int}",
-    _LIBRARY_EVENT: "[{logger}] {message}",
+    Event.JOINED: "joined as {node}, token {fencing_token:hex}",
+    Event.FOLLOWING: "following {leader}, watching {predecessor}",
+    Event.WATCH_FIRED: "predecessor {path} changed; ranking again",
+    Event.LEADER_ELECTED: "LEADING the election, token {fencing_token:hex}",
+    Event.PROCESSING: "Processing... token {fencing_token:hex}",
+    Event.LEADERSHIP_LOST: "leadership lost ({reason:word}), token {fencing_token:hex}",
+    Event.LEASE_RENEWAL_LATE: (
+        "lease renewal late, no work until it answers; token {fencing_token:hex}"
+    ),
+    Event.LEASE_LAPSED: (
+        "lease ran out, no work until ZooKeeper confirms; token {fencing_token:hex}"
+    ),
+    Event.FOREIGN_CHILD: "ignoring {count:int} child(ren), {reason}: {examples}",
+    Event.NODE_GONE: "own node {node} is gone; joining again",
+    Event.DEPOSED: "asked to resign: deleting {node}, rejoining",
+    Event.ELECTION_OPEN: "no ZK_AUTH: any client may change this election",
+    Event.ROOT_ACL_TIGHTENED: "closed the election root to {opened_to}",
+    Event.ELECTION_OK: "taking part in the election again",
+    Event.RECONNECTING: (
+        "reconnecting to {server} (attempt {attempt:int}, {without_s:num} s without)"
+    ),
+    Event.HEALTH_WRITE_FAILED: "cannot write the health file {path}",
+    Event.SHUTDOWN: "stopped ({signal:word}), session closed, exit {exit_code:int}",
+    Event.LIBRARY: "[{logger}] {message}",
 }
 _FALLBACK_VIEW = "{message} [{event}]"
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::(hex|int|num|word))?\}")

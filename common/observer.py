@@ -12,6 +12,7 @@ driven by ZooKeeper's watches, never by polling.
 
 A candidate is an ephemeral child named ``n_<10 ASCII digits>`` (ZooKeeper's sequence
 counter, as the Java recipe names them); anything else under the root is not one.
+``Roster`` is the same rule for a candidate ranking the root's children itself.
 
 ``depose`` asks the current leader to resign: it sets the leader's node's data (the
 same bytes: only its version changes), which needs the election's credentials when
@@ -40,9 +41,11 @@ __all__ = [
     "Deposed",
     "ElectionView",
     "ElectionWatch",
+    "Roster",
     "Unavailable",
     "depose",
     "identity",
+    "identity_of",
     "list_candidates",
     "read_candidates",
     "sequence",
@@ -78,6 +81,50 @@ def identity(data: bytes | None) -> str:
     """A candidate's identity from its node's data (UTF-8), safe to show: anyone who may
     write there chooses it, so control characters are escaped and it is cut short."""
     return printable((data or b"")[:256].decode("utf-8", errors="replace"))
+
+
+def identity_of(client: KazooClient, node: str) -> str | None:
+    """The identity in ``node``'s data; None when the node is gone."""
+    try:
+        data, _stat = client.get(node)
+    except NoNodeError:
+        return None
+    return identity(data)
+
+
+class Roster:
+    """A candidate's view of the root's children: the candidates, lowest first, and
+    each other child once (to be reported once, however often it is listed).
+
+    A child named like a candidate that is not one (a persistent node made by hand,
+    which would be followed forever) is ``exclude``d. At most ``remember`` names are
+    remembered, so a root flooded with children cannot grow the candidate's memory.
+    """
+
+    def __init__(self, remember: int = 10_000) -> None:
+        self._remember = remember
+        self._seen: set[str] = set()
+        self._excluded: set[str] = set()
+
+    def rank(self, children: list[str]) -> tuple[list[str], list[str]]:
+        """(the candidates' names, lowest first; other children not seen before)."""
+        ranked, others = [], []
+        for name in children:
+            seq = sequence(name)
+            if seq is not None and name not in self._excluded:
+                ranked.append((seq, name))
+            elif seq is None and name not in self._seen:
+                others.append(name)
+        self._note(others)
+        return [name for _, name in sorted(ranked)], others
+
+    def exclude(self, name: str) -> None:
+        self._excluded.add(name)
+        self._note([name])
+
+    def _note(self, names: list[str]) -> None:
+        room = self._remember - len(self._seen)
+        self._seen.update(names[: max(room, 0)])
 
 
 def read_candidates(

@@ -21,7 +21,7 @@ import os
 import time
 
 from .election import LeaderElection
-from .logs import log_event, rfc3339, setup
+from .logs import Event, log_event, rfc3339, setup
 from .settings import Settings, describe, load
 from .shutdown import StopSignals, Wakeup
 
@@ -73,7 +73,7 @@ class _Health:
         except OSError as exc:
             log_event(
                 log,
-                "health_write_failed",
+                Event.HEALTH_WRITE_FAILED,
                 f"Cannot write {self._path}: {exc}",
                 level=logging.WARNING,
                 path=self._path,
@@ -98,7 +98,7 @@ class _Worker:
         s = self._settings
         log_event(
             log,
-            "started",
+            Event.STARTED,
             f"{s.service_name} starting; election {s.election_path} on {s.zk_hosts}",
             settings=describe(s),
             pid=os.getpid(),
@@ -123,7 +123,7 @@ class _Worker:
         name = self._stop.name
         log_event(
             log,
-            "shutdown",
+            Event.SHUTDOWN,
             f"{s.service_name} stopped ({name}); session closed",
             exit_code=0,
             signal=name,
@@ -169,7 +169,7 @@ class _Worker:
                         lapsed = lead.token
                         log_event(
                             log,
-                            "lease_lapsed",
+                            Event.LEASE_LAPSED,
                             "Lease ran out: ZooKeeper has not confirmed the leadership in "
                             "time; no work until it does",
                             level=logging.WARNING,
@@ -190,7 +190,7 @@ class _Worker:
         held = lease.leadership
         log_event(
             log,
-            "processing",
+            Event.PROCESSING,
             f"Processing... {rfc3339(time.time(), digits=0)}",
             fencing_token=held.token,
             session_id=held.session_hex,

@@ -1,5 +1,6 @@
 """The KazooClient the election and the status tools use: bounded in time and memory,
-with the election's credentials, and telling what kazoo keeps to itself.
+with the election's credentials, and telling what kazoo keeps to itself; and the
+election's root, with its ACL.
 
 Bounded, whatever an endpoint in ZK_HOSTS does (silent, trickling, streaming, a huge
 length prefix, a blackholed address):
@@ -16,7 +17,10 @@ length prefix, a blackholed address):
   Either drops the connection, and kazoo moves to the next server as after any network
   error.
 * ``stop_within`` closes the session but waits for kazoo at most the time given:
-  kazoo's ``stop()`` joins its connection thread, however long that thread waits.
+  kazoo's ``stop()`` joins its connection thread, however long that thread waits;
+  ``delete_best_effort`` deletes a node, waiting for the answer at most that long.
+* ``Connector`` starts a client, retrying with capped exponential backoff and jitter
+  (tenacity), each attempt bounded too.
 
 What kazoo keeps to itself: the session timeout the servers granted (they clamp a
 request to 2..20 ticks) and its reconnect attempts. It logs both, through the logger it
@@ -24,6 +28,12 @@ was given (python-zk/kazoo#769); ``KazooLogTap`` is that logger: it passes every
 unchanged and hands those two facts to callbacks. Should a kazoo release change those
 calls, the callbacks are never called and the election falls back to the timeout it
 asked for; requirements.txt pins kazoo and a unit test guards the calls.
+
+The root (``ensure_root``): a persistent node, created with the election's ACL; the
+path above it keeps ZooKeeper's default, so other tools may share it. With
+credentials, only the election's identity may change the root: one made earlier
+without them is tightened where the identity may, else joining is refused
+(``RootRefused``) with the reason and the fix.
 """
 
 from __future__ import annotations
@@ -36,18 +46,25 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import tenacity
 from kazoo.client import KazooClient
-from kazoo.exceptions import KazooException
-from kazoo.handlers.threading import SequentialThreadingHandler
+from kazoo.exceptions import BadVersionError, KazooException, NoAuthError, NodeExistsError
+from kazoo.handlers.threading import KazooTimeoutError, SequentialThreadingHandler
 from kazoo.loggingsupport import BLATHER
 from kazoo.retry import KazooRetry
-from kazoo.security import ACL, make_acl, make_digest_acl
+from kazoo.security import ACL, OPEN_ACL_UNSAFE, make_acl, make_digest_acl
+
+from .logs import printable
 
 __all__ = [
     "FRAME_LIMIT_BYTES",
     "TCP_CONNECT_TIMEOUT_S",
+    "Connector",
     "KazooLogTap",
+    "RootRefused",
+    "delete_best_effort",
     "election_acl",
+    "ensure_root",
     "new_client",
     "stop_within",
 ]
@@ -165,6 +182,53 @@ def election_acl(auth: str) -> list[ACL]:
     return [make_digest_acl(user, password, all=True), make_acl("world", "anyone", read=True)]
 
 
+class RootRefused(Exception):
+    """The election root cannot be joined safely as it is; the message says why."""
+
+
+def ensure_root(client: KazooClient, root: str, auth: str) -> str | None:
+    """Create the election root if missing (with ``election_acl(auth)``, the client's
+    default); with ``auth``, make sure only that identity may change it.
+
+    Returns who else could change it (``"world:anyone"``) when its ACL was just
+    tightened, for the caller to log; None when nothing needed changing. Raises
+    RootRefused when the ACL cannot be tightened, and kazoo's errors as they come.
+    """
+    if client.exists(root) is None:
+        parent = root.rsplit("/", 1)[0]
+        if parent:
+            client.ensure_path(parent, acl=OPEN_ACL_UNSAFE)
+        try:
+            client.create(root)
+        except NodeExistsError:
+            pass  # another candidate made it meanwhile
+    return _secure_root(client, root, auth) if auth else None
+
+
+def _secure_root(client: KazooClient, root: str, auth: str) -> str | None:
+    ours = election_acl(auth)
+    for _ in range(3):
+        acls, stat = client.get_acls(root)
+        others = [a for a in acls if a not in ours and a.perms != ours[1].perms]
+        if not others:
+            return None
+        opened = ", ".join(f"{a.id.scheme}:{printable(a.id.id, 40)}" for a in others)
+        try:
+            client.set_acls(root, ours, version=stat.aversion)
+        except BadVersionError:
+            continue  # changed meanwhile (another candidate tightened it): look again
+        except NoAuthError:
+            user = auth.partition(":")[0]
+            raise RootRefused(
+                f"the election root {root} lets {opened} change it, and ZooKeeper "
+                f"refuses to tighten its ACL for {user} (NoAuth): have its owner delete "
+                f"it or set its ACL to digest {user} ALL + world READ, or choose another "
+                "ELECTION_PATH"
+            ) from None
+        return opened
+    raise RootRefused(f"the ACL of the election root {root} keeps changing")
+
+
 def new_client(
     hosts: str,
     session_timeout_s: float,
@@ -172,6 +236,7 @@ def new_client(
     auth: str = "",
     on_granted: Callable[[int], None] | None = None,
     on_connecting: Callable[[str], None] | None = None,
+    on_state: Callable[[str], object] | None = None,
     retry_max_delay_s: float = 5.0,
     frame_deadline_s: float | None = None,
 ) -> KazooClient:
@@ -182,12 +247,13 @@ def new_client(
     every tenth of it: a ZooKeeper leader election takes the servers away for a second
     or two, and a 5 s pause there risks the session. With ``auth`` the session carries
     that digest identity and every node it creates gets ``election_acl(auth)``.
+    ``on_state`` is added as the connection listener.
     """
     kazoo_log = logging.getLogger("kazoo.client")
     tap = KazooLogTap(
         kazoo_log, on_granted or (lambda _ms: None), on_connecting or (lambda _where: None)
     )
-    return KazooClient(
+    client = KazooClient(
         hosts=hosts,
         timeout=session_timeout_s,
         handler=_BoundedHandler(frame_deadline_s or session_timeout_s / 3),
@@ -202,6 +268,9 @@ def new_client(
             max_delay=min(retry_max_delay_s, session_timeout_s / 10),
         ),
     )
+    if on_state is not None:
+        client.add_listener(on_state)
+    return client
 
 
 def stop_within(client: KazooClient, seconds: float) -> bool:
@@ -226,3 +295,89 @@ def stop_within(client: KazooClient, seconds: float) -> bool:
 
     threading.Thread(target=stop, name="kazoo-stop", daemon=True).start()
     return done.wait(seconds)
+
+
+def delete_best_effort(client: KazooClient, node: str, within_s: float = 1.0) -> bool:
+    """Delete ``node`` if ZooKeeper answers within ``within_s``; False if it did not.
+    Either way the session's close, or its expiry, removes an ephemeral in the end."""
+    try:
+        client.delete_async(node).get(timeout=within_s)
+    except KazooTimeoutError:
+        return False
+    except KazooException:
+        pass  # answered: gone already, or the connection dropped meanwhile
+    return True
+
+
+class _NotConnected(Exception):
+    """One start-up attempt got no session in time."""
+
+
+class Connector:
+    """Starts a KazooClient, retrying until it has a session or is told to stop.
+
+    Each attempt waits at most ``connect_timeout_s``, in slices, so ``should_stop`` is
+    honoured at once; between attempts the wait grows exponentially with jitter, from
+    0.5 s up to ``retry_max_delay_s``. kazoo's thread may be stuck with a bad
+    endpoint, and a client whose stop did not finish cannot start again: a new one is
+    made with ``make_client``. ``client`` is always the current one.
+    """
+
+    def __init__(
+        self,
+        make_client: Callable[[], KazooClient],
+        hosts: str,
+        connect_timeout_s: float,
+        retry_max_delay_s: float,
+        stop_s: float,
+    ) -> None:
+        self._make_client = make_client
+        self._hosts = hosts
+        self._connect_timeout_s = connect_timeout_s
+        self._retry_max_delay_s = retry_max_delay_s
+        self._stop_s = stop_s
+        self.client = make_client()
+
+    def connect(
+        self,
+        should_stop: Callable[[], bool],
+        sleep: Callable[[float], None],
+        on_retry: Callable[[int, float, BaseException | None], None],
+    ) -> bool:
+        """True once connected; False when ``should_stop()`` turned true first.
+        ``on_retry(attempt, wait_s, error)`` before each wait; ``sleep`` waits, and
+        should return early when the caller is asked to stop."""
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            wait_s = state.next_action.sleep if state.next_action else 0.0
+            error = state.outcome.exception() if state.outcome else None
+            on_retry(state.attempt_number, wait_s, error)
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(_NotConnected),
+            wait=tenacity.wait_exponential_jitter(
+                multiplier=0.5, max=self._retry_max_delay_s, jitter=0.5
+            ),
+            stop=lambda _state: should_stop(),
+            sleep=sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        try:
+            retrying(self._connect_once, should_stop)
+        except _NotConnected:
+            return False
+        return True
+
+    def _connect_once(self, should_stop: Callable[[], bool]) -> None:
+        live = self.client.start_async()
+        deadline = time.monotonic() + self._connect_timeout_s
+        while not live.wait(0.1):
+            if should_stop() or time.monotonic() >= deadline:
+                if not stop_within(self.client, self._stop_s):
+                    self.client = self._make_client()
+                if should_stop():
+                    raise _NotConnected("stopped while connecting")
+                raise _NotConnected(
+                    f"no ZooKeeper session from {self._hosts} within {self._connect_timeout_s:g} s"
+                )

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The workshop's fault demos on the running compose project (`make up` first):
 #
-#   docker/demo.sh stop|kill|pause|partition|zk-leader|quorum
+#   docker/demo.sh VERB        # stop, kill, pause, ...: one per line of docker/demos.txt
 #
+# The list of demos is docker/demos.txt; each VERB runs its function demo_VERB below
+# (dashes as underscores).
 # Each one waits until the project is steady (the ensemble serving, one worker leading,
 # the others following), says what it does and what to watch for, does it with the
 # user's own commands (docker compose stop/kill/pause/start, docker network
@@ -25,6 +27,8 @@ set -euo pipefail
 compose=(${COMPOSE:-docker compose})
 worker_services=(service1 service2)
 zk_services=(zoo1 zoo2 zoo3)
+# The list of demos, beside this script.
+_demo_list="$(dirname "${BASH_SOURCE[0]}")/demos.txt"
 # Seconds a demo waits for the project to become steady, before and after.
 ready_timeout_s="${DEMO_READY_TIMEOUT_S:-120}"
 
@@ -614,24 +618,34 @@ demo_quorum() {
     _finish_demo
 }
 
+_demo_verbs() {
+    # The verbs of docker/demos.txt (verb|title|help|figures), in its order.
+    local verb _rest
+    while IFS='|' read -r verb _rest; do
+        case "$verb" in
+        '' | '#'*) continue ;;
+        esac
+        printf '%s\n' "$verb"
+    done <"$_demo_list"
+}
+
 main() {
+    local verbs verb usage
+    verbs="$(_demo_verbs)"
+    usage="usage: $0 $(printf '%s' "$verbs" | tr '\n' '|')"
     if [[ $# -ne 1 ]]; then
-        echo "usage: $0 stop|kill|pause|partition|zk-leader|quorum" >&2
+        echo "$usage" >&2
         exit 2
     fi
-    cd "$(dirname "${BASH_SOURCE[0]}")/.."
-    case "$1" in
-    stop) demo_stop ;;
-    kill) demo_kill ;;
-    pause) demo_pause ;;
-    partition) demo_partition ;;
-    zk-leader) demo_zk_leader ;;
-    quorum) demo_quorum ;;
-    *)
-        echo "usage: $0 stop|kill|pause|partition|zk-leader|quorum (not '$1')" >&2
-        exit 2
-        ;;
-    esac
+    for verb in $verbs; do
+        if [[ "$1" == "$verb" ]]; then
+            cd "$(dirname "${BASH_SOURCE[0]}")/.."
+            "demo_${verb//-/_}"
+            return
+        fi
+    done
+    echo "$usage (not '$1')" >&2
+    exit 2
 }
 
 # Sourced (the unit tests read _print_lines), it only defines the functions.

@@ -5,8 +5,9 @@ Usage::
     ticks = ticks_from_events(w1.events() + w2.events())
     assert violations(ticks) == [], summary(ticks)
 
-A *tick* is one "processing" log line: the worker did leader work at ``time`` under
-``token`` (the fencing token, the czxid of its election node). A *window* is a run of
+A *tick* is one Processing... log line (``common.logreader.Tick``): the worker did
+leader work at ``time`` under ``token`` (the fencing token, the czxid of its election
+node). A *window* is a run of
 consecutive ticks of one service under one token: one leadership term as the logs show
 it. Baseline workers log no token (None); for them a term ends where the service's own
 ticks pause for more than ``gap_s`` seconds.
@@ -36,14 +37,27 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+# The log format's own Tick, time parser and silence (common/logreader.py), re-exported:
+# they are this module's vocabulary too.
+from common.logreader import Tick, longest_silence, parse_time, record_of, ticks_of
 
-@dataclass(frozen=True)
-class Tick:
-    """One 'processing' line: ``service`` did leader work at ``time`` under ``token``."""
-
-    service: str
-    time: float  # epoch seconds, from the log line
-    token: int | None
+__all__ = [
+    "Recovery",
+    "Tick",
+    "Window",
+    "first_tick_after",
+    "format_time",
+    "longest_silence",
+    "parse_time",
+    "recovery",
+    "spacings",
+    "summary",
+    "ticks_after",
+    "ticks_between",
+    "ticks_from_events",
+    "violations",
+    "windows",
+]
 
 
 def _by_time(ticks: Iterable[Tick]) -> list[Tick]:
@@ -71,14 +85,6 @@ class Window:
         )
 
 
-def parse_time(text: str) -> float:
-    """``2026-11-26T10:00:00.123456Z`` (or any ISO 8601 offset) -> epoch seconds."""
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)  # the log contract says UTC
-    return moment.timestamp()
-
-
 def format_time(epoch: float) -> str:
     """Epoch seconds -> ``10:00:00.123Z``-style text for messages (UTC, full date)."""
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -87,27 +93,13 @@ def format_time(epoch: float) -> str:
 def ticks_from_events(
     events: Iterable[Mapping[str, Any]], service: str | None = None
 ) -> list[Tick]:
-    """The 'processing' events as Ticks, sorted by time.
+    """The 'processing' events (JSON lines' objects) as Ticks, sorted by time.
 
     ``service`` overrides the event's own "service" field (for logs of workers that
     share a name).
     """
-    ticks = [
-        Tick(
-            service if service is not None else str(event.get("service")),
-            parse_time(str(event["time"])),
-            _token(event.get("fencing_token")),
-        )
-        for event in events
-        if event.get("event") == "processing"
-    ]
-    return _by_time(ticks)
-
-
-def _token(value: Any) -> int | None:
-    if value is None:
-        return None
-    return int(value)
+    records = (record_of(event, service) for event in events)
+    return ticks_of(r for r in records if r is not None)
 
 
 def windows(ticks: Iterable[Tick], gap_s: float | None = None) -> list[Window]:
@@ -218,12 +210,6 @@ def spacings(ticks: Iterable[Tick], service: str) -> list[float]:
     """Seconds between ``service``'s consecutive ticks."""
     times = [tick.time for tick in _by_time(ticks) if tick.service == service]
     return [b - a for a, b in zip(times, times[1:], strict=False)]
-
-
-def longest_silence(ticks: Iterable[Tick], start: float, end: float) -> float:
-    """The longest stretch inside [start, end] with no tick by anyone (bounds count)."""
-    times = [start] + [t.time for t in ticks_between(ticks, start, end)] + [end]
-    return max(b - a for a, b in zip(times, times[1:], strict=False))
 
 
 def summary(ticks: Iterable[Tick], gap_s: float | None = None) -> str:

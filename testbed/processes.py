@@ -4,7 +4,7 @@ Usage::
 
     worker = WorkerProcess("service1", {"ZK_HOSTS": hosts}, tmp / "w1.log", name="w1")
     worker.start()
-    elected = worker.wait_for_event(lambda e: e["event"] == "leader_elected", timeout=15)
+    elected = worker.wait_for_event(lambda e: e["event"] == Event.LEADER_ELECTED, timeout=15)
     assert worker.stop() == 0          # SIGTERM, then SIGKILL by PID after the deadline
 
 A worker runs exactly as its container does (``python -m service1`` from the repo
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -28,6 +27,8 @@ import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+
+from common.logreader import parse_json_line
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -193,7 +194,7 @@ class WorkerProcess:
         lines = data.split(b"\n")
         self._partial = lines.pop()  # an unfinished last line waits for its newline
         for line in lines:
-            event = _parse_json_line(line)
+            event = parse_json_line(line)
             if event is not None:
                 self._events.append(event)
         return list(self._events)
@@ -212,17 +213,6 @@ class WorkerProcess:
             raise AssertionError(
                 f"{err} (worker {self.name}, pid {self.pid}, returncode {self.returncode})"
             ) from None
-
-
-def _parse_json_line(line: bytes) -> dict[str, Any] | None:
-    line = line.strip()
-    if not line.startswith(b"{"):
-        return None
-    try:
-        value = json.loads(line)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def event_named(name: str, **fields: Any) -> Callable[[dict[str, Any]], bool]:

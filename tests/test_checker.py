@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from common.logs import Event
 from testbed.checker import (
     Tick,
     Window,
@@ -48,25 +49,25 @@ def test_ticks_from_events_keeps_processing_lines_only_in_time_order() -> None:
         {
             "time": "1970-01-01T00:00:02.000000Z",
             "service": "b",
-            "event": "processing",
+            "event": Event.PROCESSING,
             "fencing_token": 7,
         },
         {
             "time": "1970-01-01T00:00:01.000000Z",
             "service": "a",
-            "event": "leader_elected",
+            "event": Event.LEADER_ELECTED,
             "fencing_token": 5,
         },
         {
             "time": "1970-01-01T00:00:01.500000Z",
             "service": "a",
-            "event": "processing",
+            "event": Event.PROCESSING,
             "fencing_token": 5,
         },
         {
             "time": "1970-01-01T00:00:03.000000Z",
             "service": "c",
-            "event": "processing",
+            "event": Event.PROCESSING,
             "fencing_token": None,
         },
     ]

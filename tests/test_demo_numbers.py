@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from common.logs import Event, Reason
 from workshop.demo_numbers import Sample, handoff, longest_silence, stale_ticks, summary
 from workshop.records import Record
 
@@ -9,17 +10,17 @@ T0 = 1_800_000_000.0
 
 
 def _tick(lane: str, at: float, token: int) -> Record:
-    return Record(T0 + at, lane, "processing", {"fencing_token": token})
+    return Record(T0 + at, lane, Event.PROCESSING, {"fencing_token": token})
 
 
 def _lost(lane: str, at: float, reason: str) -> Record:
-    return Record(T0 + at, lane, "leadership_lost", {"reason": reason})
+    return Record(T0 + at, lane, Event.LEADERSHIP_LOST, {"reason": reason})
 
 
 HISTORY = [
     _tick("service1", 0, 5),
     _tick("service1", 1, 5),
-    _lost("service1", 1.5, "shutdown"),
+    _lost("service1", 1.5, Reason.SHUTDOWN),
     _tick("service2", 1.52, 7),
     _tick("service2", 2.52, 7),
     _tick("service2", 12.0, 7),  # a 9.5 s silence ends here
@@ -30,7 +31,7 @@ HISTORY = [
 def test_handoff_is_the_resignation_to_the_others_first_tick() -> None:
     assert abs(handoff(HISTORY, T0, T0 + 20) - 0.02) < 1e-6
     assert handoff(HISTORY, T0 + 5, T0 + 20) is None  # no resignation in this window
-    suspended = [_lost("service1", 1.5, "suspended"), _tick("service2", 2, 7)]
+    suspended = [_lost("service1", 1.5, Reason.SUSPENDED), _tick("service2", 2, 7)]
     assert handoff(suspended, T0, T0 + 5) is None  # only a shutdown counts
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from common.logs import Event
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "docker" / "demo.sh"
 MARK = "\x1e"
@@ -23,7 +25,7 @@ JSON_TICK = json.dumps(
         "time": "2026-11-26T04:04:13.928413Z",
         "level": "INFO",
         "service": "service1",
-        "event": "processing",
+        "event": Event.PROCESSING,
         "message": "Processing... 2026-11-26T04:04:13Z",
         "fencing_token": 4294967299,
         "session_id": "0x1000008b7640000",

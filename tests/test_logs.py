@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from common.logs import (
+    EVENTS,
     JSON_STRING_LIMIT,
     TEXT_VIEWS,
+    Event,
     log_event,
     parse_text,
     rfc3339,
@@ -176,7 +178,8 @@ COMMON = (
 
 def _logged_events() -> set[str]:
     source = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "common").glob("*.py"))
-    return set(re.findall(r'log_event\(\s*log,\s*"([a-z_]+)"', source))
+    names = re.findall(r"log_event\(\s*log,\s*Event\.([A-Z_]+)", source)
+    return {getattr(Event, name) for name in names}
 
 
 def test_every_logged_event_has_a_sample_and_the_common_ones_a_text_view():
@@ -268,3 +271,22 @@ def test_json_line_cuts_every_string(capture):
     assert len(record["leader"]) == JSON_STRING_LIMIT and record["leader"].endswith("…")
     assert len(record["message"]) == JSON_STRING_LIMIT
     assert len(out) < 3 * JSON_STRING_LIMIT * 2
+
+
+# Events only the Java candidates log (their recipes' own moments); no checker reads them.
+_JAVA_ONLY = {"crashed", "leader_seen", "interrupted", "relinquishing"}
+
+
+def test_java_candidates_log_the_event_names_of_common_logs():
+    """The Java candidates (the article's recipe, Curator) print the project's log
+    contract themselves: every event name they share with it is spelled as EVENTS has
+    it, so the checkers read their ticks as ours."""
+    sources = sorted((ROOT / "testbed" / "java").glob("*.java"))
+    sources += sorted((ROOT / "bench" / "java").glob("*.java"))
+    logged = {
+        name
+        for path in sources
+        for name in re.findall(r'\blog\(\s*"[a-z]+",\s*"(\w+)"', path.read_text(encoding="utf-8"))
+    }
+    assert {Event.PROCESSING, Event.STARTED, Event.SHUTDOWN} <= logged, "log calls not found"
+    assert logged - _JAVA_ONLY <= EVENTS, sorted(logged - _JAVA_ONLY - EVENTS)

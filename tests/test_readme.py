@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from common.logs import Event
+from workshop.demo_numbers import read_demos
+
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 DOCS = {p.name: p.read_text(encoding="utf-8") for p in sorted((ROOT / "docs").glob("*.md"))}
@@ -37,8 +40,15 @@ def test_readme_settings_table_lists_every_variable_the_worker_reads():
 
 def test_readme_log_table_lists_every_event_the_worker_logs():
     source = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "common").glob("*.py"))
-    logged = set(re.findall(r'log_event\(\s*log,\s*"([a-z_]+)"', source))
-    assert {"processing", "leader_elected", "leadership_lost", "zk_state", "retry"} <= logged
+    names = re.findall(r"log_event\(\s*log,\s*Event\.([A-Z_]+)", source)
+    logged = {getattr(Event, name) for name in names}
+    assert {
+        Event.PROCESSING,
+        Event.LEADER_ELECTED,
+        Event.LEADERSHIP_LOST,
+        Event.ZK_STATE,
+        Event.RETRY,
+    } <= logged
     assert _table_first_column(DOCS["logs.md"], "# Logs") == logged
 
 
@@ -46,6 +56,7 @@ def test_readme_log_table_lists_every_event_the_worker_logs():
 def test_readme_make_verbs_exist(page):
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     targets = set(re.findall(r"^([a-z][a-z0-9-]*):", makefile, flags=re.M))
+    targets |= {f"demo-{demo.verb}" for demo in read_demos()}  # $(DEMO_VERBS)
     mentioned = set(re.findall(r"`make ([a-z][a-z0-9-]*)(?![a-z0-9*-])", PAGES[page]))
     assert mentioned <= targets, f"{page} names verbs the Makefile lacks"
 

@@ -13,12 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from common.logs import Event
 from testbed.ensemble import MISSING_MESSAGE, find_zookeeper
 from testbed.processes import WorkerProcess, event_named, wait_until
 from tests.support import in_ci, require
 
 # Prints a JSON line, a plain line, a half line; then one JSON line per SIGUSR1 and
 # exits 0 on SIGTERM.
+# The worker's own event names; the others are the stand-in's.
+STARTED, SHUTDOWN = Event.STARTED, Event.SHUTDOWN
 _STAND_IN = r"""
 import json, signal, sys, time
 def say(event, **fields):
@@ -26,11 +29,11 @@ def say(event, **fields):
 def on_usr1(*_):
     say("poked", at=time.time())
 def on_term(*_):
-    say("shutdown", exit_code=0)
+    say(SHUTDOWN, exit_code=0)
     sys.exit(0)
 signal.signal(signal.SIGUSR1, on_usr1)
 signal.signal(signal.SIGTERM, on_term)
-say("started", n=1)
+say(STARTED, n=1)
 print("not json at all", flush=True)
 print("{broken json", flush=True)
 sys.stdout.write('{"event": "partial"')
@@ -50,7 +53,7 @@ def stand_in(tmp_path: Path):
         {"STAND_IN": "1"},
         tmp_path / "stand-in.log",
         name="stand-in",
-        argv=[sys.executable, "-c", _STAND_IN],
+        argv=[sys.executable, "-c", f"STARTED, SHUTDOWN = {STARTED!r}, {SHUTDOWN!r}\n{_STAND_IN}"],
     )
     worker.start()
     yield worker
@@ -89,7 +92,7 @@ def test_wait_until_returns_the_value_or_says_what_and_how_long() -> None:
 def test_worker_process_events_skip_non_json_and_wait_for_whole_lines(stand_in) -> None:
     partial = stand_in.wait_for_event(event_named("partial"), timeout=10)
     assert partial == {"event": "partial", "n": 2}
-    assert [e["event"] for e in stand_in.events()] == ["started", "partial"]
+    assert [e["event"] for e in stand_in.events()] == [STARTED, "partial"]
     assert "not json at all" in stand_in.log_text()
 
 
@@ -102,7 +105,7 @@ def test_worker_process_signals_pause_resume_and_stop(stand_in) -> None:
     stand_in.resume()
     stand_in.wait_for_event(event_named("poked"), timeout=5)
     assert stand_in.stop(timeout=5) == 0
-    assert stand_in.events()[-1] == {"event": "shutdown", "exit_code": 0}
+    assert stand_in.events()[-1] == {"event": SHUTDOWN, "exit_code": 0}
     assert not stand_in.is_running()
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from common.logs import log_event, setup
+from common.logs import Event, Reason, log_event, setup
 from workshop.logs import _Merger, format_record
 from workshop.records import LineReader, Record, read_lines
 from workshop.timeline import (
@@ -47,7 +47,7 @@ def rec(seconds: float, lane: str, event: str, **fields) -> Record:
 def ticks(lane: str, token: int, start: float, end: float) -> list[Record]:
     out, t = [], start
     while t <= end + 1e-9:
-        out.append(rec(t, lane, "processing", fencing_token=token))
+        out.append(rec(t, lane, Event.PROCESSING, fencing_token=token))
         t += 1.0
     return out
 
@@ -73,11 +73,15 @@ def _lines(fmt: str, events: list[tuple[str, str, dict]]) -> list[str]:
 
 
 EVENTS = [
-    ("zk_state", "ZooKeeper connection CONNECTED", {"state": "CONNECTED", "session_id": "0x1"}),
-    ("leader_elected", "Leading", {"fencing_token": A, "node": "/e/n_0000000000"}),
-    ("processing", "Processing... 2026-11-26T12:00:00Z", {"fencing_token": A}),
-    ("leadership_lost", "Leadership lost (suspended)", {"fencing_token": A, "reason": "suspended"}),
-    ("shutdown", "stopped", {"exit_code": 0, "signal": "SIGTERM"}),
+    (Event.ZK_STATE, "ZooKeeper connection CONNECTED", {"state": "CONNECTED", "session_id": "0x1"}),
+    (Event.LEADER_ELECTED, "Leading", {"fencing_token": A, "node": "/e/n_0000000000"}),
+    (Event.PROCESSING, "Processing... 2026-11-26T12:00:00Z", {"fencing_token": A}),
+    (
+        Event.LEADERSHIP_LOST,
+        "Leadership lost (suspended)",
+        {"fencing_token": A, "reason": Reason.SUSPENDED},
+    ),
+    (Event.SHUTDOWN, "stopped", {"exit_code": 0, "signal": "SIGTERM"}),
 ]
 
 
@@ -87,9 +91,9 @@ def test_both_log_formats_read_back_to_the_same_events(fmt):
     assert [r.event for r in records] == [e for e, _m, _f in EVENTS]
     assert [r.token for r in records] == [None, A, A, A, None]
     assert records[0].fields["state"] == "CONNECTED"
-    assert records[3].fields["reason"] == "suspended"
+    assert records[3].fields["reason"] == Reason.SUSPENDED
     assert records[4].fields["signal"] == "SIGTERM"
-    assert {r.lane for r in records} == {"service1"}
+    assert {r.service for r in records} == {"service1"}
     assert records[2].text == "Processing... token 0x100000003"
 
 
@@ -100,7 +104,7 @@ def test_both_log_formats_read_back_to_the_same_events(fmt):
 def test_compose_prefixes_and_docker_timestamps_name_the_lane_and_date_text_lines(prefix):
     line = f"{prefix}2026-11-26T23:59:59.999999999Z 23:59:59.998 Processing... token 0x100000005"
     (record,) = read_lines([line])
-    assert record.lane == "service2" and record.token == B
+    assert record.service == "service2" and record.token == B
     assert record.time == pytest.approx(datetime(2026, 11, 26, 23, 59, 59, 998000, UTC).timestamp())
 
 
@@ -116,25 +120,25 @@ def test_json_lines_keep_their_service_and_foreign_lines_are_skipped():
         "time": "2026-11-26T12:00:00.5Z",
         "level": "INFO",
         "service": "service2",
-        "event": "processing",
+        "event": Event.PROCESSING,
         "message": "Processing...",
         "fencing_token": B,
     }
     records = read_lines(["Attaching to x", json.dumps(body), "Traceback (most recent", "{bad"])
-    assert [(r.lane, r.event, r.token) for r in records] == [("service2", "processing", B)]
+    assert [(r.service, r.event, r.token) for r in records] == [("service2", Event.PROCESSING, B)]
 
 
 # ------------------------------------------------------------------ lanes and runs
 
 KILL = [
-    rec(0, "service1", "started"),
-    rec(0.1, "service1", "zk_state", state="CONNECTED"),
-    rec(0.2, "service2", "started"),
-    rec(0.3, "service2", "zk_state", state="CONNECTED"),
+    rec(0, "service1", Event.STARTED),
+    rec(0.1, "service1", Event.ZK_STATE, state="CONNECTED"),
+    rec(0.2, "service2", Event.STARTED),
+    rec(0.3, "service2", Event.ZK_STATE, state="CONNECTED"),
     *ticks("service1", A, 1, 5),
     rec(5.5, "service1", "container_kill", signal="SIGKILL"),
     rec(5.5, "service1", "container_die", exit_code="137"),
-    rec(15.6, "service2", "leader_elected", fencing_token=B),
+    rec(15.6, "service2", Event.LEADER_ELECTED, fencing_token=B),
     *ticks("service2", B, 15.6, 20.6),
 ]
 
@@ -165,18 +169,18 @@ def test_a_kill_is_a_silence_with_its_length_and_cause():
 def test_states_follow_zk_state_shutdown_and_container_events():
     timeline = build(
         [
-            rec(0, "w", "started"),
-            rec(0.5, "w", "zk_state", state="CONNECTED"),
+            rec(0, "w", Event.STARTED),
+            rec(0.5, "w", Event.ZK_STATE, state="CONNECTED"),
             *ticks("w", A, 1, 3),
             rec(3.5, "w", "container_pause"),
             rec(8.0, "w", "container_unpause"),
-            rec(8.0, "w", "zk_state", state="SUSPENDED"),
-            rec(8.1, "w", "zk_state", state="LOST"),
-            rec(8.2, "w", "zk_state", state="CONNECTED"),
+            rec(8.0, "w", Event.ZK_STATE, state="SUSPENDED"),
+            rec(8.1, "w", Event.ZK_STATE, state="LOST"),
+            rec(8.2, "w", Event.ZK_STATE, state="CONNECTED"),
             rec(9.0, "w", "network_disconnect"),
             rec(10.0, "w", "network_connect"),
-            rec(11.0, "w", "shutdown", signal="SIGTERM", exit_code=0),
-            rec(12.0, "w", "processing", fencing_token=A),  # a last line, to end the span
+            rec(11.0, "w", Event.SHUTDOWN, signal="SIGTERM", exit_code=0),
+            rec(12.0, "w", Event.PROCESSING, fencing_token=A),  # a last line, to end the span
         ]
     )
     assert [(s.state, s.start - T0, s.end - T0) for s in timeline.spans] == [
@@ -196,8 +200,8 @@ def test_states_follow_zk_state_shutdown_and_container_events():
 def test_a_sigterm_handoff_is_an_episode_but_no_silence():
     records = [
         *ticks("service1", A, 0, 3),
-        rec(3.3, "service1", "leadership_lost", fencing_token=A, reason="shutdown"),
-        rec(3.31, "service1", "shutdown", signal="SIGTERM", exit_code=0),
+        rec(3.3, "service1", Event.LEADERSHIP_LOST, fencing_token=A, reason=Reason.SHUTDOWN),
+        rec(3.31, "service1", Event.SHUTDOWN, signal="SIGTERM", exit_code=0),
         *ticks("service2", B, 3.32, 6.32),
     ]
     timeline = build(records)
@@ -209,11 +213,11 @@ def test_a_sigterm_handoff_is_an_episode_but_no_silence():
 
 def test_a_zookeeper_blip_is_a_silence_under_the_same_token():
     records = [
-        rec(0, "w", "zk_state", state="CONNECTED"),
+        rec(0, "w", Event.ZK_STATE, state="CONNECTED"),
         *ticks("w", A, 0.5, 3.5),
-        rec(3.7, "w", "leadership_lost", fencing_token=A, reason="suspended"),
-        rec(3.7, "w", "zk_state", state="SUSPENDED"),
-        rec(5.9, "w", "zk_state", state="CONNECTED"),
+        rec(3.7, "w", Event.LEADERSHIP_LOST, fencing_token=A, reason=Reason.SUSPENDED),
+        rec(3.7, "w", Event.ZK_STATE, state="SUSPENDED"),
+        rec(5.9, "w", Event.ZK_STATE, state="CONNECTED"),
         *ticks("w", A, 6.0, 8.0),
     ]
     (silence,) = build(records).silences
@@ -232,8 +236,8 @@ def test_a_mark_explains_a_silence_and_unexplained_ones_say_so():
 def test_a_silence_to_the_end_is_nobody_led_again():
     records = [
         *ticks("w", A, 0, 2),
-        rec(2.5, "w", "zk_state", state="SUSPENDED"),
-        rec(9, "v", "zk_state", state="SUSPENDED"),
+        rec(2.5, "w", Event.ZK_STATE, state="SUSPENDED"),
+        rec(9, "v", Event.ZK_STATE, state="SUSPENDED"),
     ]
     (silence,) = build(records).silences
     assert silence.after is None and silence.outcome == "nobody led again"
@@ -340,11 +344,11 @@ def test_logs_shorten_json_lines_to_the_text_view():
 
 def test_a_freeze_whose_pause_event_docker_forgot_starts_at_the_last_line():
     records = [
-        rec(0, "w", "zk_state", state="CONNECTED"),
+        rec(0, "w", Event.ZK_STATE, state="CONNECTED"),
         *ticks("w", A, 1, 4),
         *ticks("v", B, 14.5, 18.5),
         rec(19.0, "w", "container_unpause"),
-        rec(19.01, "w", "zk_state", state="SUSPENDED"),
+        rec(19.01, "w", Event.ZK_STATE, state="SUSPENDED"),
     ]
     timeline = build(records)
     (frozen,) = timeline.overlays
@@ -356,17 +360,17 @@ def test_a_freeze_whose_pause_event_docker_forgot_starts_at_the_last_line():
 def test_without_container_events_the_old_leaders_own_log_hole_is_the_cause():
     killed = [r for r in KILL if not r.event.startswith("container_")]
     assert build(killed).silences[0].cause == "service1 wrote nothing more (killed? gone?)"
-    frozen = [*killed, rec(21.0, "service1", "zk_state", state="SUSPENDED")]
+    frozen = [*killed, rec(21.0, "service1", Event.ZK_STATE, state="SUSPENDED")]
     assert build(frozen).silences[0].cause == "service1 wrote nothing for 16.0 s (frozen?)"
 
 
 def test_a_lapsed_lease_is_the_cause_of_the_silence_that_follows():
     records = [
-        rec(0.0, "service1", "processing", fencing_token=3),
-        rec(1.0, "service1", "processing", fencing_token=3),
-        rec(1.9, "service1", "lease_lapsed", fencing_token=3),
-        rec(9.0, "service1", "leadership_lost", reason="suspended", fencing_token=3),
-        rec(11.0, "service2", "processing", fencing_token=5),
+        rec(0.0, "service1", Event.PROCESSING, fencing_token=3),
+        rec(1.0, "service1", Event.PROCESSING, fencing_token=3),
+        rec(1.9, "service1", Event.LEASE_LAPSED, fencing_token=3),
+        rec(9.0, "service1", Event.LEADERSHIP_LOST, reason=Reason.SUSPENDED, fencing_token=3),
+        rec(11.0, "service2", Event.PROCESSING, fencing_token=5),
     ]
     (silence,) = build(records).silences
     assert silence.cause == "service1's lease ran out (no word from ZooKeeper)"

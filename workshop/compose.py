@@ -3,10 +3,13 @@
     compose = compose_command("docker compose")       # or None: detect v2, else v1
     for c in containers(compose):
         print(c.service, c.running, c.client_address)
+    docker_events(compose, since, ["service1", "service2"])   # kill, die, pause, ...
 
 Containers are found with ``<compose> ps -a -q`` and read with ``docker inspect``, so
 a stopped ZooKeeper node still has its published port (from its port bindings) and a
-worker that exited still has its exit code.
+worker that exited still has its exit code. Docker's own events for the project's
+containers (``docker events``, and ``docker inspect`` for the exits its buffer forgot)
+come as Records beside the workers' own, for the timeline.
 """
 
 from __future__ import annotations
@@ -14,22 +17,30 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
+import signal
 import subprocess
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from common.logreader import Record
+
 __all__ = [
+    "DOCKER_EVENTS",
     "ComposeError",
     "Container",
     "compose_command",
     "containers",
+    "docker_events",
     "docker_time",
     "run",
 ]
 
 ZK_CLIENT_PORT = "2181/tcp"
 _TIMEOUT_S = 30.0
+# The events docker_events() makes start so: container_kill, network_disconnect, ...
+DOCKER_EVENTS = ("container_", "network_")
 
 
 class ComposeError(Exception):
@@ -148,3 +159,89 @@ def _published(d: dict) -> str | None:
                 host = "127.0.0.1"
             return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     return None
+
+
+def docker_events(compose: Sequence[str], since: float, workers: Sequence[str]) -> list[Record]:
+    """The project's container and network events since `since`, as Records whose
+    events start with DOCKER_EVENTS (a killed worker logs nothing: Docker tells)."""
+    found = containers(compose)
+    projects = {c.project for c in found if c.project}
+    service_of = {c.id: c.service for c in found}
+    out: list[Record] = []
+    out += _inspect_records(found, since, workers)
+    for project in projects:
+        text = run(
+            [
+                "docker",
+                "events",
+                "--since",
+                f"{since:.3f}",
+                "--until",
+                f"{time.time():.3f}",
+                "--filter",
+                f"label=com.docker.compose.project={project}",
+                "--format",
+                "{{json .}}",
+            ]
+        )
+        for line in text.splitlines():
+            record = _docker_record(line, service_of)
+            if record is not None and not any(
+                o.service == record.service
+                and o.event == record.event
+                and abs(o.time - record.time) < 1
+                for o in out
+            ):
+                out.append(record)
+    return out
+
+
+def _inspect_records(
+    found: Sequence[Container], since: float, workers: Sequence[str]
+) -> list[Record]:
+    """Each worker container's last exit and start, from `docker inspect`: these stay
+    when Docker's event buffer (a few hundred events, health checks included) has
+    moved on."""
+    out = []
+    for c in found:
+        if c.service not in workers:
+            continue
+        if c.finished_at is not None and c.finished_at >= since:
+            # A container started again has its exit code reset to 0 by Docker.
+            code = {} if c.running else {"exit_code": c.exit_code}
+            out.append(Record(c.finished_at, c.service, "container_die", code))
+        restarted = c.started_at is not None and c.finished_at is not None
+        if restarted and c.started_at >= since and c.started_at > c.finished_at:
+            out.append(Record(c.started_at, c.service, "container_start", {}))
+    return out
+
+
+def _docker_record(line: str, service_of: dict[str, str]) -> Record | None:
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    kind, action = event.get("Type"), str(event.get("Action", ""))
+    attributes = (event.get("Actor") or {}).get("Attributes") or {}
+    when = int(event.get("timeNano") or 0) / 1e9
+    if kind == "container" and action in ("kill", "die", "stop", "pause", "unpause", "start"):
+        lane = attributes.get("com.docker.compose.service")
+        if not lane:
+            return None
+        fields: dict[str, object] = {}
+        if action == "kill":
+            fields["signal"] = _signal_name(attributes.get("signal", "?"))
+        if action == "die":
+            fields["exit_code"] = attributes.get("exitCode", "?")
+        return Record(when, lane, f"container_{action}", fields)
+    if kind == "network" and action in ("disconnect", "connect"):
+        lane = service_of.get(str(attributes.get("container", "")))
+        return Record(when, lane, f"network_{action}", {}) if lane else None
+    return None
+
+
+def _signal_name(number: str) -> str:
+    try:
+        return signal.Signals(int(number)).name
+    except ValueError:
+        return str(number)

@@ -3,18 +3,19 @@
     python -m workshop.demo_numbers [--rounds 10] [--compose "docker compose"]
                                     [--timelines docs]
 
-On a running project (`make up`), each round runs the six demos back to back, as a
-workshop does: `make demo-stop`, `demo-kill`, `demo-pause`, `demo-partition`,
-`demo-quorum`, then `demo-zk-leader` right after the quorum came back. Then it reads
-the workers' logs (`docker compose logs --timestamps`, either log format) for each
-demo's window and reports, per demo:
+On a running project (`make up`), each round runs the demos back to back, as a
+workshop does, in the order of docker/demos.txt: `make demo-stop`, `demo-kill`,
+`demo-pause`, `demo-partition`, `demo-quorum`, then `demo-zk-leader` right after the
+quorum came back. Then it reads the workers' logs (`docker compose logs --timestamps`,
+either log format) for each demo's window and reports, per demo, the figures its line
+in docker/demos.txt names:
 
-``handoff``   stop: the old leader's resignation (``leadership_lost``, reason
-              ``shutdown``) to the other's first ``Processing...``.
-``silence``   every demo: the longest stretch without a ``Processing...`` from anyone,
-              what the room sees. For stop it is the whole handoff, command included.
-``stale``     pause and partition: ticks of the old leader under its old fencing token
-              after another token's first tick (must be 0).
+``handoff``   the old leader's resignation (``leadership_lost``, reason ``shutdown``)
+              to the other's first ``Processing...`` (stop).
+``silence``   the longest stretch without a ``Processing...`` from anyone, what the
+              room sees (every demo). For stop it is the whole handoff, command included.
+``stale``     ticks of the old leader under its old fencing token after another
+              token's first tick (must be 0; pause and partition).
 
 Prints min, median and max over the rounds, and writes every sample to
 ``.build/demo-numbers.json``. With ``--timelines DIR`` it also draws each demo of the
@@ -35,11 +36,40 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from common import logreader
+from common.logs import Event, Reason
+
 from .compose import ComposeError, compose_command, run
 from .records import Record, read_lines
 
-DEMOS = ("stop", "kill", "pause", "partition", "quorum", "zk-leader")
+# The list of demos (docker/demos.txt): verb|title|help|figures, one line each.
+DEMO_LIST = Path(__file__).resolve().parent.parent / "docker" / "demos.txt"
 _OUT = Path(".build") / "demo-numbers.json"
+
+
+@dataclass(frozen=True)
+class Demo:
+    """One line of docker/demos.txt."""
+
+    verb: str  # `make demo-<verb>`, `docker/demo.sh <verb>`
+    title: str  # the README's name for the exercise
+    help: str  # what `make help` says
+    figures: tuple[str, ...]  # what demo-numbers measures: silence, handoff, stale
+
+
+def read_demos(path: Path = DEMO_LIST) -> tuple[Demo, ...]:
+    """The demos, in the workshop's order."""
+    demos = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            verb, title, help_, figures = line.split("|")
+            demos.append(Demo(verb, title, help_, tuple(figures.split())))
+    return tuple(demos)
+
+
+_LISTED = read_demos()
+DEMOS = tuple(demo.verb for demo in _LISTED)
+_FIGURES = {demo.verb: demo.figures for demo in _LISTED}
 
 
 @dataclass(frozen=True)
@@ -54,24 +84,24 @@ class Sample:
 
 
 def _ticks(records: Sequence[Record]) -> list[Record]:
-    return [r for r in records if r.event == "processing"]
+    return [r for r in records if r.event == Event.PROCESSING]
 
 
 def longest_silence(records: Sequence[Record], start: float, end: float) -> float | None:
-    """The longest gap between two ticks (anyone's) with the second in [start, end]."""
-    times = [r.time for r in _ticks(records)]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False) if start <= b <= end]
-    return max(gaps) if gaps else None
+    """The longest gap between two ticks (anyone's) with the second in [start, end]:
+    the silence the room saw, whole (common.logreader.longest_silence)."""
+    ticks = logreader.ticks_of(records)
+    return logreader.longest_silence(ticks, start, end, ended_in_window=True)
 
 
 def handoff(records: Sequence[Record], start: float, end: float) -> float | None:
     """Resignation (leadership_lost, shutdown) -> another worker's first tick after it."""
     for lost in records:
-        if not (start <= lost.time <= end and lost.event == "leadership_lost"):
+        if not (start <= lost.time <= end and lost.event == Event.LEADERSHIP_LOST):
             continue
-        if lost.fields.get("reason") != "shutdown":
+        if lost.fields.get("reason") != Reason.SHUTDOWN:
             continue
-        after = [t for t in _ticks(records) if t.time > lost.time and t.lane != lost.lane]
+        after = [t for t in _ticks(records) if t.time > lost.time and t.service != lost.service]
         return after[0].time - lost.time if after else None
     return None
 
@@ -89,14 +119,15 @@ def stale_ticks(records: Sequence[Record], start: float, end: float) -> int:
 
 
 def judge(round_: int, demo: str, records: Sequence[Record], start: float, end: float) -> Sample:
+    figures = _FIGURES.get(demo, ("silence",))
     return Sample(
         round_,
         demo,
         start,
         end,
-        longest_silence(records, start, end),
-        handoff(records, start, end) if demo == "stop" else None,
-        stale_ticks(records, start, end) if demo in ("pause", "partition") else None,
+        longest_silence(records, start, end) if "silence" in figures else None,
+        handoff(records, start, end) if "handoff" in figures else None,
+        stale_ticks(records, start, end) if "stale" in figures else None,
     )
 
 

@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import TextIO
 
-from common.logs import rfc3339
+from common.logs import Event, rfc3339
 from common.settings import wants_color
 from common.shutdown import StopSignals, Wakeup, exit_now
 
@@ -46,7 +46,7 @@ HOLD_S = 0.3
 _CHILD_EXIT_S = 2.0
 _RESET = "\x1b[0m"
 _LANE_COLOURS = ("36", "35", "33", "34")  # cyan, magenta, yellow, blue
-_EVENT_COLOURS = {"leader_elected": "1;32", "leadership_lost": "1;31", "shutdown": "1"}
+_EVENT_COLOURS = {Event.LEADER_ELECTED: "1;32", Event.LEADERSHIP_LOST: "1;31", Event.SHUTDOWN: "1"}
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
@@ -55,9 +55,9 @@ def format_record(record: Record, lanes: Sequence[str] = WORKERS, color: bool = 
     clock = rfc3339(record.time, 3)[11:23]
     width = max(len(lane) for lane in lanes)
     level = "" if record.level == "INFO" else f"{record.level} "
-    lane, text = f"{record.lane:<{width}}", f"{level}{record.text}"
+    lane, text = f"{record.service:<{width}}", f"{level}{record.text}"
     if color:
-        index = lanes.index(record.lane) if record.lane in lanes else len(lanes)
+        index = lanes.index(record.service) if record.service in lanes else len(lanes)
         lane = f"\x1b[{_LANE_COLOURS[index % len(_LANE_COLOURS)]}m{lane}{_RESET}"
         tint = _EVENT_COLOURS.get(record.event) or ("33" if record.level != "INFO" else "")
         if tint:

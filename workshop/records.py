@@ -1,10 +1,10 @@
-"""Worker log lines, in whatever form they come, as Records: time, worker, event, fields.
+"""What `docker compose logs` and `docker logs` print, read into worker Records.
 
-Reads what `docker compose logs` prints (with or without ``--timestamps``, Compose v1
-or v2 prefixes), what `docker logs` prints, and raw worker output, in either log
-format: one JSON object per line (LOG_FORMAT=json) or the short text lines
-(LOG_FORMAT=text, read back with ``common.logs.parse_text``). Pure functions; the
-timeline and `make logs` both read through here.
+Compose wraps each worker line (with or without ``--timestamps``, Compose v1 or v2
+prefixes, colour codes); this strips the wrapping, names the lane (the service) from
+the prefix and dates text lines from Docker's timestamp, and hands the worker's own
+line to the one reader of the log format, ``common.logreader.LogReader`` (JSON or
+text). Pure functions; the timeline, `make logs` and `make demo-numbers` read here.
 
     reader = LineReader(default_lane="service1")
     for line in lines:
@@ -13,14 +13,11 @@ timeline and `make logs` both read through here.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime
 
-from common.logs import parse_text, render_text
+from common.logreader import LogReader, Record
 
 from .compose import docker_time
 
@@ -36,41 +33,12 @@ _DOCKER_TIME = re.compile(
 _REPLICA = re.compile(r"[-_]\d+$")
 
 
-@dataclass(frozen=True)
-class Record:
-    """One worker event: when (epoch seconds, UTC), whose, which, and its fields."""
-
-    time: float
-    lane: str
-    event: str
-    fields: dict[str, Any] = field(default_factory=dict)
-    level: str = "INFO"
-
-    @property
-    def text(self) -> str:
-        """The event's short text (common.logs' text view), whatever format it came in."""
-        return render_text(self.event, str(self.fields.get("message", "")), self.fields)
-
-    @property
-    def token(self) -> int | None:
-        value = self.fields.get("fencing_token")
-        return int(value) if isinstance(value, int | float | str) and value != "" else None
-
-
-def _json_epoch(text: str) -> float:
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
-
-
 class LineReader:
-    """Reads lines of one stream; remembers the last date seen, for text lines.
+    """Reads the lines of one Compose or Docker log stream (see the module docstring).
 
-    A text line carries only a clock (UTC). Its date comes from Docker's timestamp on
-    the same line when there is one, else from the last one seen in the stream, else
-    from `date` (default: today, UTC); a clock that runs back by more than 12 hours
-    is the next day.
+    A line without a Compose prefix belongs to ``default_lane``, or to the service a
+    JSON line names; a text line without Docker's timestamp is dated as
+    ``common.logreader.LogReader`` says (the last date seen, else ``date``).
     """
 
     def __init__(
@@ -81,9 +49,7 @@ class LineReader:
     ) -> None:
         self._default_lane = default_lane
         self._services = tuple(services)
-        start = date or datetime.now(UTC)
-        self._day = datetime(start.year, start.month, start.day, tzinfo=UTC)
-        self._last: float | None = None
+        self._reader = LogReader(default_lane, date)
 
     def lane_of(self, name: str) -> str:
         """A Compose prefix's container name -> the service it runs."""
@@ -95,7 +61,7 @@ class LineReader:
 
     def read(self, line: str) -> Record | None:
         text = _ANSI.sub("", line).rstrip("\r\n")
-        lane = self._default_lane
+        lane = None  # the default, unless a JSON line names its service
         prefixed = _PREFIX.match(text)
         if prefixed and not text.lstrip().startswith("{"):
             lane, text = self.lane_of(prefixed.group("name")), prefixed.group("rest")
@@ -103,49 +69,7 @@ class LineReader:
         stamped = _DOCKER_TIME.match(text)
         if stamped:
             stamp, text = docker_time(stamped.group("stamp")), stamped.group("rest")
-        text = text.strip()
-        json_line = text.startswith("{")
-        record = self._json(text, lane) if json_line else self._text(text, lane, stamp)
-        if record is not None:
-            self._last = record.time
-        return record
-
-    def _json(self, text: str, lane: str) -> Record | None:
-        try:
-            body = json.loads(text)
-        except ValueError:
-            return None
-        if not isinstance(body, dict) or "event" not in body or "time" not in body:
-            return None
-        try:
-            when = _json_epoch(str(body["time"]))
-        except ValueError:
-            return None
-        fields = {k: v for k, v in body.items() if k not in ("time", "level", "event", "service")}
-        service = body.get("service")
-        chosen = lane if lane != self._default_lane or not service else str(service)
-        return Record(when, chosen, str(body["event"]), fields, str(body.get("level", "INFO")))
-
-    def _text(self, text: str, lane: str, stamp: float | None) -> Record | None:
-        parsed = parse_text(text)
-        if parsed is None:
-            return None
-        hours, minutes, seconds = parsed.clock.split(":")
-        clock = timedelta(hours=int(hours), minutes=int(minutes), seconds=float(seconds))
-        reference = stamp if stamp is not None else self._last
-        if reference is not None:
-            day = datetime.fromtimestamp(reference, UTC).replace(
-                hour=0, minute=0, second=0, microsecond=0
-            )
-        else:
-            day = self._day
-        when = (day + clock).timestamp()
-        if reference is not None:
-            if when < reference - 12 * 3600:
-                when += 86400
-            elif when > reference + 12 * 3600:
-                when -= 86400
-        return Record(when, lane, parsed.event, dict(parsed.fields), parsed.level)
+        return self._reader.read(text, lane, stamp)
 
 
 def read_lines(

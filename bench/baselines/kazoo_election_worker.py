@@ -6,7 +6,7 @@ Usage::
         python -m bench.baselines.kazoo_election_worker
 
 What a reasonable kazoo user writes from kazoo's documentation: ``client.Election(path,
-identifier).run(func)`` where ``func`` is the article's loop, printing a "processing"
+identifier).run(func)`` where ``func`` is the article's loop, printing a ``processing``
 line (the project's log contract, ``fencing_token`` null) every second for as long as
 ``run`` holds the election. SIGTERM: leave ``run`` (its ``with lock`` deletes the
 node), ``cancel()``, ``client.stop()``, exit 0.
@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from types import FrameType
 
 from kazoo.client import KazooClient
+
+from common.logs import Event
 
 
 def _log(service: str, event: str, message: str, **fields: object) -> None:
@@ -72,7 +74,7 @@ def main() -> int:
             now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             _log(
                 service,
-                "processing",
+                Event.PROCESSING,
                 f"Processing... {now}",
                 fencing_token=None,
                 session_id=_session(client),
@@ -81,7 +83,7 @@ def main() -> int:
 
     _log(
         service,
-        "started",
+        Event.STARTED,
         f"candidate {service} joined {path}",
         session_id=_session(client),
     )
@@ -91,7 +93,7 @@ def main() -> int:
         election.cancel()
         client.stop()
         client.close()
-        _log(service, "shutdown", "stopped", exit_code=0)
+        _log(service, Event.SHUTDOWN, "stopped", exit_code=0)
     return 0
 
 

@@ -24,10 +24,11 @@ import shutil
 import subprocess
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from common.logreader import parse_json_line
+from common.logs import Event
 from testbed.checker import Tick, parse_time, ticks_from_events
 from testbed.processes import wait_until
 
@@ -39,7 +40,13 @@ SESSION_TIMEOUT_S = 10.0
 # the client finds another server and goes on with its session and token.
 ZK_LEADER_PAUSE_BOUND_S = 3.0
 # The last events that say where a worker stands in the election.
-_ROLE_EVENTS = {"following", "leader_elected", "leadership_lost", "started", "shutdown"}
+_ROLE_EVENTS = {
+    Event.FOLLOWING,
+    Event.LEADER_ELECTED,
+    Event.LEADERSHIP_LOST,
+    Event.STARTED,
+    Event.SHUTDOWN,
+}
 
 
 # The two Compose generations the workshop supports, by the command that runs each.
@@ -76,13 +83,6 @@ def image_present(image: str) -> bool:
         ["docker", "image", "inspect", image], capture_output=True, timeout=30, check=False
     )
     return probe.returncode == 0
-
-
-def docker_time(text: str) -> float:
-    """Docker's RFC 3339 time with nanoseconds -> epoch seconds (microsecond precision)."""
-    head, _, fraction = text.rstrip("Z").partition(".")
-    moment = datetime.fromisoformat(f"{head}.{(fraction or '0')[:6]:0<6}").replace(tzinfo=UTC)
-    return moment.timestamp()
 
 
 class ComposeProject:
@@ -267,14 +267,9 @@ class ComposeProject:
             timeout=30,
             check=False,
         )
-        events = []
-        for line in done.stdout.splitlines():
-            if line.startswith("{"):
-                try:
-                    events.append(json.loads(line))
-                except ValueError:
-                    continue  # a line cut by a kill: not an event
-        return events
+        # A line a kill cut short is no event: parse_json_line skips it.
+        found = (parse_json_line(line) for line in done.stdout.splitlines())
+        return [event for event in found if event is not None]
 
     def ticks(self) -> list[Tick]:
         """Every "Processing..." line of both workers, in time order."""
@@ -303,7 +298,7 @@ class ComposeProject:
                 return None
             (leader,) = leaders
             other = next(service for service in WORKERS if service != leader)
-            if self.role(other) != "following":
+            if self.role(other) != Event.FOLLOWING:
                 return None
             return leader, other
 
@@ -314,7 +309,7 @@ class ComposeProject:
     def wait_following(self, service: str, since: float, timeout: float) -> float:
         """Wait until `service` logs `following` after `since`; that line's time."""
         found = wait_until(
-            lambda: self.events_after(service, "following", since),
+            lambda: self.events_after(service, Event.FOLLOWING, since),
             timeout=timeout,
             interval=0.5,
             message=f"{service} following again",

@@ -18,6 +18,7 @@ import time
 
 import pytest
 
+from common.logs import Event
 from testbed.checker import (
     first_tick_after,
     spacings,
@@ -33,8 +34,8 @@ from tests.e2e.compose_project import (
     ZK_LEADER_PAUSE_BOUND_S,
     ZK_NODES,
     ComposeProject,
-    docker_time,
 )
+from workshop.compose import docker_time
 
 pytestmark = pytest.mark.e2e
 
@@ -80,7 +81,7 @@ def test_up_one_worker_processes_once_per_second(project: ComposeProject, measur
     assert {tick.service for tick in window} == {leader}, summary(window)
     gaps = spacings(window, leader)
     assert all(0.7 <= gap <= 1.3 for gap in gaps), f"tick spacings {gaps}"
-    assert project.role(other) == "following"
+    assert project.role(other) == Event.FOLLOWING
     _assert_one_leader_at_a_time(project)
 
 
@@ -205,8 +206,8 @@ def test_paused_leader_never_processes_after_takeover(project: ComposeProject, m
     project.wait_following(leader, unpaused, timeout=30)
     late = ticks_after(project.ticks(), leader, first.time)
     assert late == [], f"{leader} processed after {other} took over: {late}"
-    assert project.events_after(leader, "leadership_lost", unpaused) or project.events_after(
-        leader, "zk_state", unpaused
+    assert project.events_after(leader, Event.LEADERSHIP_LOST, unpaused) or project.events_after(
+        leader, Event.ZK_STATE, unpaused
     ), f"{leader} logged nothing about its lost session after unpause"
     _assert_one_leader_at_a_time(project)
 

@@ -20,6 +20,7 @@ import time
 
 import pytest
 
+from common.logs import Event
 from testbed.checker import (
     Tick,
     first_tick_after,
@@ -34,8 +35,8 @@ from tests.e2e.compose_project import (
     ZK_LEADER_PAUSE_BOUND_S,
     ZK_NODES,
     ComposeProject,
-    docker_time,
 )
+from workshop.compose import docker_time
 
 pytestmark = pytest.mark.e2e
 
@@ -78,15 +79,15 @@ def _longest_gap(ticks: list[Tick]) -> float:
 
 def test_demo_stop(project: ComposeProject, measure) -> None:
     leader, other, started, _ = _run_demo(project, "stop")
-    shutdown = project.events_after(leader, "shutdown", started)
+    shutdown = project.events_after(leader, Event.SHUTDOWN, started)
     assert shutdown and shutdown[0]["signal"] == "SIGTERM" and shutdown[0]["exit_code"] == 0
-    lost = project.events_after(leader, "leadership_lost", started)[0]
+    lost = project.events_after(leader, Event.LEADERSHIP_LOST, started)[0]
     first = first_tick_after(project.ticks(), started, exclude_service=leader)
     assert first is not None and first.service == other
     takeover_s = first.time - parse_time(str(lost["time"]))
     measure("demo-stop: leadership given up to the other's first Processing", takeover_s)
     assert takeover_s < 1.0, summary(project.ticks())
-    assert project.role(leader) == "following"
+    assert project.role(leader) == Event.FOLLOWING
 
 
 def test_demo_kill(project: ComposeProject, measure) -> None:
@@ -99,8 +100,8 @@ def test_demo_kill(project: ComposeProject, measure) -> None:
     silence_s = first.time - last.time
     measure("demo-kill: the killed leader's last Processing to the other's first", silence_s)
     assert silence_s <= SESSION_TIMEOUT_S + 3, summary(ticks)
-    assert project.events_after(leader, "started", started), f"{leader} was not started again"
-    assert project.role(leader) == "following"
+    assert project.events_after(leader, Event.STARTED, started), f"{leader} was not started again"
+    assert project.role(leader) == Event.FOLLOWING
 
 
 def test_demo_pause(project: ComposeProject) -> None:
@@ -110,7 +111,7 @@ def test_demo_pause(project: ComposeProject) -> None:
     assert first is not None and first.service == other
     late = ticks_after(ticks, leader, first.time)
     assert late == [], f"{leader} processed after {other} took over: {late}"
-    assert project.role(leader) == "following"
+    assert project.role(leader) == Event.FOLLOWING
 
 
 def test_demo_partition(project: ComposeProject) -> None:
@@ -122,7 +123,7 @@ def test_demo_partition(project: ComposeProject) -> None:
     assert first is not None and first.service == other
     assert ticks_after(ticks, leader, first.time) == [], "it led again after rejoining"
     assert project.state(leader)["StartedAt"] == leader_started_at, "the worker restarted"
-    assert project.role(leader) == "following"
+    assert project.role(leader) == Event.FOLLOWING
 
 
 def test_demo_quorum(project: ComposeProject, measure) -> None:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from common.logs import Event
 from testbed.checker import Tick, parse_time, summary, ticks_from_events, violations
 from testbed.processes import WorkerProcess, wait_until
 
@@ -72,10 +73,20 @@ def wait_for_leader(
     )
 
 
+def leader_and_followers(
+    workers: Iterable[WorkerProcess], **wait: Any
+) -> tuple[WorkerProcess, list[WorkerProcess]]:
+    """``wait_for_leader(workers, **wait)``, and every other worker, in order. For a
+    pair: ``leader, (follower,) = leader_and_followers(workers, timeout=30)``."""
+    workers = list(workers)
+    leader = wait_for_leader(workers, **wait)
+    return leader, [w for w in workers if w is not leader]
+
+
 def wait_following(worker: WorkerProcess, timeout: float = 20.0, after: float = 0) -> dict:
     """The first ``following`` event of ``worker`` logged after ``after``."""
     return worker.wait_for_event(
-        lambda e: e.get("event") == "following" and event_time(e) > after,
+        lambda e: e.get("event") == Event.FOLLOWING and event_time(e) > after,
         timeout,
         message=f"{worker.name} following",
     )
@@ -111,13 +122,13 @@ def assert_no_ticks_while_cut_off(worker: WorkerProcess, cut: float) -> None:
     leadership and getting a session back (judged from the worker's own log)."""
     reconnects = [
         event_time(e)
-        for e in events_named(worker, "zk_state", after=cut)
+        for e in events_named(worker, Event.ZK_STATE, after=cut)
         if e["state"] == "CONNECTED"
     ]
     back = reconnects[0] if reconnects else float("inf")
     late = [t for t in worker_ticks(worker, after=cut + LEASE_S + IN_FLIGHT_S) if t.time < back]
     assert late == [], f"{worker.name} ticked past its lease while cut off: {late}"
-    for lost in events_named(worker, "leadership_lost", after=cut):
+    for lost in events_named(worker, Event.LEADERSHIP_LOST, after=cut):
         next_back = min((t for t in reconnects if t >= event_time(lost)), default=float("inf"))
         since = event_time(lost) + IN_FLIGHT_S
         stale = [t for t in worker_ticks(worker, after=since) if t.time < next_back]

@@ -9,6 +9,7 @@ import signal
 
 import pytest
 
+from common.logs import Event, Reason
 from testbed.checker import first_tick_after, spacings, ticks_after
 from testbed.processes import wait_until
 from tests.integration.helpers import (
@@ -17,9 +18,9 @@ from tests.integration.helpers import (
     assert_one_leader_history,
     event_time,
     events_named,
+    leader_and_followers,
     now,
     wait_following,
-    wait_for_leader,
     worker_ticks,
 )
 
@@ -33,8 +34,7 @@ def _start_pair(spawn_worker):
 
 def test_election_two_workers_exactly_one_ticks_once_per_second(ensemble, spawn_worker) -> None:
     workers = _start_pair(spawn_worker)
-    leader = wait_for_leader(workers, timeout=30, min_ticks=6)
-    (follower,) = [w for w in workers if w is not leader]
+    leader, (follower,) = leader_and_followers(workers, timeout=30, min_ticks=6)
 
     ticks = assert_one_leader_history(workers)
     assert worker_ticks(follower) == [], f"{follower.name} ticked while {leader.name} led"
@@ -47,8 +47,10 @@ def test_election_two_workers_exactly_one_ticks_once_per_second(ensemble, spawn_
     assert all(0.8 <= gap <= 1.2 for gap in gaps), f"tick spacing not 1 s +- 0.2: {gaps}"
     tokens = {t.token for t in ticks}
     order = [e.get("event") for e in leader.events()]
-    assert order.index("leader_elected") < order.index("processing"), "worked before it said so"
-    (elected,) = events_named(leader, "leader_elected")
+    assert order.index(Event.LEADER_ELECTED) < order.index(Event.PROCESSING), (
+        "worked before it said so"
+    )
+    (elected,) = events_named(leader, Event.LEADER_ELECTED)
     assert tokens == {elected["fencing_token"]}
     assert isinstance(elected["fencing_token"], int) and elected["fencing_token"] > 0
     assert_no_traceback(*workers)
@@ -56,8 +58,7 @@ def test_election_two_workers_exactly_one_ticks_once_per_second(ensemble, spawn_
 
 def test_election_sigterm_hands_off_within_a_second(ensemble, spawn_worker, measure) -> None:
     workers = _start_pair(spawn_worker)
-    leader = wait_for_leader(workers, timeout=30, min_ticks=2)
-    (follower,) = [w for w in workers if w is not leader]
+    leader, (follower,) = leader_and_followers(workers, timeout=30, min_ticks=2)
     wait_following(follower, timeout=10)
 
     sent = now()
@@ -68,9 +69,11 @@ def test_election_sigterm_hands_off_within_a_second(ensemble, spawn_worker, meas
     measure("SIGTERM to exit", exited - sent, "s")
 
     new_first = follower.wait_for_event(
-        lambda e: e.get("event") == "processing", timeout=5, message="the follower's first tick"
+        lambda e: e.get("event") == Event.PROCESSING, timeout=5, message="the follower's first tick"
     )
-    resigned = [e for e in events_named(leader, "leadership_lost") if e["reason"] == "shutdown"]
+    resigned = [
+        e for e in events_named(leader, Event.LEADERSHIP_LOST) if e["reason"] == Reason.SHUTDOWN
+    ]
     assert resigned, f"{leader.name} did not log leadership_lost reason=shutdown"
     last_old = worker_ticks(leader)[-1]
     handoff = event_time(new_first) - event_time(resigned[-1])
@@ -78,7 +81,7 @@ def test_election_sigterm_hands_off_within_a_second(ensemble, spawn_worker, meas
     measure("handoff latency (SIGTERM -> next tick)", event_time(new_first) - sent, "s")
     measure("handoff gap (last old tick -> first new tick)", event_time(new_first) - last_old.time)
     assert 0 <= handoff < 1.0, f"handoff took {handoff:.3f} s"
-    shutdown = events_named(leader, "shutdown")
+    shutdown = events_named(leader, Event.SHUTDOWN)
     assert shutdown and shutdown[-1]["exit_code"] == 0
 
     wait_until(lambda: len(worker_ticks(follower)) >= 2, 5, message="the new leader ticks on")
@@ -92,8 +95,7 @@ def test_election_sigterm_repeated_during_shutdown_still_exits_zero(ensemble, sp
     is done changes nothing: exit 0, not death by signal while the interpreter finalizes
     (a 60-minute soak met this once: the worker had logged exit 0, then died of SIGTERM)."""
     workers = _start_pair(spawn_worker)
-    leader = wait_for_leader(workers, timeout=30, min_ticks=2)
-    (follower,) = [w for w in workers if w is not leader]
+    leader, (follower,) = leader_and_followers(workers, timeout=30, min_ticks=2)
     wait_following(follower, timeout=10)
 
     sent = 0
@@ -103,10 +105,10 @@ def test_election_sigterm_repeated_during_shutdown_still_exits_zero(ensemble, sp
         sent += 1
     code = leader.wait(timeout=0.5)
     assert code == 0, f"{leader.name} got {sent} SIGTERMs and exited {code}, not 0"
-    shutdown = events_named(leader, "shutdown")
+    shutdown = events_named(leader, Event.SHUTDOWN)
     assert shutdown and shutdown[-1]["exit_code"] == 0
     follower.wait_for_event(
-        lambda e: e.get("event") == "processing", timeout=5, message="the follower's first tick"
+        lambda e: e.get("event") == Event.PROCESSING, timeout=5, message="the follower's first tick"
     )
     assert_one_leader_history(workers)
     assert_no_traceback(*workers)
@@ -114,8 +116,7 @@ def test_election_sigterm_repeated_during_shutdown_still_exits_zero(ensemble, sp
 
 def test_election_sigkill_takeover_within_session_timeout(ensemble, spawn_worker, measure) -> None:
     workers = _start_pair(spawn_worker)
-    leader = wait_for_leader(workers, timeout=30, min_ticks=2)
-    (follower,) = [w for w in workers if w is not leader]
+    leader, (follower,) = leader_and_followers(workers, timeout=30, min_ticks=2)
     wait_following(follower, timeout=10)
 
     killed = now()

@@ -14,12 +14,14 @@ import signal
 
 import pytest
 
+from common.logs import Event
 from testbed.hostile import HostileEndpoint
 from testbed.processes import wait_until
 from tests.integration.helpers import (
     assert_no_traceback,
     event_time,
     events_named,
+    leader_and_followers,
     now,
     wait_following,
     wait_for_leader,
@@ -60,11 +62,11 @@ def test_bounded_hostile_endpoint_retries_stays_small_and_exits_on_signal(
             ZK_RETRY_MAX_DELAY_S=1,
         )
         retries = wait_until(
-            lambda: (r := events_named(worker, "retry")) and len(r) >= 2 and r,
+            lambda: (r := events_named(worker, Event.RETRY)) and len(r) >= 2 and r,
             4 * (CONNECT_TIMEOUT_S + 1 + 1),
             message="two start-up attempts ended and were retried",
         )
-        started = event_time(events_named(worker, "started")[0])
+        started = event_time(events_named(worker, Event.STARTED)[0])
         # Attempt 1 ends within the connect timeout plus a second of the worker's start.
         assert event_time(retries[0]) - started <= CONNECT_TIMEOUT_S + 1.0, retries[0]
         assert bad.accepted >= 1, "the worker never reached the endpoint"
@@ -97,8 +99,7 @@ def test_bounded_sigterm_under_a_blackhole_exits_in_time(spawn_worker, proxy, me
 @pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGQUIT], ids=lambda s: s.name)
 def test_bounded_sighup_and_sigquit_resign_like_sigterm(spawn_worker, sig, measure) -> None:
     workers = spawn_worker("service1"), spawn_worker("service2")
-    leader = wait_for_leader(workers, timeout=30, min_ticks=1)
-    (other,) = [w for w in workers if w is not leader]
+    leader, (other,) = leader_and_followers(workers, timeout=30, min_ticks=1)
     wait_following(other, timeout=10)
     sent = now()
     leader.signal(sig)
@@ -108,6 +109,6 @@ def test_bounded_sighup_and_sigquit_resign_like_sigterm(spawn_worker, sig, measu
     )[0]
     measure(f"{sig.name} to the leader -> next tick", first.time - sent)
     assert first.time - sent < 1.0, "the node was left behind: the successor waited"
-    (shutdown,) = events_named(leader, "shutdown")
+    (shutdown,) = events_named(leader, Event.SHUTDOWN)
     assert shutdown["signal"] == sig.name
     assert_no_traceback(*workers)

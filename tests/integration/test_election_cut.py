@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from common.logs import Event, Reason
 from testbed.checker import ticks_after
 from testbed.processes import wait_until
 from tests.integration.helpers import (
@@ -47,7 +48,7 @@ def _leader_behind_proxy(spawn_worker, proxy, **env):
     wait_for_leader([cut_worker], timeout=30, min_ticks=2)
     direct = spawn_worker("service2", **env)
     wait_following(direct, timeout=15)
-    (elected,) = events_named(cut_worker, "leader_elected")
+    (elected,) = events_named(cut_worker, Event.LEADER_ELECTED)
     return cut_worker, direct, elected
 
 
@@ -65,13 +66,13 @@ def test_election_short_cut_resumes_with_same_token_and_session(
     restored = now()
 
     lost = leader.wait_for_event(
-        lambda e: e.get("event") == "leadership_lost" and event_time(e) > cut,
+        lambda e: e.get("event") == Event.LEADERSHIP_LOST and event_time(e) > cut,
         timeout=10,
         message="leadership_lost after the cut",
     )
-    assert lost["reason"] == "suspended", lost
+    assert lost["reason"] == Reason.SUSPENDED, lost
     again = leader.wait_for_event(
-        lambda e: e.get("event") == "leader_elected" and event_time(e) > cut,
+        lambda e: e.get("event") == Event.LEADER_ELECTED and event_time(e) > cut,
         timeout=15,
         message="leading again after the cut",
     )
@@ -116,7 +117,7 @@ def test_election_long_cut_other_takes_over_and_old_leader_rejoins(
     restored = now()
 
     rejoined = leader.wait_for_event(
-        lambda e: e.get("event") == "joined" and event_time(e) > restored,
+        lambda e: e.get("event") == Event.JOINED and event_time(e) > restored,
         timeout=20,
         message=f"{leader.name} joins again after the cut, without a restart",
     )
@@ -130,7 +131,7 @@ def test_election_long_cut_other_takes_over_and_old_leader_rejoins(
     first_new = worker_ticks(other)[0]
     assert ticks_after(ticks, leader.name, first_new.time) == []
     assert_no_ticks_while_cut_off(leader, cut)
-    lost = events_named(leader, "leadership_lost", after=cut)
+    lost = events_named(leader, Event.LEADERSHIP_LOST, after=cut)
     assert lost and lost[0]["fencing_token"] == elected["fencing_token"]
     last_old = worker_ticks(leader)[-1]
     measure(f"long {mode} {LONG_CUT_S} s: cut -> takeover tick", first_new.time - cut)
@@ -142,7 +143,7 @@ def test_election_long_cut_other_takes_over_and_old_leader_rejoins(
     said = [
         e
         for e in leader.events()
-        if e.get("event") in ("lease_lapsed", "leadership_lost") and event_time(e) > cut
+        if e.get("event") in (Event.LEASE_LAPSED, Event.LEADERSHIP_LOST) and event_time(e) > cut
     ]
     assert said and event_time(said[0]) <= last_old.time + TICK_INTERVAL_S + 0.5, said[:1]
     assert_alive(leader, other)
@@ -168,7 +169,7 @@ def test_election_cut_from_one_server_leader_keeps_session_via_another(
     env = {"ZK_SESSION_TIMEOUT_S": asked_s}
     leader, other, elected = _leader_behind_proxy(spawn_worker, fault, **env)
     if asked_s != SESSION_TIMEOUT_S:
-        (granted,) = events_named(leader, "session_timeout")
+        (granted,) = events_named(leader, Event.SESSION_TIMEOUT)
         assert granted["granted_s"] == SESSION_TIMEOUT_S and granted["requested_s"] == asked_s
     (index,) = wait_until(fault.connected_indexes, 5, message="the leader's connection")
 
@@ -186,7 +187,7 @@ def test_election_cut_from_one_server_leader_keeps_session_via_another(
     )
     again = [
         e
-        for e in events_named(leader, "leader_elected", after=cut)
+        for e in events_named(leader, Event.LEADER_ELECTED, after=cut)
         if e["fencing_token"] == elected["fencing_token"]
         and e["session_id"] == elected["session_id"]
     ]
@@ -212,5 +213,5 @@ def _event_names(worker, after: float) -> list[str]:
     return [
         f"{e['time'][11:23]} {e['event']}"
         for e in worker.events()
-        if event_time(e) > after and e.get("event") != "processing"
+        if event_time(e) > after and e.get("event") != Event.PROCESSING
     ]

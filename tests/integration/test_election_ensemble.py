@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from common.logs import Event
 from testbed.checker import longest_silence, ticks_between
 from testbed.processes import wait_until
 from tests.integration.helpers import (
@@ -14,9 +15,9 @@ from tests.integration.helpers import (
     assert_no_traceback,
     assert_one_leader_history,
     events_named,
+    leader_and_followers,
     now,
     wait_following,
-    wait_for_leader,
     worker_ticks,
 )
 
@@ -29,10 +30,9 @@ _SETTLE_S = 1.0
 
 def _pair(spawn_worker):
     workers = spawn_worker("service1"), spawn_worker("service2")
-    leader = wait_for_leader(workers, timeout=30, min_ticks=2)
-    (other,) = [w for w in workers if w is not leader]
+    leader, (other,) = leader_and_followers(workers, timeout=30, min_ticks=2)
     wait_following(other, timeout=10)
-    (elected,) = events_named(leader, "leader_elected")
+    (elected,) = events_named(leader, Event.LEADER_ELECTED)
     return workers, leader, other, elected
 
 
@@ -52,10 +52,10 @@ def test_election_zookeeper_leader_killed_worker_keeps_session_and_token(
 
     ticks = assert_one_leader_history(workers)
     assert worker_ticks(other) == [], f"{other.name} ticked during a ZooKeeper failover"
-    after = [e for e in leader.events() if e.get("event") == "processing"]
+    after = [e for e in leader.events() if e.get("event") == Event.PROCESSING]
     assert {e["fencing_token"] for e in after} == {elected["fencing_token"]}
     assert {e["session_id"] for e in after} == {elected["session_id"]}, "a new session"
-    for again in events_named(leader, "leader_elected", after=killed):
+    for again in events_named(leader, Event.LEADER_ELECTED, after=killed):
         assert again["fencing_token"] == elected["fencing_token"]
         assert again["session_id"] == elected["session_id"]
     resumed = worker_ticks(leader, after=killed)[-1].time

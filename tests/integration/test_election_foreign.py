@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 from kazoo.client import KazooClient
 
+from common.logs import Event, Reason
 from testbed.processes import wait_until
 from tests.integration.helpers import (
     assert_alive,
@@ -22,9 +23,9 @@ from tests.integration.helpers import (
     assert_one_leader_history,
     event_time,
     events_named,
+    leader_and_followers,
     now,
     wait_following,
-    wait_for_leader,
     worker_ticks,
 )
 
@@ -71,8 +72,7 @@ def test_election_foreign_children_never_crash_a_worker(
 
     deposed = now()
     zk.delete(intruder)
-    leader = wait_for_leader(workers, timeout=15, min_ticks=2, after=deposed)
-    (other,) = [w for w in workers if w is not leader]
+    leader, (other,) = leader_and_followers(workers, timeout=15, min_ticks=2, after=deposed)
 
     # More litter while the election runs, then a real handoff across it.
     _litter(zk, election_path, "b")
@@ -96,7 +96,7 @@ def test_election_foreign_children_never_crash_a_worker(
     for worker in workers:
         crashes = [e for e in worker.events() if e.get("level") in ("ERROR", "CRITICAL")]
         assert crashes == [], f"{worker.name} logged errors: {crashes}"
-    elected = events_named(other, "leader_elected")
+    elected = events_named(other, Event.LEADER_ELECTED)
     assert elected and event_time(elected[-1]) > handed
 
 
@@ -112,24 +112,23 @@ def test_election_leader_node_deleted_by_hand_stops_the_leader_before_the_next_l
     """
     env = {"ZK_SESSION_TIMEOUT_S": 10, "TICK_INTERVAL_S": 0.2}
     workers = spawn_worker("service1", **env), spawn_worker("service2", **env)
-    leader = wait_for_leader(workers, timeout=30, min_ticks=3)
-    (other,) = [w for w in workers if w is not leader]
+    leader, (other,) = leader_and_followers(workers, timeout=30, min_ticks=3)
     wait_following(other, timeout=10)
-    (elected,) = events_named(leader, "leader_elected")
+    (elected,) = events_named(leader, Event.LEADER_ELECTED)
 
     deleted = now()
     zk.delete(elected["node"])
     first = other.wait_for_event(
-        lambda e: e.get("event") == "processing", timeout=10, message=f"{other.name} takes over"
+        lambda e: e.get("event") == Event.PROCESSING, timeout=10, message=f"{other.name} takes over"
     )
     lost = leader.wait_for_event(
-        lambda e: e.get("event") == "leadership_lost" and event_time(e) > deleted,
+        lambda e: e.get("event") == Event.LEADERSHIP_LOST and event_time(e) > deleted,
         timeout=10,
         message=f"{leader.name} learns its node is gone",
     )
     measure("leader node deleted -> deposed leader stops", event_time(lost) - deleted)
     measure("leader node deleted -> next leader's first tick", event_time(first) - deleted)
-    assert lost["reason"] == "node_gone", lost
+    assert lost["reason"] == Reason.NODE_GONE, lost
     # A watch takes a round trip or so; waiting for the next renewal takes up to 4 s.
     assert event_time(lost) - deleted < 0.5, "the deposed leader learnt it late"
     late = [t for t in worker_ticks(leader) if t.time >= event_time(first)]

@@ -17,6 +17,7 @@ import signal
 
 import pytest
 
+from common.logs import Event
 from common.observer import read_candidates
 from testbed.processes import wait_until
 from tests.integration.helpers import (
@@ -46,8 +47,8 @@ def test_election_lost_create_offers_once_and_takes_over_in_milliseconds(
     wait_until(trap.sprung.is_set, 20, message=f"the joiner's create {part} lost")
     following = wait_following(joiner, timeout=20)
 
-    (joined,) = events_named(joiner, "joined")
-    lost = [e for e in events_named(joiner, "zk_state") if e.get("state") == "SUSPENDED"]
+    (joined,) = events_named(joiner, Event.JOINED)
+    lost = [e for e in events_named(joiner, Event.ZK_STATE) if e.get("state") == "SUSPENDED"]
     assert lost, "the joiner never saw its connection drop"
     if part == "reply":
         assert trap.node is not None
@@ -69,7 +70,7 @@ def test_election_lost_create_offers_once_and_takes_over_in_milliseconds(
     leader.signal(signal.SIGTERM)
     assert leader.wait(timeout=2.0) == 0
     first = joiner.wait_for_event(
-        lambda e: e.get("event") == "processing", timeout=5, message="the joiner's first tick"
+        lambda e: e.get("event") == Event.PROCESSING, timeout=5, message="the joiner's first tick"
     )
     handoff = event_time(first) - sent
     measure(f"lost create {part}: SIGTERM -> joiner's first tick", handoff, "s")

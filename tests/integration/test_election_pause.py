@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from common.logs import Event
 from testbed.checker import ticks_after
 from testbed.processes import wait_until
 from tests.integration.helpers import (
@@ -17,9 +18,9 @@ from tests.integration.helpers import (
     assert_one_leader_history,
     event_time,
     events_named,
+    leader_and_followers,
     now,
     wait_following,
-    wait_for_leader,
     worker_ticks,
 )
 
@@ -28,10 +29,9 @@ pytestmark = pytest.mark.integration
 
 def test_election_sigstop_leader_never_ticks_after_the_new_leader(ensemble, spawn_worker) -> None:
     workers = spawn_worker("service1"), spawn_worker("service2")
-    leader = wait_for_leader(workers, timeout=30, min_ticks=2)
-    (other,) = [w for w in workers if w is not leader]
+    leader, (other,) = leader_and_followers(workers, timeout=30, min_ticks=2)
     wait_following(other, timeout=10)
-    (elected,) = events_named(leader, "leader_elected")
+    (elected,) = events_named(leader, Event.LEADER_ELECTED)
     old_node, old_token = elected["node"], elected["fencing_token"]
 
     paused = now()
@@ -49,14 +49,14 @@ def test_election_sigstop_leader_never_ticks_after_the_new_leader(ensemble, spaw
     thawed = now()
 
     rejoined = leader.wait_for_event(
-        lambda e: e.get("event") == "joined" and event_time(e) > thawed,
+        lambda e: e.get("event") == Event.JOINED and event_time(e) > thawed,
         timeout=15,
         message=f"{leader.name} joins again with a new node",
     )
     assert rejoined["node"] != old_node
     following = wait_following(leader, timeout=10, after=thawed)
     assert following["leader"] == other.name
-    lost = events_named(leader, "leadership_lost", after=paused)
+    lost = events_named(leader, Event.LEADERSHIP_LOST, after=paused)
     assert lost and lost[0]["fencing_token"] == old_token, "no leadership_lost after the thaw"
 
     # Let both run a little after the thaw, then judge the whole history.
@@ -84,13 +84,13 @@ def test_election_lease_follows_the_session_timeout_the_servers_granted(
     runs of five). The lease must follow the granted 10 s (5 s), and the worker says so."""
     leader = spawn_worker("service1", ZK_SESSION_TIMEOUT_S=ASKED_S)
     elected = leader.wait_for_event(
-        lambda e: e.get("event") == "leader_elected", timeout=30, message="service1 leads"
+        lambda e: e.get("event") == Event.LEADER_ELECTED, timeout=30, message="service1 leads"
     )
     leader.pause()  # as early in its lease as the test can
     try:
         other = spawn_worker("service2", ZK_SESSION_TIMEOUT_S=ASKED_S)
         first = other.wait_for_event(
-            lambda e: e.get("event") == "processing",
+            lambda e: e.get("event") == Event.PROCESSING,
             timeout=GRANTED_S + 5,
             message="service2 takes over from the frozen service1 within the granted session",
         )
@@ -110,6 +110,6 @@ def test_election_lease_follows_the_session_timeout_the_servers_granted(
     assert late == [], f"the thawed leader ticked on a lease longer than its session: {late}"
     assert_one_leader_history([leader, other])
     for worker in (leader, other):
-        (granted,) = events_named(worker, "session_timeout")
+        (granted,) = events_named(worker, Event.SESSION_TIMEOUT)
         assert granted["requested_s"] == ASKED_S and granted["granted_s"] == GRANTED_S, granted
     assert_no_traceback(leader, other)

@@ -9,6 +9,7 @@ import signal
 
 import pytest
 
+from common.logs import Event
 from testbed.processes import wait_until
 from testbed.zkstats import ZkProbe
 from tests.integration.helpers import (
@@ -16,8 +17,8 @@ from tests.integration.helpers import (
     assert_no_traceback,
     assert_one_leader_history,
     events_named,
+    leader_and_followers,
     now,
-    wait_for_leader,
     worker_ticks,
 )
 
@@ -36,10 +37,9 @@ def _spawn_many(spawn_worker, count: int, prefix: str):
 
 def _wait_steady(workers, timeout: float = 60.0):
     """One leader ticking, every other worker following; returns (leader, followers)."""
-    leader = wait_for_leader(workers, timeout=timeout, min_ticks=1)
-    followers = [w for w in workers if w is not leader]
+    leader, followers = leader_and_followers(workers, timeout=timeout, min_ticks=1)
     wait_until(
-        lambda: all(events_named(w, "following") for w in followers),
+        lambda: all(events_named(w, Event.FOLLOWING) for w in followers),
         timeout,
         interval=0.2,
         message=f"{len(followers)} followers logged 'following'",
@@ -52,9 +52,11 @@ def test_election_twenty_candidates_one_wakeup_per_leader_change(
 ) -> None:
     workers = _spawn_many(spawn_worker, HERD_SIZE, "cand")
     leader, followers = _wait_steady(workers)
-    (elected,) = events_named(leader, "leader_elected")
+    (elected,) = events_named(leader, Event.LEADER_ELECTED)
     successors = [
-        w for w in followers if events_named(w, "following")[-1]["predecessor"] == elected["node"]
+        w
+        for w in followers
+        if events_named(w, Event.FOLLOWING)[-1]["predecessor"] == elected["node"]
     ]
     assert len(successors) == 1, "exactly one candidate should watch the leader's node"
     (successor,) = successors
@@ -69,7 +71,9 @@ def test_election_twenty_candidates_one_wakeup_per_leader_change(
     )[0]
     wait_until(lambda: now() - new_tick.time >= _HERD_SETTLE_S, _HERD_SETTLE_S + 1)
 
-    woken = [(w.name, e) for w in followers for e in events_named(w, "watch_fired", after=stopped)]
+    woken = [
+        (w.name, e) for w in followers for e in events_named(w, Event.WATCH_FIRED, after=stopped)
+    ]
     assert len(woken) == 1, f"{len(woken)} wake-ups for one leader change: {woken}"
     assert woken[0][0] == successor.name
     assert woken[0][1]["path"] == elected["node"]
@@ -87,7 +91,7 @@ def _lcxids(ensemble) -> dict[str, int]:
 
 def _session_of(worker) -> str:
     """The worker's current session id as ZooKeeper's cons prints it (0x, no padding)."""
-    states = [e for e in events_named(worker, "zk_state") if e["state"] == "CONNECTED"]
+    states = [e for e in events_named(worker, Event.ZK_STATE) if e["state"] == "CONNECTED"]
     assert states, f"{worker.name} never connected"
     return hex(int(states[-1]["session_id"], 16))
 

@@ -22,6 +22,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError, NoNodeError
 from kazoo.security import make_acl, make_digest_acl
 
+from common.logs import Event
 from common.observer import Unavailable, depose, read_candidates
 from common.zkclient import election_acl
 from testbed.processes import REPO_ROOT, wait_until
@@ -31,6 +32,7 @@ from tests.integration.helpers import (
     assert_one_leader_history,
     event_time,
     events_named,
+    leader_and_followers,
     now,
     wait_following,
     wait_for_leader,
@@ -76,10 +78,9 @@ def test_security_client_without_credentials_is_refused_and_work_goes_on(
     ensemble, spawn_worker, election_path, zk
 ) -> None:
     workers = _pair(spawn_worker)
-    leader = wait_for_leader(workers, timeout=30, min_ticks=2)
-    (other,) = [w for w in workers if w is not leader]
+    leader, (other,) = leader_and_followers(workers, timeout=30, min_ticks=2)
     wait_following(other, timeout=10)
-    node = events_named(leader, "leader_elected")[-1]["node"]
+    node = events_named(leader, Event.LEADER_ELECTED)[-1]["node"]
     stranger = zk()
 
     assert [c.identity for c in read_candidates(ensemble.connect_string(), election_path)] == [
@@ -115,7 +116,7 @@ def test_security_client_without_credentials_is_refused_and_work_goes_on(
         lambda: len(worker_ticks(leader, after=attacked)) >= 3, 10, message="the leader works on"
     )
     assert worker_ticks(other) == [], "leadership moved"
-    assert events_named(leader, "election_open") == []
+    assert events_named(leader, Event.ELECTION_OPEN) == []
     assert_one_leader_history(workers)
     assert_alive(*workers)
     assert_no_traceback(*workers)
@@ -157,7 +158,7 @@ def test_security_deletion_storm_without_credentials_breaks_nothing(
     assert_one_leader_history(workers)  # no token down, no overlap
     assert_alive(*workers)
     for worker in workers:
-        assert events_named(worker, "leadership_lost") == [], f"{worker.name} lost leadership"
+        assert events_named(worker, Event.LEADERSHIP_LOST) == [], f"{worker.name} lost leadership"
 
 
 def test_security_squatter_made_before_start_delays_nobody(
@@ -168,12 +169,11 @@ def test_security_squatter_made_before_start_delays_nobody(
     opener = zk()
     opener.create(f"{election_path}/n_0000000000", b"squatter", makepath=True)
     workers = _pair(spawn_worker)
-    leader = wait_for_leader(workers, timeout=15, min_ticks=1)
-    (other,) = [w for w in workers if w is not leader]
+    leader, (other,) = leader_and_followers(workers, timeout=15, min_ticks=1)
     wait_following(other, timeout=10)
-    reports = [e["message"] for w in workers for e in events_named(w, "foreign_child")]
+    reports = [e["message"] for w in workers for e in events_named(w, Event.FOREIGN_CHILD)]
     assert any("not ephemeral" in r for r in reports), f"the squatter was not reported: {reports}"
-    (tightened,) = [e for w in workers for e in events_named(w, "root_acl_tightened")]
+    (tightened,) = [e for w in workers for e in events_named(w, Event.ROOT_ACL_TIGHTENED)]
     assert "world:anyone" in tightened["opened_to"]
     _hand_over_in_milliseconds(leader, other)
     assert_one_leader_history(workers)
@@ -191,8 +191,7 @@ def test_security_squatter_below_a_running_leader_delays_nobody(
     assert burnt.endswith("n_0000000000")
     insider.delete(burnt)  # the workers' nodes come after it
     workers = _pair(spawn_worker)
-    leader = wait_for_leader(workers, timeout=15, min_ticks=1)
-    (other,) = [w for w in workers if w is not leader]
+    leader, (other,) = leader_and_followers(workers, timeout=15, min_ticks=1)
     wait_following(other, timeout=10)
     insider.create(f"{election_path}/n_0000000000", b"squatter below a leader")
     _hand_over_in_milliseconds(leader, other)
@@ -224,7 +223,7 @@ def test_security_root_owned_by_another_identity_fails_health_and_says_why(
     health = tmp_path / "health"
     worker = spawn_worker("service1", ZK_AUTH=AUTH, HEALTH_FILE=health, ZK_SESSION_TIMEOUT_S=4)
     error = worker.wait_for_event(
-        lambda e: e.get("event") == "election_error", timeout=20, message="the refusal"
+        lambda e: e.get("event") == Event.ELECTION_ERROR, timeout=20, message="the refusal"
     )
     assert "NoAuth" in error["message"] and "ELECTION_PATH" in error["message"], error
     checked = wait_until(
@@ -232,7 +231,7 @@ def test_security_root_owned_by_another_identity_fails_health_and_says_why(
     )
     assert "failing" in checked.stdout and "NoAuth" in checked.stdout, checked.stdout
     time.sleep(3)  # retried meanwhile, with backoff, and not logged again
-    assert len(events_named(worker, "election_error")) == 1
+    assert len(events_named(worker, Event.ELECTION_ERROR)) == 1
     assert worker_ticks(worker) == []
     assert_alive(worker)
     assert_no_traceback(worker)
@@ -254,8 +253,7 @@ def test_security_depose_hands_over_without_overlap(
 ) -> None:
     hosts = ensemble.connect_string()
     workers = _pair(spawn_worker, TICK_INTERVAL_S=0.2)
-    leader = wait_for_leader(workers, timeout=30, min_ticks=3)
-    (other,) = [w for w in workers if w is not leader]
+    leader, (other,) = leader_and_followers(workers, timeout=30, min_ticks=3)
     wait_following(other, timeout=10)
 
     with pytest.raises(Unavailable, match="NoAuth"):
@@ -267,7 +265,7 @@ def test_security_depose_hands_over_without_overlap(
 
     first = wait_until(lambda: worker_ticks(other, after=asked), 5, message="the next leads")[0]
     measure("depose -> next leader's first tick", first.time - asked)
-    (deposed,) = events_named(leader, "deposed")
+    (deposed,) = events_named(leader, Event.DEPOSED)
     last_old = max(t.time for t in worker_ticks(leader))
     assert last_old < first.time, "the deposed leader worked on after the next began"
     assert first.time - asked < 1.0

@@ -10,6 +10,7 @@ import signal
 
 import pytest
 
+from common.logs import Event
 from testbed.ensemble import free_ports
 from testbed.processes import wait_until
 from tests.integration.helpers import (
@@ -39,7 +40,7 @@ def _dead_hosts(kind: str, proxy) -> str:
 
 def _wait_retries(worker, count: int, timeout: float = 30.0) -> list[dict]:
     return wait_until(
-        lambda: (r := events_named(worker, "retry")) and len(r) >= count and r,
+        lambda: (r := events_named(worker, Event.RETRY)) and len(r) >= count and r,
         timeout,
         interval=0.1,
         message=f"{count} retry events from {worker.name}",
@@ -63,7 +64,7 @@ def test_election_startup_retries_with_growing_waits_and_exits_on_sigterm(
     assert waits[2] > waits[0] and waits[1] >= waits[0] - 0.5, f"waits do not grow: {waits}"
     assert all(0 < w <= RETRY_MAX_DELAY_S + 1 for w in waits), waits
     assert all(r["error"] for r in retries), "retry events should say what failed"
-    assert events_named(worker, "leader_elected") == []
+    assert events_named(worker, Event.LEADER_ELECTED) == []
 
     sent = now()
     worker.signal(signal.SIGTERM)
@@ -89,7 +90,7 @@ def test_election_startup_joins_once_the_ensemble_answers(
     opened = now()
     fault.forward()
     elected = worker.wait_for_event(
-        lambda e: e.get("event") == "leader_elected",
+        lambda e: e.get("event") == Event.LEADER_ELECTED,
         timeout=RETRY_MAX_DELAY_S + CONNECT_TIMEOUT_S + 10,
         message="leading once ZooKeeper answers",
     )

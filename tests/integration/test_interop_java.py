@@ -5,7 +5,7 @@ compiled against Debian's ``zookeeper-recipes-election.jar``), the same program 
 benchmark measures. Both sides use the recipe's layout (``n_<seq>``, data = identity,
 lowest leads), so whichever joined first leads, and both sides say so: the Java
 candidate through ``getLeaderHostName()`` (its "leader_seen" lines), ours through its
-"following" line and by not ticking. When the leader leaves, the other one takes over.
+``following`` line and by not ticking. When the leader leaves, the other one takes over.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from common.logs import Event
 from testbed.java_candidates import MISSING_MESSAGE as JAVA_MISSING
 from testbed.java_candidates import JavaCandidateBuild
 from testbed.processes import WorkerProcess, wait_until
@@ -101,7 +102,7 @@ def test_interop_java_first_leads_and_ours_follows_then_takes_over(
     spawn_worker, java_candidate, flat_path
 ) -> None:
     java = java_candidate(flat_path)
-    java.wait_for_event(lambda e: e.get("event") == "processing", timeout=30)
+    java.wait_for_event(lambda e: e.get("event") == Event.PROCESSING, timeout=30)
 
     ours = spawn_worker("service1", ELECTION_PATH=flat_path)
     following = wait_following(ours, timeout=20)
@@ -115,7 +116,7 @@ def test_interop_java_first_leads_and_ours_follows_then_takes_over(
     left = now()
     java.signal(signal.SIGTERM)  # --close-on-term: stop() deletes its offer, then close()
     ours.wait_for_event(
-        lambda e: e.get("event") == "processing" and event_time(e) > left, timeout=10
+        lambda e: e.get("event") == Event.PROCESSING and event_time(e) > left, timeout=10
     )
     first = worker_ticks(ours, after=left)[0]
     assert first.time - left < 2.0, f"ours took over {first.time - left:.2f} s after SIGTERM"
@@ -127,7 +128,7 @@ def test_interop_ours_first_leads_and_java_sees_it_then_takes_over(
     spawn_worker, java_candidate, flat_path
 ) -> None:
     ours = spawn_worker("service1", ELECTION_PATH=flat_path)
-    ours.wait_for_event(lambda e: e.get("event") == "processing", timeout=30)
+    ours.wait_for_event(lambda e: e.get("event") == Event.PROCESSING, timeout=30)
 
     java = java_candidate(flat_path)
     _wait_leader_seen(java, "service1", count=3)
@@ -138,7 +139,7 @@ def test_interop_ours_first_leads_and_java_sees_it_then_takes_over(
     ours.signal(signal.SIGTERM)
     assert ours.wait(timeout=5) == 0
     java.wait_for_event(
-        lambda e: e.get("event") == "processing" and event_time(e) > left, timeout=10
+        lambda e: e.get("event") == Event.PROCESSING and event_time(e) > left, timeout=10
     )
     first = worker_ticks(java, after=left)[0]
     assert first.time - left < 2.0 + POLL_S, f"Java took over {first.time - left:.2f} s later"
@@ -151,7 +152,7 @@ def test_interop_mixed_candidates_follow_the_lowest_node(
 ) -> None:
     """ours, then Java, then ours again: one leader, and every follower names it."""
     first = spawn_worker("service1", ELECTION_PATH=flat_path)
-    first.wait_for_event(lambda e: e.get("event") == "processing", timeout=30)
+    first.wait_for_event(lambda e: e.get("event") == Event.PROCESSING, timeout=30)
     java = java_candidate(flat_path)
     _wait_leader_seen(java, "service1", count=1)
     third = spawn_worker("service2", ELECTION_PATH=flat_path)
@@ -165,7 +166,7 @@ def test_interop_mixed_candidates_follow_the_lowest_node(
     killed = now()
     first.kill()
     java.wait_for_event(
-        lambda e: e.get("event") == "processing" and event_time(e) > killed,
+        lambda e: e.get("event") == Event.PROCESSING and event_time(e) > killed,
         timeout=SESSION_TIMEOUT_S + 10,
     )
     _wait_leader_seen(java, JAVA_NAME, count=3, after=killed)

@@ -22,10 +22,16 @@ from pathlib import Path
 import pytest
 from kazoo.client import KazooClient
 
+from common.logs import Event
 from common.shutdown import STOP_SIGNALS
 from testbed.load import catches, spray_signals
 from testbed.processes import wait_until
-from tests.integration.helpers import event_time, wait_following, wait_for_leader
+from tests.integration.helpers import (
+    event_time,
+    leader_and_followers,
+    wait_following,
+    wait_for_leader,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -136,8 +142,7 @@ def test_status_lists_the_leader_first_and_every_server_role(
     ensemble, spawn_worker, election_path
 ) -> None:
     workers = spawn_worker("service1"), spawn_worker("service2")
-    leader = wait_for_leader(workers, timeout=30)
-    (follower,) = [w for w in workers if w is not leader]
+    leader, (follower,) = leader_and_followers(workers, timeout=30)
     wait_following(follower, timeout=10)
 
     result = _status(ensemble, election_path)
@@ -154,10 +159,9 @@ def test_status_lists_the_leader_first_and_every_server_role(
 
 def test_status_json_is_one_object_with_stable_keys(ensemble, spawn_worker, election_path) -> None:
     workers = spawn_worker("service1"), spawn_worker("service2")
-    leader = wait_for_leader(workers, timeout=30)
-    (follower,) = [w for w in workers if w is not leader]
+    leader, (follower,) = leader_and_followers(workers, timeout=30)
     wait_following(follower, timeout=10)
-    elected = leader.wait_for_event(lambda e: e["event"] == "leader_elected", timeout=5)
+    elected = leader.wait_for_event(lambda e: e["event"] == Event.LEADER_ELECTED, timeout=5)
 
     result = _status(ensemble, election_path, "--json")
     assert result.returncode == 0, result.stderr
@@ -203,8 +207,7 @@ def test_watch_shows_every_takeover_within_a_second(
 ) -> None:
     """Ten SIGTERM takeovers; each one in the watch's JSON output within a second."""
     workers = [spawn_worker("service1", name="w0"), spawn_worker("service2", name="w1")]
-    leader = wait_for_leader(workers, timeout=30)
-    (follower,) = [w for w in workers if w is not leader]
+    leader, (follower,) = leader_and_followers(workers, timeout=30)
     wait_following(follower, timeout=10)
     watcher = WatchProcess(ensemble, election_path, "--json")
     watch.append(watcher)
@@ -226,7 +229,7 @@ def test_watch_shows_every_takeover_within_a_second(
             message=f"takeover {round_ + 1} by {follower.name} in the watch",
         )
         elected = follower.wait_for_event(
-            lambda e, t=signalled: e["event"] == "leader_elected" and event_time(e) > t,
+            lambda e, t=signalled: e["event"] == Event.LEADER_ELECTED and event_time(e) > t,
             timeout=5,
         )
         assert leader.wait(timeout=5) == 0
@@ -250,8 +253,7 @@ def test_watch_plain_marks_the_change_and_ctrl_c_exits_0(
     ensemble, spawn_worker, election_path, watch
 ) -> None:
     workers = spawn_worker("service1"), spawn_worker("service2")
-    leader = wait_for_leader(workers, timeout=30)
-    (follower,) = [w for w in workers if w is not leader]
+    leader, (follower,) = leader_and_followers(workers, timeout=30)
     wait_following(follower, timeout=10)
     watcher = WatchProcess(ensemble, election_path)
     watch.append(watcher)
@@ -340,8 +342,7 @@ def test_status_depose_hands_over_with_the_credentials_and_is_refused_without(
 ) -> None:
     auth = "election:status-depose-secret"
     workers = spawn_worker("service1", ZK_AUTH=auth), spawn_worker("service2", ZK_AUTH=auth)
-    leader = wait_for_leader(workers, timeout=30, min_ticks=1)
-    (other,) = [w for w in workers if w is not leader]
+    leader, (other,) = leader_and_followers(workers, timeout=30, min_ticks=1)
     wait_following(other, timeout=10)
 
     refused = _status(ensemble, election_path, "--depose")
