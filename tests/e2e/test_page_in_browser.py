@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from common.logs import Event
 from testbed.checker import parse_time
 from testbed.processes import wait_until
 from tests.e2e.browser import MISSING, Browser, installed
@@ -120,7 +121,7 @@ def test_dashboard_names_the_leader_then_the_other_after_demo_stop(
         page.screenshot(shots / f"dashboard-stop-{project.generation}.png")
     finally:
         _finish(demo, "stop")
-    lost = project.events_after(leader, "leadership_lost", started)
+    lost = project.events_after(leader, Event.LEADERSHIP_LOST, started)
     assert lost, f"{leader} logged no leadership_lost"
     shown_s = shown_at - parse_time(str(lost[0]["time"]))
     measure("page: the leader gives up -> the page names the other", shown_s)

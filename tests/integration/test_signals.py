@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from common.logs import Event
 from common.shutdown import STOP_SIGNALS
 from testbed.ensemble import free_ports
 from testbed.load import alive, catches, spray_signals
@@ -74,7 +75,7 @@ def _assert_clean_exit(worker: WorkerProcess, code: int | None, took: float, sen
     assert took <= WORKER_EXIT_S, f"{worker.name} took {took:.2f} s to exit after {sent} signals"
     for bad in _BAD_OUTPUT:
         assert bad not in text, f"{worker.name} wrote {bad!r}:\n{text[-3000:]}"
-    shutdown = events_named(worker, "shutdown")
+    shutdown = events_named(worker, Event.SHUTDOWN)
     assert len(shutdown) == 1 and shutdown[0]["exit_code"] == 0, text[-3000:]
     assert shutdown[0]["signal"] in {signal.Signals(s).name for s in STOP_SIGNALS}
 
@@ -92,7 +93,7 @@ def test_worker_leading_signals_at_random_moments_exit_0(
     code, took, sent = _spray_until_exit(leader, rng, within_s=10)
     _assert_clean_exit(leader, code, took, sent)
     follower.wait_for_event(
-        lambda e: e.get("event") == "processing", timeout=10, message="the follower's takeover"
+        lambda e: e.get("event") == Event.PROCESSING, timeout=10, message="the follower's takeover"
     )
     assert_one_leader_history(workers)
 
@@ -133,7 +134,7 @@ def test_worker_connecting_signals_at_random_moments_exit_0(
     rng = random.Random(seed)
     (port,) = free_ports(1)
     worker = spawn_worker("service1", hosts=f"127.0.0.1:{port}", ZK_CONNECT_TIMEOUT_S="0.5")
-    worker.wait_for_event(lambda e: e.get("event") == "retry", timeout=15, message="a retry")
+    worker.wait_for_event(lambda e: e.get("event") == Event.RETRY, timeout=15, message="a retry")
     time.sleep(rng.uniform(0, 2.0))
     code, took, sent = _spray_until_exit(worker, rng, within_s=10)
     _assert_clean_exit(worker, code, took, sent)
