@@ -12,9 +12,9 @@ COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compos
 endif
 DEMO := COMPOSE="$(COMPOSE)" docker/demo.sh
 # Every shell script of the project, for shellcheck.
-SHELL_SCRIPTS := .ci/run $(wildcard docker/*.sh docker/standins/*.sh docker/standins/zookeeper/*.sh)
+SHELL_SCRIPTS := .ci/run $(wildcard docker/*.sh docker/standins/*.sh docker/standins/zookeeper/*.sh bench/*.sh)
 
-.PHONY: help install test test-under-load lint compose-v2 standins up down logs status watch depose timeline \
+.PHONY: help install test test-under-load lint compose-v2 curator standins up down logs status watch depose timeline \
 	demo-stop demo-kill demo-pause demo-partition demo-zk-leader demo-quorum demo-numbers \
 	bench soak
 
@@ -44,6 +44,9 @@ lint: .venv/installed ## ruff check, ruff format --check, shellcheck
 
 compose-v2: ## Install Compose v2 (`docker compose`) as a Docker CLI plugin, from Debian's package
 	docker/install-compose-v2.sh
+
+curator: ## Fetch Curator 5.7.1 and the ZooKeeper 3.9.3 client (Debian 13's) for the benchmark, into .build/
+	bench/install-curator.sh
 
 standins: ## Build the stand-in images (no registry here: CI) and name them in .env
 	docker/standins/build.sh --env-file .env
