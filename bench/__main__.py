@@ -49,7 +49,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import provenance
 from bench.contenders import ALL_PHASES, CURATOR_DIR, JAVA_PROGRAMS, Contender, all_contenders
 from bench.floors import round_trips, summarize_floors
 from bench.growth import run_growth
@@ -59,6 +58,7 @@ from bench.scenarios import run_faults, run_handoff, run_many
 from bench.summary import summarize
 from bench.trial import Config, ScenarioError, Trial
 from bench.zkfaults import run_ensemble_faults
+from testbed import provenance
 from testbed.ensemble import MISSING_MESSAGE, Ensemble, find_zookeeper
 from testbed.interrupt import run_interruptibly
 from testbed.java_candidates import JAR_DIR, JavaCandidateBuild

@@ -10,9 +10,11 @@ A handoff needs, after the old leader's SIGTERM, its node's deletion to commit (
 through the ensemble's leader and a quorum), the notification of that deletion to reach
 the successor, and one read by the successor to see that it is now the lowest: measured
 here with two kazoo clients on the ensemble itself (``write_notify_s``: the delete sent
--> the watcher's callback; ``read_s``: an ``exists`` round trip), ``samples`` times each,
-medians. A session's expiry, the floor of every crash, freeze and cut takeover, is the
-protocol's: ``[S, S + tickTime]`` after the servers last heard from the session.
+-> the watcher's callback; ``read_s``: an ``exists`` round trip), ``samples`` times each.
+The floor is the fastest of each (a floor no handoff on this machine can beat); the
+medians are kept beside them, to show how much the machine's load adds. A session's
+expiry, the floor of every crash, freeze and cut takeover, is the protocol's:
+``[S, S + tickTime]`` after the servers last heard from the session.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ _WAIT_S = 5.0
 
 
 def round_trips(connect: str, samples: int = _SAMPLES) -> dict[str, Any]:
-    """Medians of ``samples`` reads and of ``samples`` delete-to-notification times."""
+    """The fastest and the median of ``samples`` reads and of ``samples``
+    delete-to-notification times; ``handoff_s`` is the sum of the two fastest."""
     writer = KazooClient(hosts=connect, timeout=10)
     watcher = KazooClient(hosts=connect, timeout=10)
     root = f"/bench-floor-{secrets.token_hex(4)}"
@@ -55,12 +58,12 @@ def round_trips(connect: str, samples: int = _SAMPLES) -> dict[str, Any]:
         for client in (writer, watcher):
             client.stop()
             client.close()
-    read_s = statistics.median(reads)
-    write_notify_s = statistics.median(notified)
     return {
-        "read_s": read_s,
-        "write_notify_s": write_notify_s,
-        "handoff_s": read_s + write_notify_s,
+        "read_s": min(reads),
+        "write_notify_s": min(notified),
+        "handoff_s": min(reads) + min(notified),
+        "read_median_s": statistics.median(reads),
+        "write_notify_median_s": statistics.median(notified),
         "samples": samples,
     }
 
@@ -85,9 +88,13 @@ def _delete_to_notification(writer: KazooClient, watcher: KazooClient, root: str
 def summarize_floors(
     rtts: list[dict[str, Any]], records: list[Record], config: dict[str, Any]
 ) -> dict[str, Any]:
-    """The run's floors: round trips (the median of each run's medians), the session and
-    tick lengths, the tick interval, the idle ensemble's latency (the growth rows)."""
+    """The run's floors: round trips (the fastest of every run's, and the median of their
+    medians), the session and tick lengths, the tick interval, the idle ensemble's
+    latency (the growth rows)."""
     good = [r for r in rtts if "error" not in r]
+
+    def fastest(field: str) -> float | None:
+        return min(r[field] for r in good) if good else None
 
     def median_of(field: str) -> float | None:
         return statistics.median(r[field] for r in good) if good else None
@@ -99,9 +106,11 @@ def summarize_floors(
     ]
     return {
         "rtt": {
-            "read_s": median_of("read_s"),
-            "write_notify_s": median_of("write_notify_s"),
-            "handoff_s": median_of("handoff_s"),
+            "read_s": fastest("read_s"),
+            "write_notify_s": fastest("write_notify_s"),
+            "handoff_s": fastest("handoff_s"),
+            "read_median_s": median_of("read_median_s"),
+            "write_notify_median_s": median_of("write_notify_median_s"),
             "samples": sum(r["samples"] for r in good),
             "runs": len(good),
         },

@@ -14,11 +14,14 @@ Two data files, both committed and both small (summaries, not log lines):
 * ``bench/published/demo-numbers.json``: what ``make demo-numbers`` wrote (every
   sample of every demo, and the run's commit, date, rounds and machine), behind the
   ranges the README's exercises quote.
+* ``soak/published/soak.json``: what ``python -m soak --publish`` wrote (the judge's
+  summary: counts, takeovers, the tightest margins, the largest excuses), behind
+  docs/numbers.md's soak table.
 
-A generated passage sits between ``<!-- n:KEY -->`` and ``<!-- /n -->`` in README.md or
-docs/numbers.md; ``phrases()`` says what each KEY holds. Nothing between the markers is
-written by hand: the check fails on a page that says anything else, on a KEY it does not
-know, and on a passage whose data is missing.
+A generated passage sits between ``<!-- n:KEY -->`` and ``<!-- /n -->`` in README.md,
+docs/numbers.md or docs/demos.md; ``phrases()`` says what each KEY holds. Nothing
+between the markers is written by hand: the check fails on a page that says anything
+else, on a KEY it does not know, and on a passage whose data is missing.
 """
 
 from __future__ import annotations
@@ -36,10 +39,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED = REPO_ROOT / "bench" / "published"
 BENCH_DATA = PUBLISHED / "bench.json"
 DEMO_DATA = PUBLISHED / "demo-numbers.json"
-PAGES = ("README.md", "docs/numbers.md")
+SOAK_DATA = REPO_ROOT / "soak" / "published" / "soak.json"
+PAGES = ("README.md", "docs/numbers.md", "docs/demos.md")
 _MARKER = re.compile(r"<!-- n:([\w.:-]+) -->(.*?)<!-- /n -->", re.DOTALL)
 # Passages that stand on lines of their own (the rest sit inside a sentence).
-_BLOCKS = ("bench.run", "bench.table", "bench.floors", "bench.outcomes")
+_BLOCKS = ("bench.run", "bench.table", "bench.floors", "bench.outcomes", "soak.run")
 
 
 def write_published(path: Path, data: dict[str, Any]) -> None:
@@ -66,9 +70,15 @@ def load(path: Path) -> dict[str, Any] | None:
 # -- what the markers hold ---------------------------------------------------------------
 
 
-def phrases(bench: dict[str, Any] | None, demos: dict[str, Any] | None) -> dict[str, str]:
+def phrases(
+    bench: dict[str, Any] | None,
+    demos: dict[str, Any] | None,
+    soak: dict[str, Any] | None = None,
+) -> dict[str, str]:
     """KEY -> the text between its markers, for every KEY the data can fill."""
     found: dict[str, str] = {}
+    if soak is not None:
+        found["soak.run"] = soak_passage(soak)
     if bench is not None:
         found["bench.run"] = report.run_paragraph(bench)
         found["bench.table"] = report.table(bench)
@@ -243,6 +253,57 @@ def demo_phrases(demos: dict[str, Any]) -> dict[str, str]:
                 else f"{sum(bad)} in {len(bad)} of {len(stale)} rounds"
             )
     return found
+
+
+# -- the soak ---------------------------------------------------------------------------
+
+
+def soak_passage(soak: dict[str, Any]) -> str:
+    """The soak's table, its tightest margins and its largest excuses."""
+    run = soak["run"]
+    load_ = run.get("load", {})
+    injected = soak["injected"]
+    takeovers = "; ".join(
+        f"{kind} {v['median']:.2f} s ({v['max']:.2f})" for kind, v in soak["takeover_s"].items()
+    )
+    late = [v for v in soak["violations"] if v.startswith("leaderless")]
+    stretches = f"{soak['stretches']}, " + (
+        "**every one inside its bound**" if not late else f"**{len(late)} past their bound**"
+    )
+    if soak["tightest"]:
+        stretches += f"; the tightest ended {soak['tightest'][0]['margin_s']:.2f} s early"
+    rows = [
+        (
+            "run",
+            f"`{run['command']}` on commit {run['commit']}, {run['started']}, "
+            f"{run['duration_min']:.1f} minutes, on {run['machine']}; load average "
+            f"{report.fmt(load_.get('min'), 1)} to {report.fmt(load_.get('max'), 1)}",
+        ),
+        (
+            f"faults injected (of {soak['planned']} planned; {soak['skipped']} skipped)",
+            f"{sum(injected.values()):,}: " + ", ".join(f"{n} {k}" for k, n in injected.items()),
+        ),
+        ("stretches without quorum", f"{soak['no_quorum']}"),
+        ("clock stalls (the machine paused)", f"{soak['stalls']['count']}"),
+        ("ticks", f"{soak['ticks']:,}"),
+        ("E1 violations (token down, two leaders, a shared token)", f"**{soak['e1']}**"),
+        (
+            "SIGTERM not answered by exit 0",
+            f"**{soak['exit_violations']}** (of {injected.get('term', 0)})",
+        ),
+        ("leaderless stretches", stretches),
+        ("bounds extended by a later incident", f"{soak['excused']} stretches"),
+        ("takeover after a fault on the leader, median (max)", takeovers or "none"),
+    ]
+    lines = ["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows), ""]
+    lines.append("The ten tightest margins:")
+    lines.append("")
+    lines += [f"- {g['text']}" for g in soak["tightest"]] or ["- none"]
+    lines += ["", "The largest excuses (how much later incidents moved a bound):", ""]
+    lines += [f"- +{g['excused_s']:.1f} s: {g['text']}" for g in soak["largest_excuses"]] or [
+        "- none"
+    ]
+    return "\n".join(lines)
 
 
 # -- pages ------------------------------------------------------------------------------

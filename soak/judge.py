@@ -382,6 +382,51 @@ class SoakReport:
         lines += self.excerpts
         return "\n".join(lines)
 
+    def summary(self) -> dict[str, Any]:
+        """What a page quotes of this soak (``python -m bench report``): counts, takeover
+        times, the ten tightest margins, the largest excuses; no log line."""
+        kinds = Counter(i.kind for i in self.timeline.incidents)
+        stalls = [i.end - i.start for i in self.timeline.incidents if i.kind == "stall" and i.end]
+
+        def gap(g: Gap) -> dict[str, Any]:
+            return {
+                "at": format_time(g.start),
+                "length_s": g.end - g.start,
+                "margin_s": -g.excess,
+                "charged_to": g.charged_to,
+                "excuses": [list(e) for e in g.excuses],
+                "text": g.describe(),
+            }
+
+        return {
+            "seed": self.config.seed,
+            "minutes": self.config.minutes,
+            "workers": self.config.workers,
+            "session_timeout_s": self.config.session_timeout_s,
+            "tick_ms": self.config.tick_ms,
+            "tick_interval_s": self.config.tick_interval_s,
+            "planned": len(self.faults),
+            "injected": {k: kinds[k] for k in (*WORKER_KINDS, *ENSEMBLE_KINDS, *HOSTILE_KINDS)},
+            "skipped": len(self.timeline.skipped),
+            "no_quorum": kinds["no_quorum"],
+            "stalls": {"count": len(stalls), "longest_s": max(stalls, default=None)},
+            "ticks": self.ticks,
+            "stretches": len(self.gaps),
+            "longest_s": max((g.end - g.start for g in self.gaps), default=None),
+            "violations": self.violations,
+            "e1": len(self.e1),
+            "exit_violations": len(self.process_faults),
+            "takeover_s": {
+                kind: {"n": len(v), "median": statistics.median(v), "max": max(v)}
+                for kind, v in sorted(self.takeover_s.items())
+            },
+            "tightest": [gap(g) for g in self.tightest()],
+            "largest_excuses": [
+                gap(g) | {"excused_s": g.excused_s} for g in self.largest_excuses()
+            ],
+            "excused": sum(1 for g in self.gaps if g.excuses),
+        }
+
     def to_json(self) -> dict[str, Any]:
         return {
             "config": asdict(self.config),
