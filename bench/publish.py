@@ -177,25 +177,26 @@ def compare_sentence(data: dict[str, Any]) -> str:
             for k in ("freeze", "cut")
         )
         stale += (
-            f" (kazoo's: {_stale(data, 'kazoo', 'freeze')} after the freeze and "
+            f"; kazoo's works {_stale(data, 'kazoo', 'freeze')} after the freeze and "
             f"{_stale(data, 'kazoo', 'cut')} after the cut"
-            + (
-                f", still working when the observation ended {config['observe_s']:g} s after "
-                "the fault did, so those counts are lower bounds"
-                if cut_short
-                else ""
-            )
         )
-        curator = [
-            (k, n)
-            for k, n in (("curator_latch_listener", "listener"), ("curator_latch_poll", "polled"))
-            if k in have
-        ]
-        if curator:
-            stale += "; Curator's LeaderLatch: " + ", ".join(
-                f"{n} {_stale(data, k, 'freeze')} after the freeze" for k, n in curator
+        if cut_short:
+            stale += (
+                f" (lower bounds: it was still working when the observation ended, "
+                f"{config['observe_s']:g} s after the fault did)"
             )
-        stale += ")"
+    curator = [
+        (k, n)
+        for k, n in (
+            ("curator_latch_listener", "with its listener"),
+            ("curator_latch_poll", "polled"),
+        )
+        if k in have
+    ]
+    if curator:
+        stale += ", Curator's LeaderLatch " + " and ".join(
+            f"{_stale(data, k, 'freeze')} after the freeze ({n})" for k, n in curator
+        )
     parts.append(stale)
     quorum = f"through a {config['quorum_down_s']:g} s quorum loss "
     ours_two = _median(data, "ours", "quorum_two_leaders_s")

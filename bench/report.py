@@ -89,9 +89,9 @@ def run_paragraph(data: dict[str, Any]) -> str:
     load = run.get("load", {})
     versions = "; ".join(f"{name} {version}" for name, version in run["versions"].items())
     quick = (
-        " **A smoke run (`--quick`): one run, short windows, the handoff side by side with "
-        "the faults. A placeholder until the full run replaces it; its milliseconds are not "
-        "for quoting.**"
+        " **A smoke run (`--quick`): one run, short windows (5 s of steady state, so packet "
+        "rates come in steps of 0.2 a second), the handoff side by side with the faults. A "
+        "placeholder until the full run replaces it; its figures are not for quoting.**"
         if run.get("quick")
         else ""
     )

@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _publish(report: SoakReport, load: dict[str, object], command: str) -> None:
-    measured = provenance.commit()
+    measured = provenance.commit(("common", "service1", "soak", "testbed"))
     run = {
         "command": command,
         "commit": measured["commit"] + (" (with uncommitted changes)" if measured["dirty"] else ""),

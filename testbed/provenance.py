@@ -24,19 +24,21 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-# A change under these makes the measured code differ from the commit.
-_MEASURED = ("common", "service1", "bench", "testbed")
+# A change under these makes the measured code differ from the commit; published data
+# (what a run writes) is not code.
+MEASURED = ("common", "service1", "bench", "testbed")
+_NOT_CODE = (":(exclude)bench/published", ":(exclude)soak/published")
 _LOAD_EVERY_S = 60.0
 
 
-def commit() -> dict[str, Any]:
-    """The repository's HEAD (short) and whether the measured code had changes."""
+def commit(measured: tuple[str, ...] = MEASURED) -> dict[str, Any]:
+    """The repository's HEAD (short) and whether the code under ``measured`` had changes."""
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", *_MEASURED],
+            ["git", "status", "--porcelain", "--", *measured, *_NOT_CODE],
             capture_output=True,
             text=True,
             check=True,

@@ -147,7 +147,7 @@ def _provenance(compose: list[str], rounds: int, began: float) -> dict[str, obje
     ).stdout.strip()
     generation = "Compose v2" if compose[:2] == ["docker", "compose"] else "Compose v1"
     images = os.environ.get("ZOOKEEPER_IMAGE") or _dotenv("ZOOKEEPER_IMAGE")
-    measured = commit()
+    measured = commit(("common", "service1", "docker", "docker-compose.yml", "workshop"))
     return {
         "commit": measured["commit"] + (" (with uncommitted changes)" if measured["dirty"] else ""),
         "started": time.strftime("%Y-%m-%d", time.gmtime(began)),
