@@ -94,7 +94,7 @@ demo-quorum: ## Stop two ZooKeeper nodes (nobody works), then start them (one le
 demo-numbers: .venv/installed ## The demos' ranges: ROUNDS rounds of all six back to back, measured from the logs
 	$(PY) -m workshop.demo_numbers --compose "$(COMPOSE)" --rounds $(or $(ROUNDS),10)
 
-bench: .venv/installed ## Failover, ZooKeeper-fault, cost and growth benchmark: ours vs kazoo, Curator, the article
+bench: .venv/installed curator ## Failover, ZooKeeper-fault, cost and growth benchmark (about 45 min); publishes to bench/published
 	$(PY) -m bench
 
 soak: .venv/installed ## Ten minutes of random faults against the election, checked from the logs

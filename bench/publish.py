@@ -123,7 +123,9 @@ def _seconds(value: float | None) -> str:
 
 
 def _times(value: float | None) -> str:
-    return "not measured" if value is None else f"{value:.0f} time{'s' if value != 1 else ''}"
+    if value is None:
+        return "not measured"
+    return {0: "0 times", 1: "once", 2: "twice"}.get(int(value), f"{value:.0f} times")
 
 
 def _stale(data: dict[str, Any], key: str, kind: str) -> str:
@@ -150,7 +152,13 @@ def compare_sentence(data: dict[str, Any]) -> str:
         "`LeaderSelector`, and the article's recipe, on one ensemble "
         f"({run['runs']} run{'s' if run['runs'] != 1 else ''}, session "
         f"{config['session_timeout_s']:g} s; commit {run['commit']}, "
-        f"{run['started'].split()[0]}): SIGTERM handoff {ours_handoff}"
+        f"{run['started'].split()[0]}"
+        + (
+            "; a smoke run, a placeholder until the full run replaces it"
+            if run.get("quick")
+            else ""
+        )
+        + f"): SIGTERM handoff {ours_handoff}"
     ]
     others = [
         ("curator_latch_listener", "LeaderLatch with its listener"),
@@ -193,9 +201,18 @@ def compare_sentence(data: dict[str, Any]) -> str:
         )
         if k in have
     ]
-    if curator:
-        stale += ", Curator's LeaderLatch " + " and ".join(
-            f"{_stale(data, k, 'freeze')} after the freeze ({n})" for k, n in curator
+    counts = [_stale(data, k, "freeze") for k, _name in curator]
+    if len(set(counts)) == 1 and len(curator) > 1:
+        stale += (
+            f", Curator's LeaderLatch {counts[0]} after the freeze, with its listener or polled"
+        )
+    elif curator:
+        stale += (
+            ", Curator's LeaderLatch "
+            + " and ".join(
+                f"{count} ({name})" for count, (_key, name) in zip(counts, curator, strict=True)
+            )
+            + " after the freeze"
         )
     parts.append(stale)
     quorum = f"through a {config['quorum_down_s']:g} s quorum loss "
@@ -232,11 +249,14 @@ def _range(values: list[float], unit: str) -> str:
 def demo_phrases(demos: dict[str, Any]) -> dict[str, str]:
     """demo.run, and demo.<demo>.<figure> for each figure the samples have."""
     meta, samples = demos["meta"], demos["samples"]
+    placeholder = (
+        "; a short run, a placeholder until ten rounds replace it" if meta["rounds"] < 10 else ""
+    )
     found = {
         "demo.run": (
             f"{meta['rounds']} round{'s' if meta['rounds'] != 1 else ''} of all six back to "
             f"back on commit {meta['commit']}, {meta['started']} (`make demo-numbers`, "
-            f"{meta['compose']}, {meta['images']}, on {meta['machine']})"
+            f"{meta['compose']}, {meta['images']}, on {meta['machine']}{placeholder})"
         )
     }
     for demo in dict.fromkeys(s["demo"] for s in samples):
@@ -297,6 +317,12 @@ def soak_passage(soak: dict[str, Any]) -> str:
         ("takeover after a fault on the leader, median (max)", takeovers or "none"),
     ]
     lines = ["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows), ""]
+    if soak["minutes"] < 60:
+        lines += [
+            f"**A short run ({soak['minutes']:g} minutes), a placeholder until the published "
+            "hour replaces it.**",
+            "",
+        ]
     lines.append("The ten tightest margins:")
     lines.append("")
     lines += [f"- {g['text']}" for g in soak["tightest"]] or ["- none"]
@@ -327,8 +353,9 @@ def render(text: str, known: dict[str, str]) -> tuple[str, list[str]]:
 def regenerate(root: Path = REPO_ROOT, check: bool = False) -> list[str]:
     """Rewrite (or, with ``check``, compare) every page under ``root``; the problems."""
     known = phrases(
-        load(root / "bench" / "published" / "bench.json"),
-        load(root / "bench" / "published" / "demo-numbers.json"),
+        load(root / BENCH_DATA.relative_to(REPO_ROOT)),
+        load(root / DEMO_DATA.relative_to(REPO_ROOT)),
+        load(root / SOAK_DATA.relative_to(REPO_ROOT)),
     )
     problems = []
     for page in PAGES:

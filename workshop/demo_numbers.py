@@ -145,14 +145,13 @@ def _provenance(compose: list[str], rounds: int, began: float) -> dict[str, obje
     version = subprocess.run(
         [*compose, "version", "--short"], capture_output=True, text=True, check=False
     ).stdout.strip()
-    generation = "Compose v2" if compose[:2] == ["docker", "compose"] else "Compose v1"
     images = os.environ.get("ZOOKEEPER_IMAGE") or _dotenv("ZOOKEEPER_IMAGE")
     measured = commit(("common", "service1", "docker", "docker-compose.yml", "workshop"))
     return {
         "commit": measured["commit"] + (" (with uncommitted changes)" if measured["dirty"] else ""),
         "started": time.strftime("%Y-%m-%d", time.gmtime(began)),
         "rounds": rounds,
-        "compose": f"{generation} ({' '.join(compose)} {version})".replace(" )", ")"),
+        "compose": f"`{' '.join(compose)}` {version}".strip(),
         "images": "the stand-in images" if "standin" in images else "the official images",
         "machine": machine(),
     }
