@@ -1,11 +1,12 @@
-"""The failover benchmark: ours, kazoo's Election, Curator's two recipes and the article's.
+"""The failover benchmark: ours, kazoo's Election, Curator's recipes and the article's.
 
 Usage::
 
-    python -m bench                 # default: 4 runs, every phase (see docs/numbers.md
-                                    # for how long); publishes, then regenerates the pages
+    python -m bench                 # default: 4 runs, every phase, about 45 minutes on
+                                    # 2 cores; publishes, then regenerates the pages
     python -m bench --quick         # a smoke run: the failover phase once, 5 candidates,
-                                    # short windows, all side by side: about 5 minutes
+                                    # short windows, all side by side: about 3 minutes
+                                    # (every phase: --phases failover,ensemble,scale, 5)
     python -m bench --quick --phases ensemble --only ours,kazoo --no-publish
     python -m bench --runs 5 --only ours,curator_latch_poll --phases failover,ensemble
     python -m bench report [--check]   # the pages' passages from the published data

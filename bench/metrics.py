@@ -80,48 +80,27 @@ def _fault_silence(record: Record) -> list[Any]:
 # -- floors ------------------------------------------------------------------------------
 
 
-def _handoff_floor(floors: Floors) -> str:
-    rtt = floors.get("rtt") or {}
-    if rtt.get("handoff_s") is None:
-        return "-"
-    return f"{rtt['handoff_s']:.4f}"
+def _floor(text: Callable[..., str], *fields: str) -> Callable[[Floors], str]:
+    """A floor drawn from the run's ``fields`` ("rtt.read_s" looks inside "rtt"): ``text``
+    of their values, or "-" when the run lacks one."""
+
+    def render(floors: Floors) -> str:
+        values = [section_of(floors, *field.split(".")) for field in fields]
+        return "-" if None in values else text(*values)
+
+    return render
 
 
-def _resume_floor(floors: Floors) -> str:
-    rtt = floors.get("rtt") or {}
-    if rtt.get("read_s") is None:
-        return "-"
-    return f"{2 * rtt['read_s']:.4f}"
-
-
-def _expiry_floor(floors: Floors) -> str:
-    s, t = floors.get("session_timeout_s"), floors.get("zk_tick_s")
-    return "-" if s is None or t is None else f"[{s:.1f}, {s + t:.1f}]"
-
-
-def _silence_floor(floors: Floors) -> str:
-    s, t, i = floors.get("session_timeout_s"), floors.get("zk_tick_s"), floors.get("interval_s")
-    return "-" if None in (s, t, i) else f"[{s:.1f}, {s + t + i:.1f}]"
-
-
-def _interval_floor(floors: Floors) -> str:
-    i = floors.get("interval_s")
-    return "-" if i is None else f"{i:.2f}"
-
-
-def _ping_floor(floors: Floors) -> str:
-    s = floors.get("session_timeout_s")
-    return "-" if s is None else f"{2 / (s / 3):.2f}"
-
-
-def _before_takeover(floors: Floors) -> str:
-    s = floors.get("session_timeout_s")
-    return "-" if s is None else f"< {s:.1f}"
-
-
-def _idle_latency(floors: Floors) -> str:
-    idle = floors.get("idle_latency_ms")
-    return "-" if idle is None else f"{idle:.1f}"
+_handoff_floor = _floor(lambda h: f"{h:.4f}", "rtt.handoff_s")
+_resume_floor = _floor(lambda r: f"{2 * r:.4f}", "rtt.read_s")  # a reconnect and one read
+_expiry_floor = _floor(lambda s, t: f"[{s:.1f}, {s + t:.1f}]", "session_timeout_s", "zk_tick_s")
+_silence_floor = _floor(
+    lambda s, t, i: f"[{s:.1f}, {s + t + i:.1f}]", "session_timeout_s", "zk_tick_s", "interval_s"
+)
+_interval_floor = _floor(lambda i: f"{i:.2f}", "interval_s")
+_ping_floor = _floor(lambda s: f"{2 / (s / 3):.2f}", "session_timeout_s")  # a ping, a reply
+_before_takeover = _floor(lambda s: f"< {s:.1f}", "session_timeout_s")
+_idle_latency = _floor(lambda ms: f"{ms:.1f}", "idle_latency_ms")
 
 
 # -- the rows ----------------------------------------------------------------------------
@@ -161,6 +140,24 @@ _GROWTH = (
     "session (ours and kazoo's)"
 )
 _WHO = "who leads at the end (kept, moved, two leaders, none)"
+
+
+def _change(phase: str, suffix: str, section: str) -> tuple[Metric, ...]:
+    """Around one SIGTERM among many candidates (``phase``: "many" or "scale"): who woke
+    up, who read the election, the handoff."""
+    count = "{" + phase + "}"
+    return (
+        Metric(f"watchers_notified_{suffix}", section,
+               f"wake-ups per leader change, {count} candidates (watches fired)", "sessions",
+               _one(phase, "change", "watchers_notified"), 0, ratio=False, floor="1"),
+        Metric(f"readers_{suffix}", section,
+               f"candidates reading the election around a change, {count} candidates",
+               "sessions", _one(phase, "change", "readers"), 0, ratio=False, floor="1"),
+        Metric(f"handoff_{suffix}_s", section, f"SIGTERM handoff with {count} candidates", "s",
+               _one(phase, "change", "handoff_s"), 3, chart="handoff",
+               short=f"{count} candidates", floor=_handoff_floor),
+    )  # fmt: skip
+
 
 # fmt: off
 METRICS: tuple[Metric, ...] = (
@@ -235,15 +232,7 @@ METRICS: tuple[Metric, ...] = (
            "req/s", _one("many", "steady", "follower_requests_s"), 2, floor="0"),
     Metric("leader_packets_20", _TRAFFIC, "packets/s of the leader, {many} candidates",
            "pkt/s", _one("many", "steady", "leader_packets_s"), 2, floor=_ping_floor),
-    Metric("watchers_notified_20", _TRAFFIC,
-           "wake-ups per leader change, {many} candidates (watches fired)", "sessions",
-           _one("many", "change", "watchers_notified"), 0, ratio=False, floor="1"),
-    Metric("readers_20", _TRAFFIC,
-           "candidates reading the election around a change, {many} candidates", "sessions",
-           _one("many", "change", "readers"), 0, ratio=False, floor="1"),
-    Metric("handoff_20_s", _TRAFFIC, "SIGTERM handoff with {many} candidates", "s",
-           _one("many", "change", "handoff_s"), 3, chart="handoff", short="{many} candidates",
-           floor=_handoff_floor),
+    *_change("many", "20", _TRAFFIC),
     Metric("leader_rss_mb", _COST, "resident memory (RSS) of the leader", "MB",
            _one("handoff", "costs", "leader", "rss_mb"), 0, chart="rss", short="leader"),
     Metric("follower_rss_mb", _COST, "resident memory (RSS) of the follower", "MB",
@@ -267,15 +256,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("follower_packets_scale", _GROWTH, "packets/s per follower, {scale} candidates",
            "pkt/s", _one("scale", "steady", "follower_packets_s"), 2, chart="packets",
            short="{scale} candidates", floor=_ping_floor),
-    Metric("watchers_notified_scale", _GROWTH,
-           "wake-ups per leader change, {scale} candidates (watches fired)", "sessions",
-           _one("scale", "change", "watchers_notified"), 0, ratio=False, floor="1"),
-    Metric("readers_scale", _GROWTH,
-           "candidates reading the election around a change, {scale} candidates", "sessions",
-           _one("scale", "change", "readers"), 0, ratio=False, floor="1"),
-    Metric("handoff_scale_s", _GROWTH, "SIGTERM handoff with {scale} candidates", "s",
-           _one("scale", "change", "handoff_s"), 3, chart="handoff", short="{scale} candidates",
-           floor=_handoff_floor),
+    *_change("scale", "scale", _GROWTH),
     # Data and chart only: what the bars and the README's sentence need besides the rows.
     Metric("freeze_old_died", _LEADER_FAULTS, "SIGSTOP: old leader exited", "runs",
            _flag("freeze", "old", lambda old: (old or {}).get("exit") is not None), 0,
