@@ -2,7 +2,7 @@
 
 Usage::
 
-    chart(Path("bench/results/chart.png"), data)   # data: what bench/published/ holds
+    chart(Path("docs/bench-chart.png"), data)   # data: what bench/published/ holds
 
 Medians with min-max whiskers, from the summary (``bench/summary.py``); a figure a
 contender was not measured for has no bar.
@@ -35,6 +35,7 @@ def chart(path: Path, data: dict[str, Any]) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     counts = counts_of(data)
     summary = data["summary"]
@@ -73,10 +74,17 @@ def chart(path: Path, data: dict[str, Any]) -> None:
             ax.set_yscale("log")
     legend = axes.flat[-1]
     legend.axis("off")
-    handles, names = axes.flat[0].get_legend_handles_labels()
-    legend.legend(handles, names, loc="center", fontsize=10, frameon=False)
+    # Patches of their own: a contender with no bar in the first panel still has a colour.
+    handles = [
+        Patch(color=_COLOURS[i % len(_COLOURS)], label=label)
+        for i, (_key, label) in enumerate(contenders)
+    ]
+    legend.legend(handles=handles, loc="center", fontsize=10, frameon=False)
+    run = data["run"]
     fig.suptitle(
-        "Leader election failover: ours vs kazoo Election vs Curator vs the article's recipe"
+        "Leader election failover: ours vs kazoo Election vs Curator vs the article's recipe\n"
+        f"{run['command']} on commit {run['commit']}, {run['started']}, {run['runs']} run(s)"
+        + (" (a smoke run: a placeholder)" if run.get("quick") else "")
     )
     fig.tight_layout(rect=(0, 0, 1, 0.98))
     fig.savefig(path, dpi=100)

@@ -18,6 +18,9 @@ Two data files, both committed and both small (summaries, not log lines):
   summary: counts, takeovers, the tightest margins, the largest excuses), behind
   docs/numbers.md's soak table.
 
+``python -m bench report`` also draws ``docs/bench-chart.png`` from the benchmark's data
+(its title names the run); ``--check`` compares the text passages only.
+
 A generated passage sits between ``<!-- n:KEY -->`` and ``<!-- /n -->`` in README.md,
 docs/numbers.md or docs/demos.md; ``phrases()`` says what each KEY holds. Nothing
 between the markers is written by hand: the check fails on a page that says anything
@@ -40,6 +43,7 @@ PUBLISHED = REPO_ROOT / "bench" / "published"
 BENCH_DATA = PUBLISHED / "bench.json"
 DEMO_DATA = PUBLISHED / "demo-numbers.json"
 SOAK_DATA = REPO_ROOT / "soak" / "published" / "soak.json"
+CHART = REPO_ROOT / "docs" / "bench-chart.png"
 PAGES = ("README.md", "docs/numbers.md", "docs/demos.md")
 _MARKER = re.compile(r"<!-- n:([\w.:-]+) -->(.*?)<!-- /n -->", re.DOTALL)
 # Passages that stand on lines of their own (the rest sit inside a sentence).
@@ -372,4 +376,9 @@ def regenerate(root: Path = REPO_ROOT, check: bool = False) -> list[str]:
                     problems.append(f"{page}: the passage n:{key} differs from the data")
         else:
             path.write_text(new, encoding="utf-8")
+    bench = load(root / BENCH_DATA.relative_to(REPO_ROOT))
+    if not check and bench is not None:
+        from bench.chart import chart  # matplotlib: only when drawing
+
+        chart(root / CHART.relative_to(REPO_ROOT), bench)
     return problems

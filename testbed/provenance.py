@@ -24,6 +24,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from .processes import run_process
+
 # A change under these makes the measured code differ from the commit; published data
 # (what a run writes) is not code.
 MEASURED = ("common", "service1", "bench", "testbed")
@@ -34,18 +36,15 @@ _LOAD_EVERY_S = 60.0
 def commit(measured: tuple[str, ...] = MEASURED) -> dict[str, Any]:
     """The repository's HEAD (short) and whether the code under ``measured`` had changes."""
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", *measured, *_NOT_CODE],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
+        head = run_process(["git", "rev-parse", "--short", "HEAD"], timeout=30)
+        dirty = run_process(
+            ["git", "status", "--porcelain", "--", *measured, *_NOT_CODE], timeout=30
+        )
+    except (OSError, subprocess.TimeoutExpired):
         return {"commit": "unknown", "dirty": None}
-    return {"commit": head, "dirty": bool(dirty)}
+    if head.returncode != 0 or dirty.returncode != 0:
+        return {"commit": "unknown", "dirty": None}
+    return {"commit": head.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
 
 
 def load_text() -> str:
@@ -121,5 +120,5 @@ def pom_version(jar: Path, group: str) -> str:
 
 
 def java_version(java: str) -> str:
-    result = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
+    result = run_process([java, "-version"], timeout=60)
     return (result.stderr.splitlines() or ["?"])[0]
