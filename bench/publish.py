@@ -21,10 +21,10 @@ Two data files, both committed and both small (summaries, not log lines):
 ``python -m bench report`` also draws ``docs/bench-chart.png`` from the benchmark's data
 (its title names the run); ``--check`` compares the text passages only.
 
-A generated passage sits between ``<!-- n:KEY -->`` and ``<!-- /n -->`` in README.md,
-docs/numbers.md or docs/demos.md; ``phrases()`` says what each KEY holds. Nothing
-between the markers is written by hand: the check fails on a page that says anything
-else, on a KEY it does not know, and on a passage whose data is missing.
+A generated passage sits between ``<!-- n:KEY -->`` and ``<!-- /n -->`` in one of
+``PAGES``; ``phrases()`` says what each KEY holds. Nothing between the markers is
+written by hand: the check fails on a page that says anything else, on a KEY it does
+not know, and on a passage whose data is missing.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ BENCH_DATA = PUBLISHED / "bench.json"
 DEMO_DATA = PUBLISHED / "demo-numbers.json"
 SOAK_DATA = REPO_ROOT / "soak" / "published" / "soak.json"
 CHART = REPO_ROOT / "docs" / "bench-chart.png"
-PAGES = ("README.md", "docs/numbers.md", "docs/demos.md")
+PAGES = ("README.md", "docs/numbers.md", "docs/demos.md", "docs/workshop.md")
 _MARKER = re.compile(r"<!-- n:([\w.:-]+) -->(.*?)<!-- /n -->", re.DOTALL)
 # Passages that stand on lines of their own (the rest sit inside a sentence).
 _BLOCKS = ("bench.run", "bench.table", "bench.floors", "bench.outcomes", "soak.run")

@@ -1,7 +1,7 @@
 """Published numbers come from committed data: the pages say what the data says.
 
 ``python -m bench report --check`` regenerates every passage between ``<!-- n:KEY -->``
-and ``<!-- /n -->`` of README.md, docs/numbers.md and docs/demos.md from
+and ``<!-- /n -->`` of README.md and docs/ (numbers, demos, workshop) from
 bench/published/ and fails on any difference; run here as a command, as a reader would.
 """
 
@@ -14,12 +14,13 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ("README.md", "docs/numbers.md", "docs/demos.md")
+PAGES = ("README.md", "docs/numbers.md", "docs/demos.md", "docs/workshop.md")
 # Passages a page must keep: without its markers, a number would be written by hand.
 REQUIRED = {
     "README.md": {"bench.compare", "demo.run", "demo.stop.handoff", "demo.kill.silence"},
     "docs/numbers.md": {"bench.run", "bench.table", "bench.floors", "bench.outcomes", "soak.run"},
     "docs/demos.md": {"demo.run", "demo.quorum.silence"},
+    "docs/workshop.md": {"demo.run", "demo.stop.handoff", "demo.zk-leader.silence"},
 }
 
 
