@@ -30,8 +30,9 @@ Before each run, the round trips that floor the handoff are timed on the ensembl
 (``bench/floors.py``). Definitions of every figure: ``bench/scenarios.py``; its floor:
 ``bench/metrics.py``. Outputs in ``bench/results/`` (not committed): ``results.json``
 (every sample), ``results.md`` (the table), ``chart.png``, and the logs of every
-candidate and server under ``logs/``; the summaries go to ``bench/published/bench.json``
-(committed: ``bench/publish.py``), unless ``--no-publish``. A candidate that crashes, or
+candidate and server under ``logs/``; a run of every contender through every phase
+publishes its summaries to ``bench/published/bench.json`` (committed: ``bench/publish.py``),
+unless ``--no-publish``. A candidate that crashes, or
 a takeover that never comes, is a measured outcome, not a crash of the benchmark.
 """
 
@@ -101,9 +102,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--publish",
         type=Path,
-        default=BENCH_DATA,
+        default=None,
         help="where the summaries go (default: the committed bench/published/bench.json, "
-        "and then the pages are regenerated from it)",
+        "and then the pages are regenerated from it; a run of some contenders or phases "
+        "only is published only where this names)",
     )
     parser.add_argument(
         "--no-publish", action="store_true", help="leave bench/published/ and the pages alone"
@@ -370,13 +372,20 @@ def main(argv: list[str] | None = None) -> int:
     data["run"]["round_trips"] = rtts
     write_results(out, data, records)
     print((out / "results.md").read_text())
-    if not args.no_publish:
-        write_published(args.publish, data)
-        print(f"published: {args.publish}", flush=True)
-        if args.publish.resolve() == BENCH_DATA.resolve():
+    target = args.publish
+    if target is None and not args.no_publish:
+        # A partial run must not replace the published data of a whole one.
+        whole = not args.only and args.phases == list(PHASES)
+        target = BENCH_DATA if whole else None
+        if not whole:
+            print("not published: some contenders or phases only (--publish PATH writes it)")
+    if target is not None and not args.no_publish:
+        write_published(target, data)
+        print(f"published: {target}", flush=True)
+        if target.resolve() == BENCH_DATA.resolve():
             for problem in regenerate():
                 print(problem, file=sys.stderr)
-            print("pages regenerated from it: README.md, docs/numbers.md (see git diff)")
+            print("pages regenerated from it (see git diff)")
     return 0
 
 
