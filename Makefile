@@ -15,10 +15,10 @@ DEMO := COMPOSE="$(COMPOSE)" docker/demo.sh
 # verb `make demo-<verb>`, listed by `make help` with its help text.
 DEMO_VERBS := $(addprefix demo-,$(shell sed -n 's/^\([a-z0-9-]*\)|.*/\1/p' docker/demos.txt))
 # Every shell script of the project, for shellcheck.
-SHELL_SCRIPTS := .ci/run $(wildcard docker/*.sh docker/standins/*.sh docker/standins/zookeeper/*.sh)
+SHELL_SCRIPTS := .ci/run $(wildcard docker/*.sh docker/standins/*.sh docker/standins/zookeeper/*.sh bench/*.sh)
 
-.PHONY: help install test test-under-load lint compose-v2 standins up down logs status watch \
-	depose timeline $(DEMO_VERBS) demo-numbers bench soak
+.PHONY: help install test test-under-load lint compose-v2 curator standins up down logs status \
+	watch depose timeline $(DEMO_VERBS) demo-numbers bench soak
 
 # The verbs with a `##` comment, in order; the demos where their rule stands.
 help: ## List the verbs
@@ -54,6 +54,9 @@ lint: .venv/installed ## ruff check, ruff format --check, shellcheck
 compose-v2: ## Install Compose v2 (`docker compose`) as a Docker CLI plugin, from Debian's package
 	docker/install-compose-v2.sh
 
+curator: ## Fetch Curator 5.7.1 and the ZooKeeper 3.9.3 client (Debian 13's) for the benchmark, into .build/
+	bench/install-curator.sh
+
 standins: ## Build the stand-in images (no registry here: CI) and name them in .env
 	docker/standins/build.sh --env-file .env
 
@@ -86,7 +89,7 @@ $(DEMO_VERBS): demo-%:
 demo-numbers: .venv/installed ## The demos' ranges: ROUNDS rounds of them all back to back, measured from the logs
 	$(PY) -m workshop.demo_numbers --compose "$(COMPOSE)" --rounds $(or $(ROUNDS),10)
 
-bench: .venv/installed ## Failover, ZooKeeper-fault, cost and growth benchmark: ours vs kazoo, Curator, the article
+bench: .venv/installed curator ## Failover, ZooKeeper-fault, cost and growth benchmark (about 45 min); publishes to bench/published
 	$(PY) -m bench
 
 soak: .venv/installed ## Ten minutes of random faults against the election, checked from the logs

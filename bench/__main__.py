@@ -1,12 +1,15 @@
-"""The failover benchmark: ours, kazoo's Election, Curator's two recipes and the article's.
+"""The failover benchmark: ours, kazoo's Election, Curator's recipes and the article's.
 
 Usage::
 
-    python -m bench                 # default: 4 runs, about 45 minutes on 2 cores
+    python -m bench                 # default: 4 runs, every phase, about 45 minutes on
+                                    # 2 cores; publishes, then regenerates the pages
     python -m bench --quick         # a smoke run: the failover phase once, 5 candidates,
-                                    # short windows, all side by side: about 2 minutes
-    python -m bench --quick --phases ensemble --only ours,kazoo
-    python -m bench --runs 5 --only ours,curator_latch --phases failover,ensemble
+                                    # short windows, all side by side: about 3 minutes
+                                    # (every phase: --phases failover,ensemble,scale, 5)
+    python -m bench --quick --phases ensemble --only ours,kazoo --no-publish
+    python -m bench --runs 5 --only ours,curator_latch_poll --phases failover,ensemble
+    python -m bench report [--check]   # the pages' passages from the published data
 
 One local three-server ZooKeeper ensemble (tickTime 2000 ms, a default server's),
 session timeout 10 s for everyone (the article's). Each run has three phases; in the
@@ -20,54 +23,50 @@ in the machine's load spreads over all of them:
    proxy cut for as long (their figures are seconds-scale and counts).
 2. ``ensemble``: one pair of every contender at once, through a ZooKeeper leader
    killed, then through the loss of quorum for 10 s (a server fault hits everyone).
-3. ``scale``: a hundred candidates of ours, then of kazoo's, alone (growth).
+3. ``scale``: a thousand candidates of ours, then of kazoo's, alone (growth,
+   ``bench/growth.py``).
 
-Definitions of every figure: ``bench/scenarios.py``. Outputs in ``bench/results/``:
-``results.json`` (every sample), ``results.md`` (the table), ``chart.png``, and the
-logs of every candidate and server under ``logs/``. A candidate that crashes, or a
-takeover that never comes, is a measured outcome, not a crash of the benchmark.
+Before each run, the round trips that floor the handoff are timed on the ensemble
+(``bench/floors.py``). Definitions of every figure: ``bench/scenarios.py``; its floor:
+``bench/metrics.py``. Outputs in ``bench/results/`` (not committed): ``results.json``
+(every sample), ``results.md`` (the table), ``chart.png``, and the logs of every
+candidate and server under ``logs/``; a run of every contender through every phase
+publishes its summaries to ``bench/published/bench.json`` (committed: ``bench/publish.py``),
+unless ``--no-publish``. A candidate that crashes, or
+a takeover that never comes, is a measured outcome, not a crash of the benchmark.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
-import os
 import random
-import re
 import shutil
-import subprocess
 import sys
 import threading
 import time
 import traceback
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.contenders import JAVA_PROGRAMS, Contender, all_contenders
-from bench.report import summarize, write_results
-from bench.scenarios import (
-    Config,
-    ScenarioError,
-    Trial,
-    run_ensemble_faults,
-    run_faults,
-    run_handoff,
-    run_many,
-)
+from bench.contenders import ALL_PHASES, CURATOR_DIR, JAVA_PROGRAMS, Contender, all_contenders
+from bench.floors import round_trips, summarize_floors
+from bench.growth import run_growth
+from bench.publish import BENCH_DATA, regenerate, write_published
+from bench.report import write_results
+from bench.scenarios import run_faults, run_handoff, run_many
+from bench.summary import summarize
+from bench.trial import Config, ScenarioError, Trial
+from bench.zkfaults import run_ensemble_faults
+from testbed import provenance
 from testbed.ensemble import MISSING_MESSAGE, Ensemble, find_zookeeper
 from testbed.interrupt import run_interruptibly
 from testbed.java_candidates import JAR_DIR, JavaCandidateBuild
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PHASES = ("failover", "ensemble", "scale")
-# The growth row is measured for the two contenders whose followers only wait for a
-# watch; the polling ones' cost at twenty already says where a hundred goes.
-SCALE_CONTENDERS = ("ours", "kazoo")
+PHASES = ALL_PHASES
 
 # What a scenario may fail with and still leave the benchmark running.
 _MEASUREMENT_ERRORS = (ScenarioError, AssertionError, OSError, RuntimeError, KeyError, ValueError)
@@ -78,7 +77,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=4, help="runs per contender (4)")
     parser.add_argument("--handoffs", type=int, default=2, help="SIGTERM handoffs per run (2)")
     parser.add_argument("--candidates", type=int, default=20, help="the 'many' scenario (20)")
-    parser.add_argument("--scale", type=int, default=100, help="the growth row's candidates (100)")
+    parser.add_argument(
+        "--scale", type=int, default=1000, help="the growth row's candidates (1000)"
+    )
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -89,8 +90,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated keys: ours, kazoo, curator_latch, curator_selector, "
-        "article_close, article_as_written",
+        help="comma-separated keys: ours, kazoo, curator_latch_listener, curator_latch_poll, "
+        "curator_selector, article_close, article_as_written, curator540_latch_poll",
     )
     parser.add_argument(
         "--phases",
@@ -98,6 +99,17 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help=f"comma-separated phases to run: {','.join(PHASES)} (default: all; --quick: failover)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="output directory")
+    parser.add_argument(
+        "--publish",
+        type=Path,
+        default=None,
+        help="where the summaries go (default: the committed bench/published/bench.json, "
+        "and then the pages are regenerated from it; a run of some contenders or phases "
+        "only is published only where this names)",
+    )
+    parser.add_argument(
+        "--no-publish", action="store_true", help="leave bench/published/ and the pages alone"
+    )
     args = parser.parse_args(argv)
     if args.runs < 1 or args.handoffs < 1 or args.candidates < 2 or args.scale < 2:
         parser.error("--runs and --handoffs must be >= 1, --candidates and --scale >= 2")
@@ -140,7 +152,11 @@ def _run_trial(
     contender: Contender, ensemble: Ensemble, config: Config, logdir: Path, run: int
 ) -> dict[str, Any]:
     trial = Trial(contender, ensemble, config, logdir / f"run{run}" / contender.key, run)
-    record: dict[str, Any] = {"run": run, "contender": contender.key, "load_before": _load()}
+    record: dict[str, Any] = {
+        "run": run,
+        "contender": contender.key,
+        "load_before": provenance.load_text(),
+    }
     started = time.monotonic()
     try:
         with ThreadPoolExecutor(max_workers=3, thread_name_prefix=contender.key) as pool:
@@ -157,7 +173,7 @@ def _run_trial(
     finally:
         trial.stop_all()
     record["seconds"] = round(time.monotonic() - started, 1)
-    record["load_after"] = _load()
+    record["load_after"] = provenance.load_text()
     return record
 
 
@@ -185,35 +201,9 @@ def _run_scale(
 ) -> dict[str, Any]:
     trial = Trial(contender, ensemble, config, logdir / f"run{run}" / contender.key, run)
     try:
-        return _guard(
-            "scale",
-            lambda: run_many(
-                trial, scenario="scale", count=config.scale, stagger_s=config.scale_stagger_s
-            ),
-        )
+        return _guard("scale", run_growth, trial)
     finally:
         trial.stop_all()
-
-
-def _commit() -> str:
-    """The code measured: the repository's HEAD, and whether the tree had changes."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "common", "service1", "bench", "testbed"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + (" (with uncommitted changes)" if dirty else "")
-
-
-def _load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _brief(record: dict[str, Any]) -> str:
@@ -254,65 +244,39 @@ def _brief_ensemble(figures: dict[str, Any]) -> str:
 def _brief_scale(result: dict[str, Any]) -> str:
     steady = result.get("steady", {})
     change = result.get("change", {})
+    join = result.get("join", {})
     handoff = change.get("handoff_s")
     return (
-        f"follower {steady.get('follower_packets_s') or 0:.2f} pkt/s, "
-        f"woken {change.get('watchers_notified')}, "
-        f"handoff {'-' if handoff is None else f'{handoff:.3f}'} s"
+        f"joined in {join.get('seconds') or 0:.1f} s (outstanding <= "
+        f"{join.get('outstanding_max')}, latency mean {join.get('latency_avg_ms') or 0:.1f} "
+        f"max {join.get('latency_max_ms')} ms), follower "
+        f"{steady.get('follower_packets_s') or 0:.2f} pkt/s, woken "
+        f"{change.get('watchers_notified')}, handoff "
+        f"{'-' if handoff is None else f'{handoff:.3f}'} s"
     )
 
 
 def _versions(java: JavaCandidateBuild | None) -> dict[str, str]:
-    """What was measured: the libraries' versions as their own files say."""
-    versions = {"kazoo": _dist_version("kazoo")}
-    for name, jar, group in (
-        ("zookeeper", "zookeeper.jar", "org.apache.zookeeper/zookeeper"),
-        ("curator", "curator-recipes.jar", "org.apache.curator/curator-recipes"),
-    ):
-        versions[name] = _pom_version(JAR_DIR / jar, group)
+    """What was measured: each library's version as its own files say."""
+    jars = (
+        ("ZooKeeper servers and the article's client", JAR_DIR / "zookeeper.jar", "zookeeper"),
+        ("Curator", CURATOR_DIR / "curator-recipes.jar", "curator-recipes"),
+        ("Curator's ZooKeeper client", CURATOR_DIR / "zookeeper.jar", "zookeeper"),
+        ("Debian 12's Curator", JAR_DIR / "curator-recipes.jar", "curator-recipes"),
+    )
+    versions = {"kazoo": provenance.dist_version("kazoo")}
+    for name, jar, artifact in jars:
+        group = "org.apache.curator" if artifact.startswith("curator") else "org.apache.zookeeper"
+        versions[name] = provenance.pom_version(jar, f"{group}/{artifact}")
     if java is not None:
-        result = subprocess.run(
-            [java.java, "-version"], capture_output=True, text=True, check=False
-        )
-        versions["java"] = (result.stderr.splitlines() or ["?"])[0]
+        versions["Java"] = provenance.java_version(java.java)
     return versions
 
 
-def _dist_version(name: str) -> str:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def _pom_version(jar: Path, group: str) -> str:
-    try:
-        with zipfile.ZipFile(jar) as archive:
-            text = archive.read(f"META-INF/maven/{group}/pom.properties").decode()
-    except (OSError, KeyError, zipfile.BadZipFile):
-        return "not installed"
-    found = re.search(r"^version=(.+)$", text, re.MULTILINE)
-    return found.group(1).strip() if found else "?"
-
-
-def _machine() -> str:
-    """CPUs, memory and OS, for the table's header."""
-    try:
-        mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
-        memory = f"{mem_kb / 1024 / 1024:.0f} GiB"
-    except (OSError, ValueError, IndexError):
-        memory = "? GiB"
-    system = "unknown OS"
-    try:
-        for line in Path("/etc/os-release").read_text().splitlines():
-            if line.startswith("PRETTY_NAME="):
-                system = line.split("=", 1)[1].strip('"')
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs, {memory}, {system}"
-
-
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["report"]:
+        return _report(argv[1:])
     args = _parse(argv)
     config = _config(args)
     install = find_zookeeper()
@@ -321,8 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     java = JavaCandidateBuild.find(JAVA_PROGRAMS)
     for program in JAVA_PROGRAMS:
-        if java is None or not java.has(program.main):
-            print(f"skipping {program.main}: {program.missing_message()}", file=sys.stderr)
+        if java is None or not java.has(program.key):
+            print(f"skipping {program.key}: {program.missing_message()}", file=sys.stderr)
     if java is not None:
         java.compile()
     contenders = all_contenders(java)
@@ -337,52 +301,53 @@ def main(argv: list[str] | None = None) -> int:
     logdir = out / "logs"
     shutil.rmtree(logdir, ignore_errors=True)
     logdir.mkdir(parents=True)
-    meta: dict[str, Any] = {
-        "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
+    load = provenance.LoadWatch()
+    load.start()
+    measured = provenance.commit()
+    run_meta: dict[str, Any] = {
+        "command": " ".join(["python -m bench", *argv]).strip(),
+        "commit": measured["commit"] + (" (with uncommitted changes)" if measured["dirty"] else ""),
         "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "runs": 1 if args.quick else args.runs,
-        "config": config.__dict__,
-        "tick_ms": config.tick_ms,
-        "session_timeout_s": config.session_timeout_s,
-        "cpus": os.cpu_count(),
-        "commit": _commit(),
-        "load_before": _load(),
-        "contenders": {contender.key: contender.label for contender in contenders},
+        "quick": args.quick,
         "phases": args.phases,
-        "machine": _machine(),
+        "machine": provenance.machine(),
         "versions": _versions(java),
+        "config": asdict(config),
     }
-    print(f"load average {meta['load_before']}; results in {out}", flush=True)
+    print(f"load average {load.before}; results in {out}", flush=True)
     started = time.monotonic()
     records: list[dict[str, Any]] = []
+    rtts: list[dict[str, Any]] = []
     ensemble = Ensemble(logdir / "zookeeper", size=3, tick_ms=config.tick_ms, install=install)
     try:
         ensemble.start(timeout=120)
-        for run in range(1, meta["runs"] + 1):
+        for run in range(1, run_meta["runs"] + 1):
             shift = (run - 1) % len(contenders)
             rotated = contenders[shift:] + contenders[:shift]
             mine = {c.key: {"run": run, "contender": c.key} for c in contenders}
             records += mine.values()
+            rtts.append(round_trips(ensemble.connect_string()))
+            print(f"run {run}/{run_meta['runs']}: round trips {rtts[-1]}", flush=True)
             if "failover" in args.phases:
-                for contender in rotated:
-                    print(f"run {run}/{meta['runs']}: {contender.label} ...", flush=True)
+                for contender in (c for c in rotated if "failover" in c.phases):
+                    print(f"run {run}/{run_meta['runs']}: {contender.label} ...", flush=True)
                     mine[contender.key].update(_run_trial(contender, ensemble, config, logdir, run))
                     print(f"    {_brief(mine[contender.key])}", flush=True)
                     ensemble.wait_quorum(timeout=60)
-            if "ensemble" in args.phases:
-                print(f"run {run}/{meta['runs']}: ZooKeeper faults, all at once ...", flush=True)
+            together = [c for c in rotated if "ensemble" in c.phases]
+            if "ensemble" in args.phases and together:
+                print(f"run {run}/{run_meta['runs']}: ZooKeeper faults, all at once", flush=True)
                 phase_started = time.monotonic()
-                for key, figures in _run_ensemble(rotated, ensemble, config, logdir, run).items():
+                for key, figures in _run_ensemble(together, ensemble, config, logdir, run).items():
                     mine[key]["ensemble"] = figures
                     print(f"    {key}: {_brief_ensemble(figures)}", flush=True)
                 print(f"    ({time.monotonic() - phase_started:.0f} s)", flush=True)
                 ensemble.wait_quorum(timeout=60)
             if "scale" in args.phases:
-                for contender in rotated:
-                    if contender.key not in SCALE_CONTENDERS:
-                        continue
+                for contender in (c for c in rotated if "scale" in c.phases):
                     print(
-                        f"run {run}/{meta['runs']}: {config.scale} x {contender.label} ...",
+                        f"run {run}/{run_meta['runs']}: {config.scale} x {contender.label} ...",
                         flush=True,
                     )
                     phase_started = time.monotonic()
@@ -396,11 +361,59 @@ def main(argv: list[str] | None = None) -> int:
                     ensemble.wait_quorum(timeout=60)
     finally:
         ensemble.stop()
-    meta["load_after"] = _load()
-    meta["duration_min"] = (time.monotonic() - started) / 60
-    summary = summarize(records, contenders)
-    write_results(out, meta, records, summary, contenders)
+    run_meta["load"] = load.stop()
+    run_meta["duration_min"] = (time.monotonic() - started) / 60
+    data = {
+        "run": run_meta,
+        "contenders": {contender.key: contender.label for contender in contenders},
+        "floors": summarize_floors(rtts, records, {**run_meta["config"]}),
+        "summary": summarize(records, [contender.key for contender in contenders]),
+    }
+    data["run"]["round_trips"] = rtts
+    write_results(out, data, records)
     print((out / "results.md").read_text())
+    target = args.publish
+    if target is None and not args.no_publish:
+        # A partial run must not replace the published data of a whole one.
+        whole = not args.only and args.phases == list(PHASES)
+        target = BENCH_DATA if whole else None
+        if not whole:
+            print("not published: some contenders or phases only (--publish PATH writes it)")
+    if target is not None and not args.no_publish:
+        write_published(target, data)
+        print(f"published: {target}", flush=True)
+        if target.resolve() == BENCH_DATA.resolve():
+            for problem in regenerate():
+                print(problem, file=sys.stderr)
+            print("pages regenerated from it (see git diff)")
+    return 0
+
+
+def _report(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench report",
+        description="Regenerate the passages of README.md and docs/numbers.md that quote "
+        "numbers, from bench/published/ (the committed data of the last published runs).",
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="change nothing; exit 1 if a page differs"
+    )
+    parser.add_argument(
+        "--root", type=Path, default=None, help="the repository whose pages (default: this one)"
+    )
+    args = parser.parse_args(argv)
+    root = args.root or Path(__file__).resolve().parents[1]
+    try:
+        problems = regenerate(root, check=args.check)
+    except (OSError, ValueError, KeyError) as err:
+        print(f"python -m bench report: {err}", file=sys.stderr)
+        return 2
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        if args.check:
+            print("regenerate them: python -m bench report", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -7,7 +7,7 @@
 # bookworm's package) and v2 (`docker compose`). Bookworm has no Compose v2 package, so
 # this takes Debian trixie's docker-compose 2.26.1-4 (amd64): download the .deb from the
 # Debian mirror apt uses here (DEBIAN_MIRROR overrides it), check its pinned SHA256,
-# unpack it with dpkg-deb and copy the one binary it holds,
+# unpack it with dpkg-deb (docker/trixie-package.sh) and copy the one binary it holds,
 # usr/libexec/docker/cli-plugins/docker-compose, into a CLI plugin directory:
 # /usr/local/lib/docker/cli-plugins/ as root, else ~/.docker/cli-plugins/. Nothing is
 # installed through dpkg, so apt's view of the machine does not change.
@@ -16,6 +16,8 @@
 # e.g. Docker's own docker-compose-plugin package), it leaves the machine as it is.
 # On failure it prints one line saying what went wrong and exits non-zero.
 set -euo pipefail
+# shellcheck source=docker/trixie-package.sh
+source "$(dirname "${BASH_SOURCE[0]}")/trixie-package.sh"
 
 version=2.26.1
 deb_version=2.26.1-4
@@ -27,20 +29,6 @@ plugin_in_deb=usr/libexec/docker/cli-plugins/docker-compose
 _fail() {
     echo "install-compose-v2: $*" >&2
     exit 1
-}
-
-_mirror() {
-    # The mirror apt itself uses here, so this reaches what apt reaches.
-    local uri=""
-    if [[ -n "${DEBIAN_MIRROR:-}" ]]; then
-        uri="$DEBIAN_MIRROR"
-    elif command -v apt-get >/dev/null 2>&1; then
-        # shellcheck disable=SC2016  # $(REPO_URI) is apt's placeholder, not the shell's
-        uri="$(apt-get indextargets --format '$(REPO_URI)' 'Component: main' \
-            'Identifier: Packages' 2>/dev/null | grep -m 1 '/debian/*$' || true)"
-    fi
-    uri="${uri:-http://deb.debian.org/debian/}"
-    echo "${uri%/}"
 }
 
 _plugin_dir() {
@@ -65,22 +53,14 @@ main() {
     fi
     [[ "$(dpkg --print-architecture 2>/dev/null || uname -m)" =~ ^(amd64|x86_64)$ ]] ||
         _fail "this pins the amd64 package; this machine is $(uname -m)"
-    command -v dpkg-deb >/dev/null 2>&1 || _fail "dpkg-deb is missing (it comes with dpkg)"
-    command -v curl >/dev/null 2>&1 || _fail "curl is missing: apt-get install curl"
+    trixie_require_tools
 
-    local url work dir
-    url="$(_mirror)/$pool_path"
+    local work dir
     work="$(mktemp -d "${TMPDIR:-/tmp}/compose-v2.XXXXXX")"
     # shellcheck disable=SC2064  # expand $work now
     trap "rm -rf '$work'" EXIT
-
-    echo "install-compose-v2: downloading $url"
-    curl -fsL --retry 3 -o "$work/compose.deb" "$url" ||
-        _fail "cannot download $url (set DEBIAN_MIRROR to a reachable Debian mirror)"
-    echo "$sha256  $work/compose.deb" | sha256sum --check --status ||
-        _fail "SHA256 mismatch for $url: got $(sha256sum "$work/compose.deb" | cut -d' ' -f1), pinned $sha256"
-    dpkg-deb -x "$work/compose.deb" "$work/root" || _fail "dpkg-deb cannot unpack $url"
-    [[ -x "$work/root/$plugin_in_deb" ]] || _fail "$url holds no $plugin_in_deb"
+    trixie_fetch "$pool_path" "$sha256" "$work/root"
+    [[ -x "$work/root/$plugin_in_deb" ]] || _fail "the package holds no $plugin_in_deb"
 
     dir="$(_plugin_dir)"
     mkdir -p "$dir" || _fail "cannot create $dir"

@@ -6,11 +6,17 @@ What it checks, from the workers' ticks and the incidents the runner recorded:
   tick inside one another's leadership window, no token shared.
 * **Leaderless bound**: a stretch with no tick for longer than the tick interval plus
   ``slack_s`` must be explained and must end in time. See ``Bounds``: each incident
-  has an effect window [start, deadline]; a gap is explained only if a *primary*
-  incident (a fault on the then leader, a ZooKeeper server killed, a stretch without
-  quorum, start-up) overlaps it; it must then end by the latest deadline of all the
-  incidents overlapping it, primary or not (a frozen next-in-line delays a takeover).
-  A gap with no primary incident must not exist at all.
+  has an effect window [start, deadline]. A stretch is *charged* to the fault that
+  began it: a *primary* incident (a fault on the then leader, a ZooKeeper server
+  killed, a stretch without quorum, a clock stall, start-up) in force when its last
+  tick happened or starting before the stretch did; of several, the one whose own
+  bound is latest. The stretch must end by that fault's own deadline, which another
+  incident may extend only by what it adds: one that starts while the stretch is still
+  inside its bound so far (a next-in-line killed or frozen meanwhile, quorum lost, a
+  server killed) moves the bound to its own deadline, if later. An incident that
+  starts after the bound has passed excuses nothing; a stretch no primary incident
+  began, even one a later fault would explain, is a finding. The report lists the ten
+  tightest margins and the largest extensions ("excuses"), so a pass can be read too.
 * **Clock stalls**: every bound is in the workers' log time, the wall clock. When the
   runner finds that clock jumped forward by more than a second between two of its
   wake-ups 0.1 s apart (the whole machine paused, or the clock stepped), the jump is a
@@ -102,15 +108,57 @@ class Timeline:
 
 @dataclass(frozen=True)
 class Gap:
+    """A leaderless stretch and its verdict.
+
+    ``charged_to``: the fault that began it (None: nothing did); ``base_until``: that
+    fault's own deadline; ``excuses``: (incident, seconds it added) for every incident
+    that moved the bound later; ``allowed_until``: the bound with them (None when
+    nothing began it); ``later``: incidents that started inside the stretch but too late
+    to excuse anything (for the reader: the old judge counted these)."""
+
     start: float  # when it became leaderless: last tick + interval + slack
     end: float  # the next tick (or the end of the soak)
-    allowed_until: float | None  # None: nothing explains it
-    causes: tuple[str, ...]
+    allowed_until: float | None
+    causes: tuple[str, ...]  # what the bound rests on: the charged fault, then excuses
+    charged_to: str | None = None
+    base_until: float | None = None
+    excuses: tuple[tuple[str, float], ...] = ()
+    later: tuple[str, ...] = ()
 
     @property
     def excess(self) -> float:
         limit = self.start if self.allowed_until is None else self.allowed_until
         return self.end - limit
+
+    @property
+    def excused_s(self) -> float:
+        return sum(added for _what, added in self.excuses)
+
+    def describe(self) -> str:
+        span = (
+            f"leaderless {format_time(self.start)} .. {format_time(self.end)} "
+            f"({self.end - self.start:.1f} s)"
+        )
+        if self.charged_to is None:
+            if self.later:
+                return f"{span}: only a later fault explains it ({'; '.join(self.later)})"
+            return f"{span}: no fault explains it"
+        text = f"{span}: charged to {self.charged_to}"
+        if self.excuses:
+            text += ", extended by " + "; ".join(f"{w} (+{a:.1f} s)" for w, a in self.excuses)
+        if self.excess > 0:
+            return f"{text}; {self.excess:.1f} s past its bound"
+        return f"{text}; margin {-self.excess:.1f} s"
+
+
+@dataclass(frozen=True)
+class Window:
+    """What one incident allows: leaderless until ``deadline`` from ``start``."""
+
+    start: float
+    deadline: float
+    primary: bool  # it can begin a stretch (else it can only extend one)
+    text: str
 
 
 def _expiry(t: float, no_quorum: list[Incident], expiry_s: float) -> float:
@@ -148,8 +196,8 @@ def _was_leader(ticks: list[Tick], target: str, t: float, window: float) -> bool
 
 def effect_windows(
     incidents: list[Incident], ticks: list[Tick], bounds: Bounds, tick_interval_s: float
-) -> list[tuple[float, float, bool, str]]:
-    """Each incident -> (start, deadline, primary, description)."""
+) -> list[Window]:
+    """Each incident that may keep the workers leaderless -> its Window."""
     no_quorum = [i for i in incidents if i.kind == "no_quorum"]
     stalls = [i for i in incidents if i.kind == "stall"]
     lead_window = tick_interval_s + bounds.slack_s
@@ -163,7 +211,7 @@ def effect_windows(
             assert inc.end is not None
             after = max(bounds.reconnect_s, bounds.expiry_s + bounds.watch_s, bounds.startup_s)
             text = f"stall {inc.end - inc.start:.1f} s at {format_time(inc.start)[11:23]}"
-            result.append((inc.start, inc.end + after, True, text))
+            result.append(Window(inc.start, inc.end + after, True, text))
             continue
         if inc.kind in WORKER_KINDS:
             primary = _was_leader(ticks, inc.target, inc.start, lead_window)
@@ -182,15 +230,14 @@ def effect_windows(
             primary, deadline = True, inc.end + bounds.reconnect_s
         elif inc.kind == "startup":
             primary, deadline = True, inc.start + bounds.startup_s
-        elif inc.kind == "restart":
-            deadline = inc.start + bounds.startup_s
-        elif inc.kind in ("thaw", "uncut"):
-            deadline = inc.start + bounds.reconnect_s
         else:
-            continue  # storms and squatters excuse nothing: they must change nothing
+            # Storms and squatters must change nothing. A restart, a thaw or a reconnect
+            # only brings a candidate back: it delays nobody, and its own fault's window
+            # already covers the time that candidate needs to lead again.
+            continue
         role = " (leader)" if primary and inc.kind in WORKER_KINDS else ""
         text = f"{inc.kind} {inc.target}{role} at {format_time(inc.start)[11:23]}"
-        result.append((inc.start, _stretched(inc.start, deadline, stalls), primary, text))
+        result.append(Window(inc.start, _stretched(inc.start, deadline, stalls), primary, text))
     return result
 
 
@@ -202,22 +249,41 @@ def leaderless_gaps(
     started: float,
     ended: float,
 ) -> list[Gap]:
-    """Every stretch without ticks longer than interval + slack, with what excuses it."""
-    windows = effect_windows(incidents, ticks, bounds, tick_interval_s)
+    """Every stretch without ticks longer than interval + slack, charged and bounded."""
+    windows = sorted(
+        effect_windows(incidents, ticks, bounds, tick_interval_s), key=lambda w: w.start
+    )
     times = [started] + [t.time for t in ticks if started <= t.time <= ended] + [ended]
     gaps = []
     for last, nxt in zip(times, times[1:], strict=False):
         begin = last + tick_interval_s + bounds.slack_s
-        if nxt <= begin:
-            continue
-        overlapping = [w for w in windows if w[0] <= nxt and w[1] >= begin]
-        if any(w[2] for w in overlapping):
-            allowed = max(w[1] for w in overlapping)
-            causes = tuple(w[3] for w in overlapping)
-        else:
-            allowed, causes = None, tuple(w[3] for w in overlapping)
-        gaps.append(Gap(begin, nxt, allowed, causes))
+        if nxt > begin:
+            gaps.append(_charge(windows, last, begin, nxt))
     return gaps
+
+
+def _charge(windows: list[Window], last: float, begin: float, end: float) -> Gap:
+    """The verdict on one stretch (see the module doc): the fault that began it, what
+    later incidents added while it was still in bounds, and what came too late."""
+    began = [w for w in windows if w.primary and w.start <= begin and w.deadline >= last]
+    inside = [w.text for w in windows if begin < w.start < end]
+    if not began:
+        return Gap(begin, end, None, (), later=tuple(inside))
+    charged = max(began, key=lambda w: w.deadline)
+    allowed = charged.deadline
+    excuses: list[tuple[str, float]] = []
+    for window in windows:  # by start: each may extend only a bound not yet passed
+        if window is charged or window.start >= end:
+            continue
+        if window.start > allowed:
+            break
+        if window.deadline > allowed:
+            excuses.append((window.text, window.deadline - allowed))
+            allowed = window.deadline
+    counted = {charged.text, *(text for text, _added in excuses)}
+    late = tuple(text for text in inside if text not in counted)
+    causes = (charged.text, *(text for text, _added in excuses))
+    return Gap(begin, end, allowed, causes, charged.text, charged.deadline, tuple(excuses), late)
 
 
 def takeovers(
@@ -260,19 +326,18 @@ class SoakReport:
 
     @property
     def violations(self) -> list[str]:
-        late = [
-            f"leaderless {format_time(g.start)} .. {format_time(g.end)} "
-            f"({g.end - g.start:.1f} s): "
-            + (
-                f"{g.excess:.1f} s past its bound (causes: {'; '.join(g.causes)})"
-                if g.allowed_until is not None
-                else "no fault explains it"
-                + (f" (near: {'; '.join(g.causes)})" if g.causes else "")
-            )
-            for g in self.gaps
-            if g.excess > 0
-        ]
+        late = [g.describe() for g in self.gaps if g.excess > 0]
         return [f"E1: {v}" for v in self.e1] + late + [f"exit: {v}" for v in self.process_faults]
+
+    def tightest(self, count: int = 10) -> list[Gap]:
+        """The explained stretches that came closest to their bound (or past it)."""
+        bounded = [g for g in self.gaps if g.allowed_until is not None]
+        return sorted(bounded, key=lambda g: -g.excess)[:count]
+
+    def largest_excuses(self, count: int = 10) -> list[Gap]:
+        """The stretches whose bound later incidents extended the most."""
+        excused = [g for g in self.gaps if g.excuses]
+        return sorted(excused, key=lambda g: -g.excused_s)[:count]
 
     @property
     def ok(self) -> bool:
@@ -306,8 +371,61 @@ class SoakReport:
             f"violations: {len(self.violations)}",
         ]
         lines += ["  " + v for v in self.violations]
+        lines.append(f"tightest margins ({len(self.tightest())} of {len(self.gaps)} stretches):")
+        lines += ["  " + g.describe() for g in self.tightest()]
+        excused = self.largest_excuses()
+        lines.append(
+            f"largest excuses (bounds extended by a later incident: {len(excused)} shown, "
+            f"{sum(1 for g in self.gaps if g.excuses)} in all):"
+        )
+        lines += [f"  +{g.excused_s:.1f} s: " + g.describe() for g in excused]
         lines += self.excerpts
         return "\n".join(lines)
+
+    def summary(self) -> dict[str, Any]:
+        """What a page quotes of this soak (``python -m bench report``): counts, takeover
+        times, the ten tightest margins, the largest excuses; no log line."""
+        kinds = Counter(i.kind for i in self.timeline.incidents)
+        stalls = [i.end - i.start for i in self.timeline.incidents if i.kind == "stall" and i.end]
+
+        def gap(g: Gap) -> dict[str, Any]:
+            return {
+                "at": format_time(g.start),
+                "length_s": g.end - g.start,
+                "margin_s": -g.excess,
+                "charged_to": g.charged_to,
+                "excuses": [list(e) for e in g.excuses],
+                "text": g.describe(),
+            }
+
+        return {
+            "seed": self.config.seed,
+            "minutes": self.config.minutes,
+            "workers": self.config.workers,
+            "session_timeout_s": self.config.session_timeout_s,
+            "tick_ms": self.config.tick_ms,
+            "tick_interval_s": self.config.tick_interval_s,
+            "planned": len(self.faults),
+            "injected": {k: kinds[k] for k in (*WORKER_KINDS, *ENSEMBLE_KINDS, *HOSTILE_KINDS)},
+            "skipped": len(self.timeline.skipped),
+            "no_quorum": kinds["no_quorum"],
+            "stalls": {"count": len(stalls), "longest_s": max(stalls, default=None)},
+            "ticks": self.ticks,
+            "stretches": len(self.gaps),
+            "longest_s": max((g.end - g.start for g in self.gaps), default=None),
+            "violations": self.violations,
+            "e1": len(self.e1),
+            "exit_violations": len(self.process_faults),
+            "takeover_s": {
+                kind: {"n": len(v), "median": statistics.median(v), "max": max(v)}
+                for kind, v in sorted(self.takeover_s.items())
+            },
+            "tightest": [gap(g) for g in self.tightest()],
+            "largest_excuses": [
+                gap(g) | {"excused_s": g.excused_s} for g in self.largest_excuses()
+            ],
+            "excused": sum(1 for g in self.gaps if g.excuses),
+        }
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -321,6 +439,8 @@ class SoakReport:
             "skipped": self.timeline.skipped,
             "violations": self.violations,
             "gaps": [asdict(g) for g in self.gaps],
+            "tightest": [asdict(g) for g in self.tightest()],
+            "largest_excuses": [asdict(g) for g in self.largest_excuses()],
             "takeover_s": self.takeover_s,
             "ticks": self.ticks,
         }

@@ -12,11 +12,13 @@ Nothing here imports pytest or the tests. Modules:
 ``checker``          ``Tick``, ``ticks_from_events()``, ``windows()``, ``violations()``:
                      the E1 judge over tick logs (pure logic).
 ``java_candidates``  ``JavaCandidateBuild``, ``JavaProgram``: compiles Java candidates
-                     (the article's recipe in ``testbed/java/``, and any a caller adds)
-                     in one cached build, and gives each one's command line.
+                     (the article's recipe in ``testbed/java/``, and any a caller adds),
+                     each jar set on its own, cached, and gives each one's command line.
 ``procstats``        ``ProcSample``, ``cpu_seconds_per_minute()``: resident memory and
                      CPU time of a process, from ``/proc``.
 ``zkstats``          ``ZkProbe``: what the servers count per session (``cons``), which
-                     session owns which ephemeral node (``dump``) and who watches what
-                     (``wchp``), through four-letter words.
+                     session owns which ephemeral node (``dump``), who watches what
+                     (``wchp``) and their own gauges (``mntr``), through four-letter words.
+``provenance``       ``commit()``, ``machine()``, ``LoadWatch``: which run published
+                     numbers come from (the benchmark, the soak, the demos' ranges).
 """

@@ -62,6 +62,9 @@ def run_interruptibly(program: str, body: Callable[[], int]) -> NoReturn:
     wakeup = Wakeup()
     signals = StopSignals(wakeup).install()
     outcome: dict[str, object] = {}
+    # Set before the wake-up: the thread is still alive for a moment after notify(), so
+    # a loop on is_alive() could wake, see it alive, and wait again for good.
+    done = threading.Event()
 
     def run_body() -> None:
         try:
@@ -69,11 +72,12 @@ def run_interruptibly(program: str, body: Callable[[], int]) -> NoReturn:
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             outcome["error"] = exc
         finally:
+            done.set()
             wakeup.notify()
 
     thread = threading.Thread(target=run_body, name=program, daemon=True)
     thread.start()
-    while thread.is_alive() and not signals.requested:
+    while not done.is_set() and not signals.requested:
         wakeup.wait(None)
     if signals.requested:
         # What the body's thread does from here on (an error from a process that was

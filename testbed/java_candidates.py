@@ -7,16 +7,20 @@ Usage::
     argv = java.argv(connect="127.0.0.1:2181", name="service1", close_on_term=True)
 
     # several programs, one build (the benchmark adds its Curator workers this way):
-    mine = JavaProgram("MyWorker", (src,), ("x.jar",), "libx-java")
+    mine = JavaProgram("MyWorker", (src,), (Path("/opt/x.jar"),), "apt-get install libx-java")
     java = JavaCandidateBuild.find((ARTICLE, mine))
-    java.argv(connect=..., name=..., main="MyWorker")
+    java.argv(connect=..., name=..., program="MyWorker")
 
 The interop test and the benchmark run the one ``ArticleWorker`` program
 (``testbed/java/ArticleWorker.java``), so what the interop test proves about the recipe
-is what the benchmark measures. A program is a main class, its sources, and the jars it
-needs; every jar is Debian's, in ``/usr/share/java``, and its manifest names its own
-dependencies (``Class-Path``), which the JVM follows. slf4j's simple binding is added
-when present, so a library's warnings reach stderr instead of a "no binding" notice.
+is what the benchmark measures. A program is a name, a main class, its sources, and the
+jars it runs on, each named by its full path: Debian's in ``/usr/share/java`` (whose
+manifests name their own dependencies, ``Class-Path``, which the JVM follows), or a set
+fetched beside them (Curator 5.7.1, ``make curator``), which names every jar itself.
+One main class may run as several programs on several jar sets (Curator 5.7.1 and
+Debian 12's 5.4.0): each set is compiled on its own, against the jars it runs on.
+slf4j's simple binding is added when present, so a library's warnings reach stderr
+instead of a "no binding" notice.
 """
 
 from __future__ import annotations
@@ -39,21 +43,28 @@ _LOG_BINDING = "slf4j-simple.jar"
 
 @dataclass(frozen=True)
 class JavaProgram:
-    """One candidate program: its main class, the sources it needs, the jars it runs on."""
+    """One candidate program: its main class, the sources it needs, the jars it runs on.
+
+    ``name`` tells programs apart in a build; it is the main class unless one main class
+    runs on two jar sets (then each has a name of its own)."""
 
     main: str
     sources: tuple[Path, ...]
-    jars: tuple[str, ...]  # file names under JAR_DIR, every one required
-    packages: str  # the Debian packages that ship them, for the message when missing
+    jars: tuple[Path, ...]  # every one required
+    install: str  # the command that installs what is missing, for the message
+    name: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.name or self.main
 
     def missing_jars(self) -> list[Path]:
-        return [JAR_DIR / name for name in self.jars if not (JAR_DIR / name).is_file()]
+        return [jar for jar in self.jars if not jar.is_file()]
 
     def missing_message(self) -> str:
         return (
-            f"{self.main} needs javac and Debian's jars: "
-            f"`sudo apt-get install default-jdk-headless {self.packages}` "
-            f"(looked for {', '.join(str(JAR_DIR / name) for name in self.jars)})"
+            f"{self.key} needs javac and its jars: `{self.install}` "
+            f"(looked for {', '.join(str(jar) for jar in self.jars)})"
         )
 
 
@@ -64,11 +75,11 @@ CANDIDATE_IO = REPO_ROOT / "testbed" / "java" / "CandidateIO.java"
 ARTICLE = JavaProgram(
     "ArticleWorker",
     (REPO_ROOT / "testbed" / "java" / "ArticleWorker.java", CANDIDATE_IO),
-    ("zookeeper-recipes-election.jar", "zookeeper.jar"),
-    "zookeeper",
+    (JAR_DIR / "zookeeper-recipes-election.jar", JAR_DIR / "zookeeper.jar"),
+    "sudo apt-get install default-jdk-headless zookeeper",
 )
 MAIN_CLASS = ARTICLE.main
-RECIPE_JAR = JAR_DIR / ARTICLE.jars[0]
+RECIPE_JAR = ARTICLE.jars[0]
 MISSING_MESSAGE = ARTICLE.missing_message()
 
 # Twenty of these run at once on two cores: a small heap, the serial collector and
@@ -102,44 +113,49 @@ class JavaCandidateBuild:
             return None
         return cls(java, javac, available)
 
-    def has(self, main: str) -> bool:
-        return any(program.main == main for program in self.programs)
+    def has(self, key: str) -> bool:
+        return any(program.key == key for program in self.programs)
 
-    def program(self, main: str) -> JavaProgram:
+    def program(self, key: str) -> JavaProgram:
         for program in self.programs:
-            if program.main == main:
+            if program.key == key:
                 return program
-        raise KeyError(f"{main} is not in this build (missing jars?)")
+        raise KeyError(f"{key} is not in this build (missing jars?)")
 
-    def classpath(self, main: str | None = None) -> tuple[str, ...]:
-        """The jars of one program (or of all, to compile), slf4j's binding last."""
-        chosen = self.programs if main is None else (self.program(main),)
-        names = [name for program in chosen for name in program.jars] + [_LOG_BINDING]
-        jars = (str(JAR_DIR / name) for name in dict.fromkeys(names))
-        return tuple(jar for jar in jars if Path(jar).is_file())
+    def _groups(self) -> dict[tuple[Path, ...], tuple[JavaProgram, ...]]:
+        """The programs by the jars they run on: each set is compiled on its own."""
+        groups: dict[tuple[Path, ...], list[JavaProgram]] = {}
+        for program in self.programs:
+            groups.setdefault(program.jars, []).append(program)
+        return {jars: tuple(programs) for jars, programs in groups.items()}
 
-    @property
-    def sources(self) -> tuple[Path, ...]:
-        return tuple(dict.fromkeys(s for program in self.programs for s in program.sources))
+    def classpath(self, key: str) -> tuple[str, ...]:
+        """The jars of one program, slf4j's binding last."""
+        jars = [*self.program(key).jars, JAR_DIR / _LOG_BINDING]
+        return tuple(str(jar) for jar in dict.fromkeys(jars) if jar.is_file())
 
-    @property
-    def build_dir(self) -> Path:
-        """One directory per version of the sources and the jars: a stale class never runs."""
+    def build_dir(self, key: str) -> Path:
+        """One directory per version of a jar set's sources and jars: a stale class never
+        runs, and a class compiled against one jar set never runs on another."""
+        jars = self.program(key).jars
+        group = self._groups()[jars]
         digest = hashlib.sha256()
-        for source in sorted(self.sources):
+        sources = dict.fromkeys(s for program in group for s in program.sources)
+        for source in sorted(sources):
             digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
-        digest.update("\0".join(self.classpath()).encode())
+        digest.update("\0".join(self.classpath(key)).encode())
         return BUILD_ROOT / digest.hexdigest()[:16]
 
-    def _built(self, target: Path) -> bool:
-        return all((target / f"{program.main}.class").is_file() for program in self.programs)
+    def compile(self) -> list[Path]:
+        """javac each jar set's sources into its build_dir unless it is there already."""
+        return [self._compile(group) for group in self._groups().values()]
 
-    def compile(self) -> Path:
-        """javac every source into build_dir unless it is there already; return build_dir."""
-        target = self.build_dir
-        if self._built(target):
+    def _compile(self, group: tuple[JavaProgram, ...]) -> Path:
+        target = self.build_dir(group[0].key)
+        if all((target / f"{program.main}.class").is_file() for program in group):
             return target
         BUILD_ROOT.mkdir(parents=True, exist_ok=True)
+        sources = dict.fromkeys(s for program in group for s in program.sources)
         # Compile beside the target and rename: two runs racing never see half a build.
         scratch = Path(tempfile.mkdtemp(prefix="javac-", dir=BUILD_ROOT))
         try:
@@ -148,10 +164,10 @@ class JavaCandidateBuild:
                     self.javac,
                     "-Xlint:all,-path",
                     "-cp",
-                    os.pathsep.join(self.classpath()),
+                    os.pathsep.join(self.classpath(group[0].key)),
                     "-d",
                     str(scratch),
-                    *(str(source) for source in self.sources),
+                    *(str(source) for source in sources),
                 ],
                 timeout=300,
             )
@@ -160,7 +176,7 @@ class JavaCandidateBuild:
             try:
                 scratch.rename(target)
             except OSError:
-                if not self._built(target):
+                if not (target / f"{group[0].main}.class").is_file():
                     raise
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -174,20 +190,21 @@ class JavaCandidateBuild:
         session_timeout_ms: int = 10_000,
         close_on_term: bool = False,
         report_leader: bool = False,
-        main: str = ARTICLE.main,
+        program: str = ARTICLE.key,
     ) -> list[str]:
-        """The command line of one candidate of program ``main`` (compile() first).
+        """The command line of one candidate of ``program`` (compile() first).
 
         Every program takes --connect, --name, --root and --session-timeout-ms; the
         article's worker also --close-on-term and --report-leader.
         """
-        classpath = os.pathsep.join((str(self.build_dir), *self.classpath(main)))
+        chosen = self.program(program)
+        classpath = os.pathsep.join((str(self.build_dir(program)), *self.classpath(program)))
         argv = [
             self.java,
             *_JVM_FLAGS,
             "-cp",
             classpath,
-            main,
+            chosen.main,
             "--connect",
             connect,
             "--name",

@@ -15,6 +15,9 @@ client alike. ``cons`` lists each client connection with packets received and se
 transaction id: clients number every request but pings (xid -2) and notifications, so
 its growth is the number of real requests. ``dump`` (on the leader) lists which
 session owns which ephemeral node; ``wchp`` lists, per path, the sessions watching it.
+``mntr`` gives a server's own gauges (``zk_outstanding_requests``, ``zk_avg_latency``,
+``zk_max_latency`` in ms, ``zk_packets_received``...); ``srst`` starts its latency and
+packet counts afresh, so that the next ``mntr`` speaks of what happened since.
 """
 
 from __future__ import annotations
@@ -121,6 +124,19 @@ def parse_wchp(text: str) -> dict[str, set[str]]:
     return watchers
 
 
+def parse_mntr(text: str) -> dict[str, float]:
+    """``mntr`` -> gauge name -> value; the lines that are not numbers (the version, the
+    server's state) are left out."""
+    gauges: dict[str, float] = {}
+    for line in text.splitlines():
+        name, _, value = line.partition("\t")
+        try:
+            gauges[name.strip()] = float(value)
+        except ValueError:
+            continue
+    return gauges
+
+
 class ZkProbe:
     """Four-letter words across the ensemble, merged (each client talks to one server)."""
 
@@ -149,3 +165,15 @@ class ZkProbe:
             for path, sessions in parse_wchp(server.four_letter("wchp", timeout=5)).items():
                 merged.setdefault(path, set()).update(sessions)
         return merged
+
+    def monitor(self) -> dict[int, dict[str, float]]:
+        """server id -> its ``mntr`` gauges, for every running server."""
+        return {
+            server.id: parse_mntr(server.four_letter("mntr", timeout=5))
+            for server in self.ensemble.running()
+        }
+
+    def reset_stats(self) -> None:
+        """``srst`` on every running server: latency and packet counts start afresh."""
+        for server in self.ensemble.running():
+            server.four_letter("srst", timeout=5)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from soak.judge import Bounds, Incident, leaderless_gaps
+from soak.judge import Bounds, Incident, Timeline, effect_windows, judge, leaderless_gaps
 from soak.plan import SoakConfig, plan
 from soak.run import clock_jump
 from testbed.checker import Tick
@@ -52,9 +52,11 @@ def test_soak_judge_a_depose_allows_a_handoff_then_no_more() -> None:
     assert gap.excess == pytest.approx(1.0, abs=0.01), gap
 
 
-def _ticks(service: str, start: float, end: float, every: float = 0.5) -> list[Tick]:
+def _ticks(
+    service: str, start: float, end: float, every: float = 0.5, token: int = 1
+) -> list[Tick]:
     count = int((end - start) / every) + 1
-    return [Tick(service, start + i * every, 1) for i in range(count)]
+    return [Tick(service, start + i * every, token) for i in range(count)]
 
 
 def _gaps(ticks: list[Tick], incidents: list[Incident], end: float):
@@ -129,6 +131,121 @@ def test_soak_judge_a_clock_stall_stretches_the_bounds_it_overlaps_by_its_length
     after = Incident("stall", "machine", allowed + 10.0, allowed + 13.0)
     (gap,) = _gaps(ticks, [*incidents, after], T0 + 60)
     assert gap.excess == pytest.approx(2.0, abs=0.01), gap
+
+
+def _freeze(target: str, start: float, healed: float) -> list[Incident]:
+    """What the runner records for a freeze: the fault, and the thaw when it heals."""
+    return [Incident("freeze", target, start, healed), Incident("thaw", target, healed)]
+
+
+def _kill(target: str, start: float, restarted: float) -> list[Incident]:
+    return [Incident("kill", target, start, restarted), Incident("restart", target, restarted)]
+
+
+def test_soak_judge_charges_a_long_takeover_to_its_freeze_however_dense_the_faults() -> None:
+    """The 48 s takeover after a freeze: the leader frozen for 45 s, the takeover 48 s
+    after the freeze, and faults every few seconds meanwhile, every one of them starting
+    after the freeze's own bound had passed. Excusing a stretch by the latest deadline of
+    anything overlapping it (the old judge) passes it: the old leader's own thaw alone
+    reaches past the takeover. Charged to the freeze, it is 42 s past its bound."""
+    freeze_at = T0 + 10.2
+    bound = freeze_at + BOUNDS.expiry_s + BOUNDS.watch_s
+    takeover = freeze_at + 48.0
+    dense = [
+        *_freeze("w1", freeze_at, T0 + 55.0),
+        *_kill("w3", T0 + 18.0, T0 + 21.0),
+        Incident("server_kill", "zk2(follower)", T0 + 24.0, T0 + 29.0),
+        *_kill("w3", T0 + 31.0, T0 + 33.0),
+        Incident("storm", "election", T0 + 35.0, T0 + 40.0),
+        *_freeze("w3", T0 + 41.0, T0 + 43.0),
+        Incident("server_kill", "zk1(leader)", T0 + 46.0, T0 + 50.0),
+    ]
+    incidents = [Incident("startup", "all", T0), *dense]
+    ticks = _ticks("w1", T0 + 1, T0 + 10) + _ticks("w2", takeover, T0 + 70, token=2)
+    # The old judge gave the thaw a window of its own, [55, 55 + reconnect_s], and
+    # allowed a stretch the latest deadline of every window overlapping it.
+    assert T0 + 55.0 + BOUNDS.reconnect_s > takeover
+    windows = effect_windows(incidents, ticks, BOUNDS, 0.5)
+    assert sum(1 for w in windows if bound < w.start < takeover) >= 4  # dense, and late
+    (gap,) = _gaps(ticks, incidents, T0 + 70)
+    assert gap.charged_to is not None and gap.charged_to.startswith("freeze w1 (leader)"), gap
+    assert gap.allowed_until == pytest.approx(bound) and gap.excuses == (), gap
+    assert gap.excess == pytest.approx(takeover - bound, abs=0.01), gap
+    assert len(gap.later) == 5, gap  # the dense faults, each too late to excuse anything
+    report = judge(CONFIG, plan(CONFIG), Timeline(T0, T0 + 70, incidents), ticks, [])
+    assert not report.ok
+    assert "charged to freeze w1 (leader)" in report.violations[0], report.violations
+
+
+def test_soak_judge_a_next_in_line_killed_in_time_extends_by_what_it_adds() -> None:
+    """The leader frozen, then the candidate next in line killed before the freeze's
+    bound: the takeover may wait for that one's session too, and no longer."""
+    freeze_at, kill_at = T0 + 10.2, T0 + 14.0
+    extended = kill_at + BOUNDS.expiry_s + BOUNDS.watch_s
+    incidents = [
+        Incident("startup", "all", T0),
+        *_freeze("w1", freeze_at, T0 + 30.0),
+        *_kill("w2", kill_at, T0 + 16.0),
+    ]
+    on_time = _ticks("w1", T0 + 1, T0 + 10) + _ticks("w3", extended - 0.3, T0 + 40)
+    (gap,) = _gaps(on_time, incidents, T0 + 40)
+    assert gap.excess < 0, gap
+    ((excuse, added),) = gap.excuses
+    assert excuse.startswith("kill w2") and added == pytest.approx(kill_at - freeze_at), gap
+    late = _ticks("w1", T0 + 1, T0 + 10) + _ticks("w3", extended + 1.0, T0 + 40)
+    (gap,) = _gaps(late, incidents, T0 + 40)
+    assert gap.excess == pytest.approx(1.0, abs=0.01), gap
+
+
+def test_soak_judge_an_incident_after_the_bound_has_passed_excuses_nothing() -> None:
+    freeze_at = T0 + 10.2
+    bound = freeze_at + BOUNDS.expiry_s + BOUNDS.watch_s
+    incidents = [
+        Incident("startup", "all", T0),
+        *_freeze("w1", freeze_at, T0 + 30.0),
+        *_kill("w2", bound + 0.5, bound + 2.0),  # the next in line, killed too late
+    ]
+    ticks = _ticks("w1", T0 + 1, T0 + 10) + _ticks("w3", bound + 5.0, T0 + 40)
+    (gap,) = _gaps(ticks, incidents, T0 + 40)
+    assert gap.excuses == () and gap.excess == pytest.approx(5.0, abs=0.01), gap
+    assert any(text.startswith("kill w2") for text in gap.later), gap
+
+
+def test_soak_judge_a_stretch_only_a_later_fault_explains_is_a_finding() -> None:
+    """The leader stops ticking with nothing to explain it; 3 s later it is killed.
+    The kill would explain a stretch from then on, not one that had already begun."""
+    incidents = [Incident("startup", "all", T0), *_kill("w1", T0 + 13.0, T0 + 14.0)]
+    ticks = _ticks("w1", T0 + 1, T0 + 10) + _ticks("w2", T0 + 15.0, T0 + 30)
+    (gap,) = _gaps(ticks, incidents, T0 + 30)
+    assert gap.allowed_until is None and gap.excess > 0, gap
+    assert "only a later fault explains it" in gap.describe(), gap.describe()
+    assert "kill w1" in gap.describe(), gap.describe()
+
+
+def test_soak_judge_report_lists_the_tightest_margins_and_the_largest_excuses() -> None:
+    freeze_at, kill_at = T0 + 10.2, T0 + 14.0
+    incidents = [
+        Incident("startup", "all", T0),
+        *_freeze("w1", freeze_at, T0 + 30.0),
+        *_kill("w2", kill_at, T0 + 16.0),
+        Incident("term", "w3", T0 + 40.0, T0 + 41.0),
+    ]
+    ticks = (
+        _ticks("w1", T0 + 1, T0 + 10)
+        + _ticks("w3", kill_at + 5.0, T0 + 40, token=2)
+        + _ticks("w1", T0 + 42.0, T0 + 60, token=3)
+    )
+    report = judge(CONFIG, plan(CONFIG), Timeline(T0, T0 + 60, incidents), ticks, [])
+    assert report.ok, report.text()
+    assert [g.charged_to.split(" at ")[0] for g in report.tightest()] == [
+        "term w3 (leader)",  # 0.0 s to spare: the handoff took all of its 2 s
+        "freeze w1 (leader)",
+    ]
+    (excused,) = report.largest_excuses()
+    assert excused.excuses[0][0].startswith("kill w2"), excused
+    text = report.text()
+    assert "tightest margins (2 of 2 stretches):" in text, text
+    assert "largest excuses" in text and "+3.8 s: leaderless" in text, text
 
 
 def test_soak_clock_jump_tells_a_stop_from_a_step() -> None:

@@ -17,10 +17,12 @@ in docker/demos.txt names:
 ``stale``     ticks of the old leader under its old fencing token after another
               token's first tick (must be 0; pause and partition).
 
-Prints min, median and max over the rounds, and writes every sample to
-``.build/demo-numbers.json``. With ``--timelines DIR`` it also draws each demo of the
-first round (``make timeline``): ``DIR/timeline-<demo>.png`` and ``.txt``. A demo verb
-that fails ends the run with its exit code.
+Prints min, median and max over the rounds, and writes every sample, with the run's
+commit, date, rounds, Compose and images, to ``bench/published/demo-numbers.json``
+(committed: ``python -m bench report`` regenerates the README's ranges from it; see
+``bench/publish.py``). With ``--timelines DIR`` it also draws each demo of the first
+round (``make timeline``): ``DIR/timeline-<demo>.png`` and ``.txt``. A demo verb that
+fails ends the run with its exit code.
 """
 
 from __future__ import annotations
@@ -38,13 +40,14 @@ from pathlib import Path
 
 from common import logreader
 from common.logs import Event, Reason
+from testbed.provenance import commit, machine
 
 from .compose import ComposeError, compose_command, run
 from .records import Record, read_lines
 
 # The list of demos (docker/demos.txt): verb|title|help|figures, one line each.
 DEMO_LIST = Path(__file__).resolve().parent.parent / "docker" / "demos.txt"
-_OUT = Path(".build") / "demo-numbers.json"
+_OUT = Path(__file__).resolve().parents[1] / "bench" / "published" / "demo-numbers.json"
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,33 @@ def _draw(demo: str, compose: list[str], last_s: float, into: Path) -> None:
     (into / f"timeline-{demo}.txt").write_text(done.stdout)
 
 
+def _provenance(compose: list[str], rounds: int, began: float) -> dict[str, object]:
+    """Which run the ranges come from: what the README says beside them."""
+    version = subprocess.run(
+        [*compose, "version", "--short"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    images = os.environ.get("ZOOKEEPER_IMAGE") or _dotenv("ZOOKEEPER_IMAGE")
+    measured = commit(("common", "service1", "docker", "docker-compose.yml", "workshop"))
+    return {
+        "commit": measured["commit"] + (" (with uncommitted changes)" if measured["dirty"] else ""),
+        "started": time.strftime("%Y-%m-%d", time.gmtime(began)),
+        "rounds": rounds,
+        "compose": f"`{' '.join(compose)}` {version}".strip(),
+        "images": "the stand-in images" if "standin" in images else "the official images",
+        "machine": machine(),
+    }
+
+
+def _dotenv(name: str) -> str:
+    """``name`` as the project's .env sets it for Compose, or ""."""
+    try:
+        lines = Path(".env").read_text().splitlines()
+    except OSError:
+        return ""
+    values = dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+    return values.get(name, "")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="demo_numbers", description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=10)
@@ -192,7 +222,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     records = [r for r in read_lines(logs.splitlines()) if r.time >= began]
     samples = [judge(r, demo, records, start, end) for r, demo, start, end in windows]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps([asdict(s) for s in samples], indent=1) + "\n")
+    meta = _provenance(compose, args.rounds, began)
+    payload = {"meta": meta, "samples": [asdict(s) for s in samples]}
+    args.out.write_text(json.dumps(payload, indent=1) + "\n")
     print("\n".join(summary(samples)))
     print(f"({args.rounds} rounds, {' '.join(compose)}; every sample in {args.out})")
     return 0

@@ -68,7 +68,7 @@ public final class CuratorSelectorWorker extends LeaderSelectorListenerAdapter i
             CloseableUtils.closeQuietly(client);
             out.log("info", "shutdown", "selector and client closed", "");
         }, "close"));
-        out.log("info", "started", "candidate " + out.flags.name + " joined " + out.flags.root, "");
+        out.started("LeaderSelector, autoRequeue");
         // The selector works on its own threads; main only has to stay alive (the example
         // waits for a line on stdin).
         new CountDownLatch(1).await();

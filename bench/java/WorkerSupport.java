@@ -1,9 +1,12 @@
 import java.time.Instant;
+import java.util.Arrays;
 
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.framework.recipes.leader.LeaderLatch;
 import org.apache.curator.framework.state.ConnectionState;
 import org.apache.curator.retry.ExponentialBackoffRetry;
+import org.apache.zookeeper.Version;
 
 /**
  * What the benchmark's Curator workers share besides Curator: the command line and the
@@ -11,7 +14,8 @@ import org.apache.curator.retry.ExponentialBackoffRetry;
  * fencing_token null, as every baseline's do), so one checker reads every contender alike.
  *
  * <p>Command line: {@code --connect H:P,... --name NAME [--root /leader-election]
- * [--session-timeout-ms 10000] [--interval-ms 1000] [--behind-proxy]}; a bad one exits 2.
+ * [--session-timeout-ms 10000] [--interval-ms 1000] [--behind-proxy]} and the program's own
+ * switches; a bad one exits 2.
  */
 final class WorkerSupport {
     // Curator's default (CuratorFrameworkFactory): what newClient(connect, retry) uses.
@@ -25,9 +29,26 @@ final class WorkerSupport {
         this.behindProxy = flags.on("--behind-proxy");
     }
 
-    /** The options, or exit 2 with one line on stderr. */
-    static WorkerSupport parse(String program, String[] args) {
-        return new WorkerSupport(CandidateIO.Flags.parseOrExit(program, args, "--behind-proxy"));
+    /** The options ({@code --behind-proxy} and the program's own {@code switches}), or exit 2
+     * with one line on stderr. */
+    static WorkerSupport parse(String program, String[] args, String... switches) {
+        String[] known = Arrays.copyOf(switches, switches.length + 1);
+        known[switches.length] = "--behind-proxy";
+        return new WorkerSupport(CandidateIO.Flags.parseOrExit(program, args, known));
+    }
+
+    /**
+     * The "started" line, with what this JVM really runs: the jar Curator's recipes were loaded
+     * from and the ZooKeeper client's own version string, so a class path that mixed two
+     * releases would show in the log.
+     */
+    void started(String how) {
+        String recipes = String.valueOf(LeaderLatch.class.getProtectionDomain().getCodeSource().getLocation());
+        log("info", "started", "candidate " + flags.name + " joined " + flags.root + " (" + how + ")",
+                ",\"curator_recipes\":" + CandidateIO.quote(recipes)
+                        + ",\"curator_framework\":" + CandidateIO.quote(String.valueOf(
+                                CuratorFramework.class.getProtectionDomain().getCodeSource().getLocation()))
+                        + ",\"zookeeper_client\":" + CandidateIO.quote(Version.getFullVersion()));
     }
 
     /** One unit of leader work, as the checker counts it. */
