@@ -5,11 +5,6 @@ stale or missing file means its loop is stuck or it is gone. Leading is not requ
 a follower, or a worker waiting for ZooKeeper, is healthy. A worker kept out of the
 election by something that will not fix itself (NoAuth on the root, a path ZooKeeper
 refuses: state "failing") is not, so `docker compose ps` shows it.
-
-`python -m common.health --joined` asks more: healthy only once the worker is in the
-election (leader or follower). The compose file gives service1 that check, and
-service2 waits for it to pass before it starts: so service1 leads after every fresh
-`docker compose up`, by construction, not by a race.
 """
 
 from __future__ import annotations
@@ -25,12 +20,8 @@ _STALE_AFTER_TICKS = 3
 _STALE_AFTER_MIN_S = 5.0
 
 
-_JOINED = ("leader", "follower")
-
-
-def check(settings: Settings, now: float | None = None, joined: bool = False) -> tuple[bool, str]:
-    """(healthy, one line saying why); with ``joined``, healthy only as leader or
-    follower."""
+def check(settings: Settings, now: float | None = None) -> tuple[bool, str]:
+    """(healthy, one line saying why)."""
     if not settings.health_file:
         return False, "HEALTH_FILE is not set: the worker writes no health file"
     try:
@@ -46,23 +37,21 @@ def check(settings: Settings, now: float | None = None, joined: bool = False) ->
         return False, f"health file is {age:.1f} s old (limit {limit:g} s); last state {state}"
     if state == "failing":
         return False, f"failing: {body.get('problem', 'no reason given')}"
-    if joined and state not in _JOINED:
-        return False, f"{state}: not in the election yet, updated {age:.1f} s ago"
     return True, f"{state}, updated {age:.1f} s ago"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if args not in ([], ["--joined"]):
+    if args:
         print(
-            f"health: unknown arguments {args} (usage: python -m common.health [--joined])",
+            f"health: unknown arguments {args} (usage: python -m common.health)",
             file=sys.stderr,
         )
         return 2
     settings = load("health", default_service_name="health")
     if settings is None:
         return 2
-    healthy, why = check(settings, joined=bool(args))
+    healthy, why = check(settings)
     print(why)
     return 0 if healthy else 1
 

@@ -87,6 +87,8 @@ class Event:
     ELECTION_ERROR = "election_error"
     CLOSE_FAILED = "close_failed"
     HEALTH_WRITE_FAILED = "health_write_failed"
+    JOIN_WAIT = "join_wait"
+    JOIN_WAIT_OVER = "join_wait_over"
     SHUTDOWN = "shutdown"
     # Lines from libraries (kazoo) have no event name of their own.
     LIBRARY = "library"
@@ -222,6 +224,8 @@ TEXT_VIEWS: dict[str, str] = {
         "reconnecting to {server} (attempt {attempt:int}, {without_s:num} s without)"
     ),
     Event.HEALTH_WRITE_FAILED: "cannot write the health file {path}",
+    Event.JOIN_WAIT: "letting {candidate} join first (up to {wait_s:num} s)",
+    Event.JOIN_WAIT_OVER: "{candidate} {outcome}; joining",
     Event.SHUTDOWN: "stopped ({signal:word}), session closed, exit {exit_code:int}",
     Event.LIBRARY: "[{logger}] {message}",
 }

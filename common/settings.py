@@ -81,6 +81,12 @@ class Settings:
     # HEALTH_FILE, default "" (off): a file the worker rewrites at least once per tick
     # interval with its state, read by `python -m common.health` (the container check).
     health_file: str = ""
+    # JOIN_AFTER, default "" (off): the identity (SERVICE_NAME) of a candidate this worker
+    # lets join the election first. It watches the election until that candidate has a
+    # node, at most JOIN_AFTER_S seconds (default 30), then joins: the demo's service2
+    # waits for service1, so after `docker compose up` service1 leads, every time.
+    join_after: str = ""
+    join_after_s: float = 30.0
     # ZK_AUTH, default "" (off): "user:password", ZooKeeper digest credentials. Set, the
     # election's nodes carry an ACL giving ALL to that identity and READ to the world:
     # everyone sees who leads, only holders of the credentials join, resign or depose.
@@ -116,8 +122,15 @@ class Settings:
             log_format=reader.choice("LOG_FORMAT", cls.log_format, _LOG_FORMATS, fold=str.lower),
             log_level=reader.choice("LOG_LEVEL", cls.log_level, _LOG_LEVELS, fold=str.upper),
             health_file=reader.text("HEALTH_FILE", cls.health_file, _valid_health_file),
+            join_after=reader.text("JOIN_AFTER", cls.join_after, _valid_join_after),
+            join_after_s=reader.seconds("JOIN_AFTER_S", cls.join_after_s, 0, 600),
             zk_auth=reader.secret("ZK_AUTH", "ZK_AUTH_FILE", _valid_auth),
         )
+        if settings.join_after and settings.join_after == settings.service_name:
+            reader.errors.append(
+                f"JOIN_AFTER must name another candidate than SERVICE_NAME "
+                f"(got {settings.join_after!r})"
+            )
         if reader.errors:
             raise ConfigError("; ".join(reader.errors))
         return settings
@@ -222,6 +235,12 @@ class _Reader:
 def _valid_service_name(value: str) -> str | None:
     if not _SERVICE_NAME.match(value):
         return "must be 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit"
+    return None
+
+
+def _valid_join_after(value: str) -> str | None:
+    if value and not _SERVICE_NAME.match(value):
+        return "must be empty or a SERVICE_NAME: 1 to 63 letters, digits, '.', '_' or '-'"
     return None
 
 

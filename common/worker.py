@@ -18,16 +18,21 @@ import contextlib
 import json
 import logging
 import os
+import threading
 import time
 
 from .election import LeaderElection
 from .logs import Event, log_event, rfc3339, setup
+from .observer import ElectionView, ElectionWatch
 from .settings import Settings, describe, load
 from .shutdown import StopSignals, Wakeup
 
 __all__ = ["run"]
 
 log = logging.getLogger(__name__)
+
+# The join-order watch's session holds no node: closing it is given a moment.
+_WATCH_CLOSE_S = 0.5
 
 
 def run(service_name: str) -> int:
@@ -115,6 +120,8 @@ class _Worker:
         )
         try:
             self._health.report("connecting")
+            if s.join_after and not self._stopping():
+                self._let_join_first(s.join_after, s.join_after_s)
             if not self._stopping() and election.start(self._stopping, self._sleep):
                 self._loop(election)
         finally:
@@ -136,6 +143,52 @@ class _Worker:
 
     def _stopping(self) -> bool:
         return self._stop.requested
+
+    def _let_join_first(self, candidate: str, within_s: float) -> None:
+        """Wait until ``candidate`` has a node in the election, at most ``within_s``.
+
+        The start order is the election's, not the container runtime's: a Compose
+        `depends_on` on service1's health failed `docker compose start` and `up` while
+        service1 was paused or stopped. Watched (``observer.ElectionWatch``, read-only,
+        no credentials needed), not polled; a stop signal ends the wait at once.
+        """
+        s = self._settings
+        log_event(
+            log,
+            Event.JOIN_WAIT,
+            f"Letting {candidate} join the election first (up to {within_s:g} s)",
+            candidate=candidate,
+            wait_s=within_s,
+        )
+        present = threading.Event()
+
+        def on_view(view: ElectionView) -> None:
+            if any(c.identity == candidate for c in view.candidates or ()):
+                present.set()
+                self._wakeup.notify()
+
+        watch = ElectionWatch(s.zk_hosts, s.election_path, on_view=on_view)
+        watch.start()
+        deadline = time.monotonic() + within_s
+        try:
+            while not present.is_set() and not self._stopping():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._health.report("connecting")
+                self._wakeup.wait(min(left, s.tick_interval_s))
+        finally:
+            watch.close(within_s=_WATCH_CLOSE_S)
+        outcome = "is a candidate" if present.is_set() else f"did not join within {within_s:g} s"
+        if not self._stopping():
+            log_event(
+                log,
+                Event.JOIN_WAIT_OVER,
+                f"{candidate} {outcome}; joining",
+                candidate=candidate,
+                outcome=outcome,
+                found=present.is_set(),
+            )
 
     def _sleep(self, seconds: float) -> None:
         """tenacity's sleep: ends early on a signal, refreshes the health file."""

@@ -30,15 +30,3 @@ def test_health_missing_or_garbled_file_is_unhealthy(tmp_path):
     garbled.write_text("{not json")
     assert not check(settings(str(garbled)))[0]
     assert not check(settings(""))[0]
-
-
-def test_health_joined_asks_for_a_place_in_the_election(tmp_path):
-    """service1's check (--joined): service2 starts only once service1 leads or follows."""
-    path = tmp_path / "health"
-    for state, joined in (("connecting", False), ("follower", True), ("leader", True)):
-        path.write_text(json.dumps({"state": state, "updated": 1000.0}))
-        assert check(settings(str(path)), now=1001.0)[0] is True  # alive either way
-        healthy, why = check(settings(str(path)), now=1001.0, joined=True)
-        assert healthy is joined, why
-        if not joined:
-            assert why.startswith("connecting: not in the election yet")

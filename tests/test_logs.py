@@ -155,6 +155,14 @@ SAMPLES = {
     ),
     "health_write_failed": ("Cannot write /tmp/health", {"path": "/tmp/health"}),
     "close_failed": ("Closing the session failed: ConnectionLoss()", {}),
+    "join_wait": (
+        "Letting service1 join the election first (up to 30 s)",
+        {"candidate": "service1", "wait_s": 30.0},
+    ),
+    "join_wait_over": (
+        "service1 did not join within 30 s; joining",
+        {"candidate": "service1", "outcome": "did not join within 30 s", "found": False},
+    ),
     "shutdown": (
         "service1 stopped (SIGTERM); session closed",
         {"exit_code": 0, "signal": "SIGTERM"},

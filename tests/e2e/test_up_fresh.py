@@ -2,8 +2,8 @@
 
 After a fresh `docker compose up` (the ensemble's volumes removed in between, `down
 -v`), the ZooKeeper nodes form the ensemble without a Java exception's name in their
-logs, and service1 leads first, every time: by construction, since service2 waits for
-service1's health check, which passes once service1 has joined the election. Then
+logs, and service1 leads first, every time: by construction, since service2 lets
+service1 join first (JOIN_AFTER: it watches the election for service1's node). Then
 `docker compose stop service1` hands over to service2, each time.
 
 Runs last in each generation (it replaces the project's containers), on the same

@@ -99,3 +99,48 @@ def test_election_startup_joins_once_the_ensemble_answers(
     assert_one_leader_history([worker])
     assert_alive(worker)
     assert_no_traceback(worker)
+
+
+def test_join_after_lets_the_named_candidate_join_first(ensemble, spawn_worker) -> None:
+    """JOIN_AFTER=service1 (the compose file's service2): started first, service2 waits,
+    watching, until service1 has a node; then service1 leads and service2 follows."""
+    second = spawn_worker("service2", JOIN_AFTER="service1")
+    second.wait_for_event(
+        lambda e: e.get("event") == Event.JOIN_WAIT, timeout=15, message="the wait begins"
+    )
+    assert not events_named(second, Event.JOINED), "joined before service1"
+    first = spawn_worker("service1")
+    over = second.wait_for_event(
+        lambda e: e.get("event") == Event.JOIN_WAIT_OVER, timeout=20, message="the wait ends"
+    )
+    assert over["found"] is True
+    (joined_first,) = events_named(first, Event.JOINED)
+    (joined_second,) = events_named(second, Event.JOINED)
+    assert event_time(joined_first) < event_time(joined_second)
+    wait_until(lambda: worker_ticks(first), 15, message="service1 leads")
+    second.wait_for_event(
+        lambda e: e.get("event") == Event.FOLLOWING, timeout=15, message="service2 follows"
+    )
+    assert worker_ticks(second) == []
+
+
+def test_join_after_gives_up_waiting_and_joins(ensemble, spawn_worker) -> None:
+    """The named candidate never comes: after JOIN_AFTER_S the worker joins and leads;
+    a SIGTERM during another such wait ends it at once with exit 0."""
+    worker = spawn_worker("service2", JOIN_AFTER="service1", JOIN_AFTER_S="2")
+    over = worker.wait_for_event(
+        lambda e: e.get("event") == Event.JOIN_WAIT_OVER, timeout=20, message="the wait ends"
+    )
+    assert over["found"] is False and "did not join within 2 s" in over["outcome"]
+    wait_until(lambda: worker_ticks(worker), 15, message="it leads alone")
+
+    waiting = spawn_worker("service2", name="waiting", JOIN_AFTER="nobody", JOIN_AFTER_S="60")
+    waiting.wait_for_event(
+        lambda e: e.get("event") == Event.JOIN_WAIT, timeout=15, message="the wait begins"
+    )
+    signalled = now()
+    waiting.signal(signal.SIGTERM)
+    assert waiting.wait(timeout=5) == 0
+    (shutdown,) = events_named(waiting, Event.SHUTDOWN)
+    assert event_time(shutdown) - signalled < 2.0
+    assert_no_traceback(waiting)
