@@ -258,6 +258,24 @@ class LeaderElection:
         """True while `lease` is unexpired and nothing has revoked it locally."""
         return self._rules.holds(lease, time.monotonic())
 
+    @property
+    def zookeeper(self) -> KazooClient:
+        """This candidate's client: writes that must ride on its session (the ledger's,
+        common/ledger.py) go through it."""
+        return self._client
+
+    def step_down(self, lead: Leadership, reason: str) -> None:
+        """Stop leading ``lead`` now and give its node up, then join again at the back.
+
+        For a caller that learnt it must not lead whatever the listing says (the ledger
+        refused its unit). Nothing happens when ``lead`` is not the leadership any more.
+        """
+        if self.leadership != lead:
+            return
+        self._deposed = lead.node
+        self._revoke(reason, only_if=lead)
+        self._rank_again()
+
     def close(self) -> None:
         """Resign: stop leading, delete our node, close the session. Idempotent."""
         if self._rules.life is Lifecycle.CLOSED:

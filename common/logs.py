@@ -89,6 +89,9 @@ class Event:
     HEALTH_WRITE_FAILED = "health_write_failed"
     JOIN_WAIT = "join_wait"
     JOIN_WAIT_OVER = "join_wait_over"
+    WORK_STARTED = "work_started"
+    UNIT_REFUSED = "unit_refused"
+    LEDGER_UNFENCED = "ledger_unfenced"
     SHUTDOWN = "shutdown"
     # Lines from libraries (kazoo) have no event name of their own.
     LIBRARY = "library"
@@ -105,6 +108,7 @@ class Reason:
     ELECTED = "elected"  # replaced by a newer leadership of our own
     RENEWED = "renewed"  # (a renewal never ends a leadership: never logged)
     SHUTDOWN = "shutdown"  # close(): the worker stops
+    REFUSED = "refused"  # the ledger refused our unit: we are not the leader we were
 
 
 # Every event name, for checks against other writers (the Java candidates).
@@ -206,7 +210,7 @@ TEXT_VIEWS: dict[str, str] = {
     Event.FOLLOWING: "following {leader}, watching {predecessor}",
     Event.WATCH_FIRED: "predecessor {path} changed; ranking again",
     Event.LEADER_ELECTED: "LEADING the election, token {fencing_token:hex}",
-    Event.PROCESSING: "Processing... token {fencing_token:hex}",
+    Event.PROCESSING: "Processing... {[unit {unit:int}, ]}token {fencing_token:hex}",
     Event.LEADERSHIP_LOST: "leadership lost ({reason:word}), token {fencing_token:hex}",
     Event.LEASE_RENEWAL_LATE: (
         "lease renewal late, no work until it answers; token {fencing_token:hex}"
@@ -226,6 +230,9 @@ TEXT_VIEWS: dict[str, str] = {
     Event.HEALTH_WRITE_FAILED: "cannot write the health file {path}",
     Event.JOIN_WAIT: "letting {candidate} join first (up to {wait_s:num} s)",
     Event.JOIN_WAIT_OVER: "{candidate} {outcome}; joining",
+    Event.WORK_STARTED: "working on the next unit ({work_s:num} s), token {fencing_token:hex}",
+    Event.UNIT_REFUSED: "unit {unit:int} REFUSED ({reason:word}), token {fencing_token:hex}",
+    Event.LEDGER_UNFENCED: "LEDGER_FENCING=off: the ledger accepts stale leaders' units",
     Event.SHUTDOWN: "stopped ({signal:word}), session closed, exit {exit_code:int}",
     Event.LIBRARY: "[{logger}] {message}",
 }

@@ -15,7 +15,7 @@ import re
 import socket
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 __all__ = ["ConfigError", "Settings", "describe", "load"]
@@ -87,6 +87,21 @@ class Settings:
     # waits for service1, so after `docker compose up` service1 leads, every time.
     join_after: str = ""
     join_after_s: float = 30.0
+    # LEDGER_PATH, default "<ELECTION_PATH>-work" (so "/leader-election-work"): where each
+    # unit of the leader's work is recorded, fenced by the ensemble (common/ledger.py);
+    # "off": the work writes nowhere, as in the article. Not under ELECTION_PATH.
+    ledger_path: str = ""
+    # LEDGER_FENCING, default "on". "off" is for teaching only: units are written with
+    # no check, so a stale leader's work is accepted (a WARNING says so every minute).
+    ledger_fencing: bool = True
+    # LEDGER_KEEP_S, default 3600, seconds: the ledger keeps at least this much history
+    # (at most 20,000 units); older units are deleted as the leader goes.
+    ledger_keep_s: float = 3600.0
+    # WORK_S, default 0, seconds: how long one unit of work takes between the lease
+    # check and its write to the ledger (the mid-work pause exercise sets it).
+    work_s: float = 0.0
+    # METRICS_PORT, default 0 (off): serve Prometheus metrics on this TCP port.
+    metrics_port: int = 0
     # ZK_AUTH, default "" (off): "user:password", ZooKeeper digest credentials. Set, the
     # election's nodes carry an ACL giving ALL to that identity and READ to the world:
     # everyone sees who leads, only holders of the credentials join, resign or depose.
@@ -124,8 +139,15 @@ class Settings:
             health_file=reader.text("HEALTH_FILE", cls.health_file, _valid_health_file),
             join_after=reader.text("JOIN_AFTER", cls.join_after, _valid_join_after),
             join_after_s=reader.seconds("JOIN_AFTER_S", cls.join_after_s, 0, 600),
+            ledger_path=reader.text("LEDGER_PATH", "", _valid_ledger_path),
+            ledger_fencing=reader.choice("LEDGER_FENCING", "on", ("on", "off"), fold=str.lower)
+            == "on",
+            ledger_keep_s=reader.seconds("LEDGER_KEEP_S", cls.ledger_keep_s, 60, 86400),
+            work_s=reader.seconds("WORK_S", cls.work_s, 0, 600),
+            metrics_port=reader.port("METRICS_PORT", cls.metrics_port),
             zk_auth=reader.secret("ZK_AUTH", "ZK_AUTH_FILE", _valid_auth),
         )
+        settings = _with_ledger_default(settings, reader.errors)
         if settings.join_after and settings.join_after == settings.service_name:
             reader.errors.append(
                 f"JOIN_AFTER must name another candidate than SERVICE_NAME "
@@ -134,6 +156,20 @@ class Settings:
         if reader.errors:
             raise ConfigError("; ".join(reader.errors))
         return settings
+
+
+def _with_ledger_default(settings: Settings, errors: list[str]) -> Settings:
+    """LEDGER_PATH's default follows ELECTION_PATH; "off" becomes "" (no ledger)."""
+    ledger = settings.ledger_path or f"{settings.election_path}-work"
+    if ledger == "off":
+        ledger = ""
+    election = settings.election_path
+    if ledger and (ledger == election or ledger.startswith(election + "/")):
+        errors.append(
+            f"LEDGER_PATH must not be ELECTION_PATH or under it (got {ledger!r}): the "
+            "election's children are candidates"
+        )
+    return replace(settings, ledger_path=ledger)
 
 
 def load(program: str, default_service_name: str | None = None) -> Settings | None:
@@ -193,6 +229,15 @@ class _Reader:
             return default
         return value
 
+    def port(self, name: str, default: int) -> int:
+        raw = self._raw(name)
+        if raw is None or raw == "":
+            return default
+        if not raw.isascii() or not raw.isdigit() or not 0 <= int(raw) <= 65535:
+            self.errors.append(f"{name} must be 0 (off) or a TCP port 1-65535 (got {raw!r})")
+            return default
+        return int(raw)
+
     def secret(self, name: str, file_name: str, check: Callable[[str], str | None]) -> str:
         """A credential from ``name`` or from the file ``file_name`` names; errors never
         show it (only the user part)."""
@@ -242,6 +287,13 @@ def _valid_join_after(value: str) -> str | None:
     if value and not _SERVICE_NAME.match(value):
         return "must be empty or a SERVICE_NAME: 1 to 63 letters, digits, '.', '_' or '-'"
     return None
+
+
+def _valid_ledger_path(value: str) -> str | None:
+    if value in ("", "off"):
+        return None
+    problem = _valid_path(value)
+    return problem and problem.replace("/leader-election", "/leader-election-work, or off")
 
 
 def _valid_hosts(value: str) -> str | None:

@@ -17,12 +17,15 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import threading
 import time
 
 from .election import LeaderElection
-from .logs import Event, log_event, rfc3339, setup
+from .leadership import Leadership
+from .ledger import Ledger, Outcome
+from .logs import Event, Reason, log_event, setup
 from .observer import ElectionView, ElectionWatch
 from .settings import Settings, describe, load
 from .shutdown import StopSignals, Wakeup
@@ -33,6 +36,8 @@ log = logging.getLogger(__name__)
 
 # The join-order watch's session holds no node: closing it is given a moment.
 _WATCH_CLOSE_S = 0.5
+# LEDGER_FENCING=off is said again this often while leading: it must not go unnoticed.
+_UNFENCED_WARNING_EVERY_S = 60.0
 
 
 def run(service_name: str) -> int:
@@ -98,6 +103,8 @@ class _Worker:
         self._health = _Health(
             settings.health_file, settings.service_name, settings.tick_interval_s
         )
+        self._ledger: Ledger | None = None
+        self._unfenced_said = -_UNFENCED_WARNING_EVERY_S
 
     def run(self) -> int:
         s = self._settings
@@ -118,6 +125,16 @@ class _Worker:
             auth=s.zk_auth,
             notify=self._wakeup.notify,
         )
+        if s.ledger_path:
+            self._ledger = Ledger(
+                lambda: election.zookeeper,
+                s.ledger_path,
+                s.service_name,
+                fenced=s.ledger_fencing,
+                keep_units=keep_units(s.ledger_keep_s, s.tick_interval_s),
+                # A write outlives a lost connection by as long as a session can.
+                answer_within_s=s.zk_session_timeout_s,
+            )
         try:
             self._health.report("connecting")
             if s.join_after and not self._stopping():
@@ -237,18 +254,92 @@ class _Worker:
             self._wakeup.wait(next_tick - time.monotonic())
 
     def _tick(self, election: LeaderElection) -> bool:
+        """One unit of work under a lease; False when there was no lease to work under."""
         lease = election.lease()  # local; the election thread keeps it renewed
         if lease is None:
             return False
         held = lease.leadership
+        ledger = self._ledger
+        if ledger is None:  # LEDGER_PATH=off: the work writes nowhere (the article's)
+            log_event(
+                log,
+                Event.PROCESSING,
+                "Processing...",
+                fencing_token=held.token,
+                session_id=held.session_hex,
+            )
+            return True
+        if not ledger.fenced:
+            self._say_unfenced()
+        work_s = self._settings.work_s
+        if work_s > 0:
+            # The lease was good when the work began; it may not be when the work is
+            # written. The ledger's fences, not this check, decide (common/ledger.py).
+            log_event(
+                log,
+                Event.WORK_STARTED,
+                f"Working on the next unit ({work_s:g} s) under token {held.token}",
+                work_s=work_s,
+                fencing_token=held.token,
+            )
+            self._work(work_s)
+            if self._stopping():
+                return True  # the unit is abandoned, not written
+        outcome = ledger.record(held, self._stopping)
+        if outcome.accepted:
+            unit = outcome.unit
+            assert unit is not None
+            log_event(
+                log,
+                Event.PROCESSING,
+                f"Processing... unit {unit.seq} recorded",
+                unit=unit.seq,
+                fencing_token=held.token,
+                session_id=held.session_hex,
+            )
+        elif not outcome.stopped:
+            self._refused(election, held, outcome)
+        return True
+
+    def _work(self, seconds: float) -> None:
+        """The unit's work: time passing. Only a stop signal cuts it short; a change of
+        leadership does not (that is what the ledger's fences are for)."""
+        deadline = time.monotonic() + seconds
+        while not self._stopping() and (left := deadline - time.monotonic()) > 0:
+            self._wakeup.wait(left)
+
+    def _refused(self, election: LeaderElection, held: Leadership, outcome: Outcome) -> None:
         log_event(
             log,
-            Event.PROCESSING,
-            f"Processing... {rfc3339(time.time(), digits=0)}",
-            fencing_token=held.token,
-            session_id=held.session_hex,
+            Event.UNIT_REFUSED,
+            f"Unit refused by ZooKeeper: {outcome.detail}; stepping down",
+            level=logging.WARNING,
+            unit=outcome.seq,
+            reason=outcome.refused,
+            fencing_token=outcome.token,
+            newest_unit=outcome.newest.seq if outcome.newest else None,
+            newest_token=outcome.newest.token if outcome.newest else None,
         )
-        return True
+        election.step_down(held, Reason.REFUSED)
+
+    def _say_unfenced(self) -> None:
+        now = time.monotonic()
+        if now - self._unfenced_said < _UNFENCED_WARNING_EVERY_S:
+            return
+        self._unfenced_said = now
+        log_event(
+            log,
+            Event.LEDGER_UNFENCED,
+            "LEDGER_FENCING=off: units are written without checks, so a stale leader's "
+            "work is accepted; for teaching only",
+            level=logging.WARNING,
+        )
+
+
+def keep_units(keep_s: float, tick_interval_s: float) -> int:
+    """Units the ledger keeps to cover ``keep_s``: at most one per tick per leadership,
+    so twice the ticks in ``keep_s`` covers a change of leader every tick interval."""
+    return math.ceil(2 * keep_s / tick_interval_s)
 
 
 def _health_of(election: LeaderElection) -> tuple[str, str]:

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from common.logreader import parse_json_line
+from common.logreader import Record, parse_json_line, record_of
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -80,6 +80,9 @@ class WorkerProcess:
         self._read_offset = 0
         self._partial = b""
         self.started_at: float | None = None  # epoch seconds, just before Popen
+        # Where its ledger can be read (the whole ensemble, whatever ZK_HOSTS points
+        # through): set by whoever starts it next to an ensemble.
+        self.ledger_hosts: str | None = None
 
     def __repr__(self) -> str:
         return f"WorkerProcess({self.name!r}, module={self.module!r}, pid={self.pid})"
@@ -176,6 +179,10 @@ class WorkerProcess:
             return self.stderr_path.read_text(errors="replace")
         except FileNotFoundError:
             return ""
+
+    def records(self) -> list[Record]:
+        """``events()`` as common.logreader Records, under this worker's name."""
+        return [r for e in self.events() if (r := record_of(e, service=self.name)) is not None]
 
     def events(self) -> list[dict[str, Any]]:
         """Every JSON object logged so far, in order; other lines are skipped.

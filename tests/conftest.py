@@ -189,6 +189,7 @@ def spawn_worker(
             **{key: str(value) for key, value in env.items()},
         }
         worker = WorkerProcess(module, settings, tmp_path / f"{name}.log", name=name)
+        worker.ledger_hosts = request.getfixturevalue("ensemble").connect_string()
         workers.append(worker)
         if start:
             worker.start()

@@ -123,8 +123,29 @@ SAMPLES = {
         {"fencing_token": 0x200000014, "node": _NODE, "session_id": _SESSION},
     ),
     "processing": (
-        "Processing... 2026-11-26T04:04:13Z",
-        {"fencing_token": 0x200000014, "session_id": _SESSION},
+        "Processing... unit 42 recorded",
+        {"unit": 42, "fencing_token": 0x200000014, "session_id": _SESSION},
+    ),
+    "work_started": (
+        "Working on the next unit (4 s) under token 8589934612",
+        {"work_s": 4.0, "fencing_token": 0x200000014},
+    ),
+    "unit_refused": (
+        f"Unit refused by ZooKeeper: its election node {_NODE} is gone (its session expired "
+        "or it was deleted); the ledger's newest is unit 57, token 8589934700, by service2; "
+        "stepping down",
+        {
+            "unit": 43,
+            "reason": "node_gone",
+            "fencing_token": 0x200000014,
+            "newest_unit": 57,
+            "newest_token": 0x20000006C,
+        },
+    ),
+    "ledger_unfenced": (
+        "LEDGER_FENCING=off: units are written without checks, so a stale leader's work "
+        "is accepted; for teaching only",
+        {},
     ),
     "leadership_lost": (
         "Leadership lost (session_lost)",

@@ -1,0 +1,198 @@
+"""The store as judge: is the ledger's history one leader's work at a time?
+
+The log-based judge (testbed/checker.py) takes the workers' word for what they did.
+This one reads what ZooKeeper accepted (common/ledger.py) and holds the logs to it.
+
+Usage::
+
+    history = read_history(client, "/leader-election-work")
+    found = judge(history.units, logged_units(records), tick_interval_s=1.0)
+    assert found == [], "\\n".join(found)
+
+What counts as a violation (each a human-readable line):
+
+1. **gap**: a unit number missing between the oldest and the newest kept: an accepted
+   unit was lost (numbers are given without gaps; pruning only takes the oldest).
+2. **token down**: in the ledger's order, a unit carries a lower fencing token than
+   one before it: a stale leader's work was accepted after a newer leader's.
+3. **returned**: a leadership (token, session) has a unit after a unit of another
+   leadership that came after its own: two leaders' work interleaved.
+4. **too fast**: within one leadership, more units than its time allows: for any two
+   of its units i < j, ``j - i <= (t_j - t_i) / tick_interval_s + slack``. The worker
+   schedules one unit per tick interval and never bursts to catch up; ``slack`` (2 by
+   default) is one for the count's fence post and one for the write's latency, which
+   moves a unit's recorded time by up to an interval on a loaded machine.
+5. **no unit**: a ``processing`` line names a unit the ledger does not hold with that
+   worker and token (the worker said it did work that was not recorded), or two lines
+   name one unit.
+6. **no line**: a unit the ledger holds has no ``processing`` line from its worker.
+   A worker that was killed (``crashed``) may leave the last unit of a leadership
+   without its line: it was recorded, then the process died before it could log.
+
+Only units and lines in the span both sides cover are compared: units pruned from the
+ledger, and lines of workers the caller did not read, are out of it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+from common.ledger import Unit
+from common.logreader import Record
+from common.logs import Event
+
+__all__ = ["Logged", "judge", "logged_units", "summary"]
+
+DEFAULT_SLACK = 2
+
+
+@dataclass(frozen=True)
+class Logged:
+    """One ``processing`` line that names its unit."""
+
+    worker: str
+    seq: int
+    token: int | None
+
+
+def logged_units(records: Iterable[Record]) -> list[Logged]:
+    """The ``processing`` lines that name a unit (a worker with a ledger logs ``unit``)."""
+    found = []
+    for record in records:
+        if record.event != Event.PROCESSING:
+            continue
+        seq = record.fields.get("unit")
+        if isinstance(seq, int):
+            found.append(Logged(record.service, seq, record.token))
+    return found
+
+
+def judge(
+    units: Iterable[Unit],
+    logged: Iterable[Logged] | None = None,
+    *,
+    tick_interval_s: float,
+    slack: float = DEFAULT_SLACK,
+    workers: Collection[str] | None = None,
+    crashed: Collection[str] = (),
+) -> list[str]:
+    """Every violation in the ledger's ``units`` (any order) and against ``logged``.
+
+    ``logged=None`` checks the ledger alone. ``workers``: whose lines were read (default:
+    every worker with a line); units of others need no line.
+    """
+    ordered = sorted(units, key=lambda u: u.seq)
+    found = _gaps(ordered) + _order(ordered) + _rates(ordered, tick_interval_s, slack)
+    if logged is not None:
+        lines = list(logged)
+        readers = set(workers) if workers is not None else {line.worker for line in lines}
+        found += _against_logs(ordered, lines, readers, set(crashed))
+    return found
+
+
+def _gaps(units: list[Unit]) -> list[str]:
+    found = []
+    for before, after in zip(units, units[1:], strict=False):
+        if after.seq != before.seq + 1:
+            found.append(f"gap: units {before.seq + 1}..{after.seq - 1} are missing")
+    return found
+
+
+def _order(units: list[Unit]) -> list[str]:
+    found = []
+    highest: Unit | None = None
+    ended: set[tuple[int, str]] = set()
+    current: tuple[int, str] | None = None
+    for unit in units:
+        key = (unit.token, unit.session)
+        if highest is not None and unit.token < highest.token:
+            found.append(
+                f"token down: unit {unit.seq} by {unit.worker} has token {unit.token} after "
+                f"unit {highest.seq} by {highest.worker} with token {highest.token}"
+            )
+        if key != current:
+            if key in ended:
+                found.append(
+                    f"returned: unit {unit.seq} by {unit.worker} (token {unit.token}) after "
+                    "another leadership's units that followed its own"
+                )
+            if current is not None:
+                ended.add(current)
+            current = key
+        if highest is None or unit.token > highest.token:
+            highest = unit
+    return found
+
+
+def _rates(units: list[Unit], interval: float, slack: float) -> list[str]:
+    found = []
+    for key, own in _by_leadership(units).items():
+        lowest = own[0].time / interval  # min over i of (t_i / interval - i)
+        for index, unit in enumerate(own):
+            lowest = min(lowest, unit.time / interval - index)
+            excess = index - (unit.time / interval - lowest)
+            if excess > slack + 1e-9:
+                found.append(
+                    f"too fast: token {key[0]} ({unit.worker}) recorded {excess:.1f} units "
+                    f"more than one per {interval:g} s allows, by unit {unit.seq}"
+                )
+                break
+    return found
+
+
+def _by_leadership(units: list[Unit]) -> dict[tuple[int, str], list[Unit]]:
+    groups: dict[tuple[int, str], list[Unit]] = {}
+    for unit in units:
+        groups.setdefault((unit.token, unit.session), []).append(unit)
+    return groups
+
+
+def _against_logs(
+    units: list[Unit], lines: list[Logged], readers: set[str], crashed: set[str]
+) -> list[str]:
+    found = []
+    if not units:
+        return [f"no unit: {len(lines)} processing lines, an empty ledger"] if lines else []
+    oldest = units[0].seq
+    by_seq = {unit.seq: unit for unit in units}
+    counts = Counter(line.seq for line in lines)
+    for line in lines:
+        if line.seq < oldest:
+            continue  # pruned from the ledger (or before this reading)
+        unit = by_seq.get(line.seq)
+        if unit is None or unit.worker != line.worker or unit.token != line.token:
+            held = f"{unit.worker}'s with token {unit.token}" if unit else "no unit"
+            found.append(
+                f"no unit: {line.worker} logged unit {line.seq} with token {line.token}; "
+                f"the ledger holds {held}"
+            )
+        elif counts[line.seq] > 1:
+            found.append(f"no unit: unit {line.seq} was logged {counts[line.seq]} times")
+            counts[line.seq] = 1  # said once
+    said = {(line.worker, line.seq) for line in lines}
+    last_of = {key: own[-1].seq for key, own in _by_leadership(units).items()}
+    newest_logged = max((line.seq for line in lines), default=0)
+    for unit in units:
+        if unit.worker not in readers or (unit.worker, unit.seq) in said:
+            continue
+        if unit.seq > newest_logged and unit is units[-1]:
+            continue  # written as the logs were read: its line may not be out yet
+        if unit.worker in crashed and last_of[(unit.token, unit.session)] == unit.seq:
+            continue  # recorded, then killed before the line
+        found.append(f"no line: unit {unit.seq} by {unit.worker} (token {unit.token})")
+    return found
+
+
+def summary(units: Iterable[Unit], refusals: int = 0) -> str:
+    """One line per leadership in the ledger: who, which token, how many units, when."""
+    ordered = sorted(units, key=lambda u: u.seq)
+    out = [f"{len(ordered)} units, {refusals} refused"]
+    for (token, session), own in _by_leadership(ordered).items():
+        fenced = "" if all(u.fenced for u in own) else " UNFENCED"
+        out.append(
+            f"  {own[0].worker:<12} token {token} session {session}: units "
+            f"{own[0].seq}..{own[-1].seq} ({len(own)}){fenced}"
+        )
+    return "\n".join(out)
