@@ -129,10 +129,11 @@ def _order(units: list[Unit]) -> list[str]:
 def _rates(units: list[Unit], interval: float, slack: float) -> list[str]:
     found = []
     for key, own in _by_leadership(units).items():
-        lowest = own[0].time / interval  # min over i of (t_i / interval - i)
+        best = float("-inf")  # max over i < j of (t_i / interval - i)
         for index, unit in enumerate(own):
-            lowest = min(lowest, unit.time / interval - index)
-            excess = index - (unit.time / interval - lowest)
+            # (j - i) - (t_j - t_i) / interval, at its largest over the units before j
+            excess = (index - unit.time / interval) + best
+            best = max(best, unit.time / interval - index)
             if excess > slack + 1e-9:
                 found.append(
                     f"too fast: token {key[0]} ({unit.worker}) recorded {excess:.1f} units "

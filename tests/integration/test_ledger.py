@@ -1,0 +1,268 @@
+"""The ledger (common/ledger.py) against a real ensemble: every unit recorded once, a
+stale leader refused by ZooKeeper itself, and accepted (and caught by the judge) only
+when the teaching switch turns the fences off.
+
+The property codes (E1-E12) are defined in docs/properties.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from kazoo.client import KazooClient
+from kazoo.exceptions import NoAuthError, NoNodeError
+
+from common.leadership import Leadership
+from common.ledger import REFUSED_DIR, Ledger, Why, read_history, unit_name
+from common.logs import Event
+from testbed.ledger import judge, logged_units
+from testbed.processes import event_named, wait_until
+from tests.integration.helpers import (
+    SESSION_TIMEOUT_S,
+    assert_no_traceback,
+    assert_one_leader_history,
+    events_named,
+    leader_and_followers,
+    ledger_of,
+    ledger_verdict,
+    read_ledger,
+)
+
+pytestmark = pytest.mark.integration
+
+AUTH = "election:integration-secret-1"
+WORK_S = 2.0  # a unit's work: long enough to be frozen in the middle of it
+
+
+@pytest.fixture
+def zk(ensemble) -> Iterator[KazooClient]:
+    client = KazooClient(hosts=ensemble.connect_string(), timeout=10)
+    client.start(timeout=15)
+    yield client
+    client.stop()
+    client.close()
+
+
+def test_every_unit_recorded_once_under_the_elections_acl(ensemble, spawn_worker, zk) -> None:
+    workers = spawn_worker("service1", ZK_AUTH=AUTH), spawn_worker("service2", ZK_AUTH=AUTH)
+    leader, _ = leader_and_followers(workers, timeout=30, min_ticks=5)
+    assert_one_leader_history(workers)  # both judges, every line held to its unit
+    verdict = ledger_verdict(workers)
+    assert verdict is not None
+    logged = logged_units(r for w in workers for r in w.records())
+    assert len(logged) >= 5 and {u.seq for u in logged} <= {u.seq for u in verdict.units}
+    assert {u.worker for u in verdict.units} == {leader.name}
+    assert all(u.fenced for u in verdict.units)
+
+    path = ledger_of(leader)
+    acls, _ = zk.get_acls(path)
+    # (ZooKeeper shows a digest without its hash to a client not holding it.)
+    shown = {(a.id.scheme, a.id.id.partition(":")[0], a.perms) for a in acls}
+    assert shown == {("digest", "election", 31), ("world", "anyone", 1)}, acls
+    # Anyone reads; only the election's identity writes.
+    assert read_history(zk, path).units
+    with pytest.raises(NoAuthError):
+        zk.create(f"{path}/{unit_name(10**9)}", b"{}")
+    with pytest.raises(NoAuthError):
+        zk.set(path, b"{}")
+    assert_no_traceback(*workers)
+
+
+def _freeze_mid_work(spawn_worker, **env):
+    """Both workers with slow units; the leader frozen (SIGSTOP) right after it began
+    one, until the other has recorded two units of its own; then thawed. Returns
+    (stale, successor) once the stale one's write has had its answer."""
+    workers = [spawn_worker(name, WORK_S=WORK_S, **env) for name in ("service1", "service2")]
+    stale, (successor,) = leader_and_followers(workers, timeout=30, min_ticks=1)
+    seen = len(events_named(stale, Event.WORK_STARTED))
+    wait_until(
+        lambda: len(events_named(stale, Event.WORK_STARTED)) > seen,
+        timeout=WORK_S + 10,
+        message=f"{stale.name} beginning a unit",
+    )
+    stale.pause()  # in the middle of the unit: its lease was good when it began
+    try:
+        wait_until(
+            lambda: len(events_named(successor, Event.PROCESSING)) >= 2,
+            timeout=3 * SESSION_TIMEOUT_S + 4 * WORK_S + 10,
+            message=f"{successor.name} recording units while {stale.name} is frozen",
+        )
+    finally:
+        stale.resume()
+    return workers, stale, successor
+
+
+def test_a_leader_thawed_mid_work_is_refused_by_zookeeper(ensemble, spawn_worker, zk) -> None:
+    workers, stale, successor = _freeze_mid_work(spawn_worker)
+    refused = stale.wait_for_event(
+        event_named(Event.UNIT_REFUSED),
+        timeout=SESSION_TIMEOUT_S + 10,
+        message=f"{stale.name}'s stale unit refused",
+    )
+    assert refused["reason"] == Why.NODE_GONE, refused
+    (elected,) = events_named(successor, Event.LEADER_ELECTED)
+    assert refused["newest_token"] == elected["fencing_token"] > refused["fencing_token"]
+    # No line claims the refused unit; both judges find one leader at a time.
+    assert_one_leader_history(workers)
+    history = read_ledger(ensemble.connect_string(), ledger_of(stale))
+    stored = [r for r in history.refusals if r.worker == stale.name]
+    assert [r.reason for r in stored] == [Why.NODE_GONE]
+    assert stored[0].token == refused["fencing_token"]
+    # It stepped down and joined again: the successor keeps leading.
+    stale.wait_for_event(event_named(Event.JOINED), timeout=10)
+    assert_one_leader_history(workers)
+    assert_no_traceback(*workers)
+
+
+def test_with_fencing_off_the_stale_unit_is_accepted_and_the_judge_says_so(
+    ensemble, spawn_worker
+) -> None:
+    workers, stale, successor = _freeze_mid_work(spawn_worker, LEDGER_FENCING="off")
+    (elected,) = events_named(successor, Event.LEADER_ELECTED)
+    old_token = events_named(stale, Event.LEADER_ELECTED)[0]["fencing_token"]
+
+    def stale_unit():
+        lines = events_named(stale, Event.PROCESSING)
+        return next(
+            (
+                e
+                for e in lines
+                if e.get("unit", 0) > 0
+                and e["unit"] > 1
+                and e["fencing_token"] == old_token
+                and _after_successor(e, successor)
+            ),
+            None,
+        )
+
+    accepted = wait_until(stale_unit, SESSION_TIMEOUT_S + 10, message="the stale unit accepted")
+    assert events_named(stale, Event.LEDGER_UNFENCED), "no warning that fencing is off"
+    verdict = ledger_verdict(workers)
+    assert verdict is not None
+    assert any(
+        f.startswith(f"token down: unit {accepted['unit']} by {stale.name}")
+        for f in verdict.violations
+    ), verdict.text
+    assert elected["fencing_token"] > old_token
+
+
+def _after_successor(event: dict, successor) -> bool:
+    firsts = events_named(successor, Event.PROCESSING)
+    return bool(firsts) and event["unit"] > firsts[0]["unit"]
+
+
+def test_ledger_off_writes_nowhere(ensemble, spawn_worker, zk) -> None:
+    worker = spawn_worker("service1", LEDGER_PATH="off")
+    worker.wait_for_event(event_named(Event.PROCESSING), timeout=30)
+    worker.wait_for_event(lambda e: len(events_named(worker, Event.PROCESSING)) >= 3, 10)
+    assert all("unit" not in e for e in events_named(worker, Event.PROCESSING))
+    assert zk.exists(worker.env["ELECTION_PATH"] + "-work") is None
+
+
+# ------------------------------------------------------ the Ledger itself, by hand
+
+
+@pytest.fixture
+def ledger_parts(zk, election_path) -> Iterator[tuple[KazooClient, str, list[Leadership]]]:
+    """A client, a ledger path, and a factory of leaderships on real ephemeral nodes."""
+    zk.ensure_path(election_path)
+    yield zk, election_path + "-work", []
+
+
+def _leadership(client: KazooClient, root: str) -> Leadership:
+    path, stat = client.create(f"{root}/n_", b"x", ephemeral=True, sequence=True, include_data=True)
+    return Leadership(stat.czxid, path, client.client_id[0])
+
+
+def _never() -> bool:
+    return False
+
+
+def test_the_three_fences_each_refuse(ledger_parts) -> None:
+    client, path, _ = ledger_parts
+    root = path.removesuffix("-work")
+    older, newer = _leadership(client, root), _leadership(client, root)
+    ledger = Ledger(lambda: client, path, "service1")
+    assert ledger.record(newer, _never).unit.seq == 1
+    # An older token than the ledger's, read at its first write: refused, nothing sent.
+    other = Ledger(lambda: client, path, "service2")
+    outcome = other.record(older, _never)
+    assert (outcome.refused, outcome.newest.seq) == (Why.OLDER_TOKEN, 1)
+    # Someone wrote since the leader last looked: its cached head version is stale.
+    client.set(path, client.get(path)[0])
+    assert ledger.record(newer, _never).refused == Why.SOMEONE_ELSE_WROTE
+    assert ledger.record(newer, _never).unit.seq == 2  # a new look, then accepted
+    # Deposed (its node's data set), then gone: the check on the node refuses.
+    client.set(newer.node, b"resign")
+    assert ledger.record(newer, _never).refused == Why.DEPOSED
+    client.delete(newer.node)
+    outcome = ledger.record(newer, _never)
+    assert outcome.refused == Why.NODE_GONE and "is gone" in outcome.detail
+    history = read_history(client, path)
+    assert [u.seq for u in history.units] == [1, 2]
+    assert [r.reason for r in history.refusals] == [
+        Why.OLDER_TOKEN,
+        Why.SOMEONE_ELSE_WROTE,
+        Why.DEPOSED,
+        Why.NODE_GONE,
+    ]
+    assert judge(history.units, tick_interval_s=0.001) == []
+
+
+def test_history_is_pruned_to_its_bound_without_gaps(ledger_parts) -> None:
+    client, path, _ = ledger_parts
+    lead = _leadership(client, path.removesuffix("-work"))
+    ledger = Ledger(lambda: client, path, "service1", keep_units=64)
+    for _ in range(300):
+        assert ledger.record(lead, _never).accepted
+
+    def pruned():
+        names = [n for n in client.get_children(path) if n.startswith("u_")]
+        return names if len(names) <= 64 + 64 else None
+
+    names = wait_until(pruned, timeout=10, message="the old units deleted")
+    seqs = sorted(int(n[2:]) for n in names)
+    assert seqs[-1] == 300 and seqs[0] <= 300 - 64 + 1, seqs[:3]
+    assert seqs == list(range(seqs[0], 301)), "a gap among the kept units"
+    assert client.exists(f"{path}/{REFUSED_DIR}") is not None
+
+
+def test_an_unanswered_write_that_landed_is_counted_once(ledger_parts, monkeypatch) -> None:
+    """The reply of a committed unit lost (as a dropped connection would): the retry's
+    version check fails, the unit is read back, and counted once."""
+    client, path, _ = ledger_parts
+    lead = _leadership(client, path.removesuffix("-work"))
+    ledger = Ledger(lambda: client, path, "service1")
+    assert ledger.record(lead, _never).accepted
+    real = client.transaction
+    lost: list[bool] = []
+
+    def losing_transaction():
+        txn = real()
+        commit = txn.commit_async
+
+        def commit_then_lose():
+            result = commit()
+            result.get(timeout=5)  # it landed
+            if not lost:
+                lost.append(True)
+                from kazoo.exceptions import ConnectionLoss
+
+                raise ConnectionLoss()
+            return result
+
+        txn.commit_async = commit_then_lose
+        return txn
+
+    monkeypatch.setattr(client, "transaction", losing_transaction)
+    outcome = ledger.record(lead, _never)
+    assert outcome.accepted and outcome.unit.seq == 2 and lost
+    monkeypatch.undo()
+    assert ledger.record(lead, _never).unit.seq == 3
+    assert [u.seq for u in read_history(client, path).units] == [1, 2, 3]
+
+
+def test_reading_a_ledger_that_does_not_exist_says_so(zk) -> None:
+    with pytest.raises(NoNodeError):
+        read_history(zk, "/no-such-ledger-work")

@@ -1,0 +1,146 @@
+"""The ledger judge (testbed/ledger.py) and the ledger's records (common/ledger.py),
+on crafted histories: each violation found where it is, and nowhere else."""
+
+from __future__ import annotations
+
+import pytest
+
+from common.ledger import Head, Refusal, Unit, unit_name
+from common.logreader import Record
+from common.logs import Event
+from testbed.ledger import Logged, judge, logged_units, summary
+
+A, B = "0x1a", "0x2b"  # two sessions
+
+
+def run(worker: str, token: int, session: str, first: int, count: int, start: float):
+    """``count`` units of one leadership, one per second from ``start``."""
+    return [Unit(first + i, token, worker, session, start + i) for i in range(count)]
+
+
+def lines(units, skip=()):
+    return [Logged(u.worker, u.seq, u.token) for u in units if u.seq not in skip]
+
+
+def test_a_clean_handoff_has_no_violation():
+    units = run("service1", 10, A, 1, 5, 100.0) + run("service2", 20, B, 6, 5, 110.0)
+    assert judge(units, lines(units), tick_interval_s=1.0) == []
+
+
+def test_a_stale_unit_after_a_newer_leaders_is_token_down():
+    units = run("service2", 20, B, 1, 3, 100.0) + [Unit(4, 10, "service1", A, 103.5, False)]
+    found = judge(units, tick_interval_s=1.0)
+    assert any(f.startswith("token down: unit 4 by service1") for f in found), found
+
+
+def test_interleaved_leaderships_are_returned():
+    # Same tokens order can't show it; a session that comes back under its token can.
+    units = [
+        Unit(1, 10, "service1", A, 100.0),
+        Unit(2, 10, "service2", B, 101.0),
+        Unit(3, 10, "service1", A, 102.0),
+    ]
+    found = judge(units, tick_interval_s=1.0)
+    assert any(f.startswith("returned: unit 3 by service1") for f in found), found
+
+
+def test_a_missing_number_is_a_gap():
+    units = run("service1", 10, A, 1, 3, 100.0) + run("service1", 10, A, 5, 2, 104.0)
+    assert judge(units, tick_interval_s=1.0) == ["gap: units 4..4 are missing"]
+
+
+def test_a_burst_is_too_fast_and_a_steady_pace_with_jitter_is_not():
+    steady = [
+        Unit(i + 1, 10, "service1", A, 100.0 + i + (0.9 if i % 2 else 0.0)) for i in range(20)
+    ]
+    assert judge(steady, tick_interval_s=1.0) == []
+    burst = run("service1", 10, A, 1, 5, 100.0) + [
+        Unit(6 + i, 10, "service1", A, 104.0 + 0.01 * (i + 1)) for i in range(4)
+    ]
+    found = judge(burst, tick_interval_s=1.0)
+    assert len(found) == 1 and found[0].startswith("too fast: token 10"), found
+
+
+def test_a_line_without_its_unit_and_a_unit_without_its_line():
+    units = run("service1", 10, A, 1, 5, 100.0)
+    logged = lines(units, skip={3}) + [Logged("service1", 9, 10)]
+    found = judge(units, logged, tick_interval_s=1.0)
+    assert "no line: unit 3 by service1 (token 10)" in found
+    assert any(f.startswith("no unit: service1 logged unit 9") for f in found), found
+
+
+def test_a_line_with_another_token_than_its_unit_is_no_unit():
+    units = run("service1", 10, A, 1, 3, 100.0)
+    logged = lines(units)[:2] + [Logged("service2", 3, 20)]
+    found = judge(units, logged, tick_interval_s=1.0)
+    assert any("logged unit 3 with token 20" in f for f in found), found
+
+
+def test_a_crashed_workers_last_unit_may_lack_its_line_but_not_an_earlier_one():
+    units = run("service1", 10, A, 1, 4, 100.0) + run("service2", 20, B, 5, 4, 110.0)
+    last_missing = lines(units, skip={4})
+    assert judge(units, last_missing, tick_interval_s=1.0, crashed={"service1"}) == []
+    assert judge(units, last_missing, tick_interval_s=1.0) == [
+        "no line: unit 4 by service1 (token 10)"
+    ]
+    earlier_missing = lines(units, skip={2})
+    assert judge(units, earlier_missing, tick_interval_s=1.0, crashed={"service1"}) == [
+        "no line: unit 2 by service1 (token 10)"
+    ]
+
+
+def test_units_of_workers_whose_lines_were_not_read_need_none():
+    units = run("service1", 10, A, 1, 3, 100.0) + run("other", 20, B, 4, 3, 104.0)
+    assert judge(units, lines(units[:3]), tick_interval_s=1.0, workers={"service1"}) == []
+
+
+def test_pruned_units_are_out_of_the_comparison():
+    units = run("service1", 10, A, 50, 3, 100.0)  # 1..49 pruned
+    logged = [Logged("service1", 10, 10)] + lines(units)
+    assert judge(units, logged, tick_interval_s=1.0) == []
+
+
+def test_lines_with_an_empty_ledger_are_no_unit():
+    assert judge([], [Logged("service1", 1, 10)], tick_interval_s=1.0) == [
+        "no unit: 1 processing lines, an empty ledger"
+    ]
+
+
+def test_logged_units_reads_processing_records_that_name_a_unit():
+    records = [
+        Record(1.0, "service1", Event.PROCESSING, {"unit": 7, "fencing_token": 10}),
+        Record(2.0, "service1", Event.PROCESSING, {"fencing_token": 10}),  # ledger off
+        Record(3.0, "service1", Event.UNIT_REFUSED, {"unit": 8, "fencing_token": 10}),
+    ]
+    assert logged_units(records) == [Logged("service1", 7, 10)]
+
+
+def test_summary_names_each_leadership_and_unfenced_units():
+    units = run("service1", 10, A, 1, 2, 100.0) + [Unit(3, 5, "service2", B, 103.0, False)]
+    text = summary(units, refusals=1)
+    assert text.splitlines()[0] == "3 units, 1 refused"
+    assert "service2     token 5 session 0x2b: units 3..3 (1) UNFENCED" in text
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"junk",
+        b"[]",
+        b'{"seq": 1}',
+        b'{"seq":"x","token":1,"worker":"a","session":"b","time":1}',
+    ],
+)
+def test_records_that_are_not_units_decode_to_none(data):
+    assert Unit.decode(data) is None
+    assert Refusal.decode(data) is None
+
+
+def test_records_round_trip_and_the_head_of_an_empty_ledger_is_zero():
+    unit = Unit(42, 0x200000014, "service1", A, 1.5, fenced=False)
+    assert Unit.decode(unit.encode()) == unit
+    refusal = Refusal(43, 10, "service1", A, 2.0, "node_gone")
+    assert Refusal.decode(refusal.encode()) == refusal
+    assert (Head(None, 0).seq, Head(None, 0).token) == (0, 0)
+    assert unit_name(42) == "u_0000000042"
