@@ -24,6 +24,12 @@ What it checks, from the workers' ticks and the incidents the runner recorded:
   incident's deadline it overlaps by its length. It excuses no E1 or exit violation,
   and the report counts stalls apart.
 * **Exits**: the runner's list of exits nobody asked for and slow SIGTERM exits.
+* **The ledger** (``testbed.ledger.judge``): what ZooKeeper accepted, beside the
+  workers' word: tokens never down in the ledger's order, no interleaved leaderships,
+  no more than one unit per tick interval per leadership, every ``processing`` line
+  held to its unit and every unit to its line (a killed worker's last unit of a
+  leadership may lack its line). When the log judge and the ledger judge disagree (one
+  finds an E1 violation, the other none), that is a finding of its own.
 
 Takeover times (fault on the leader -> the first tick under a new fencing token for
 SIGTERM, SIGKILL and depose, the first tick by anyone for freeze and cut) are reported
@@ -39,8 +45,11 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from common.ledger import Unit
 from soak.plan import ENSEMBLE_KINDS, HOSTILE_KINDS, WORKER_KINDS, Fault, SoakConfig
 from testbed.checker import Tick, format_time, violations
+from testbed.ledger import Logged
+from testbed.ledger import judge as judge_ledger
 
 
 @dataclass(frozen=True)
@@ -311,6 +320,24 @@ def takeovers(
     return result
 
 
+@dataclass(frozen=True)
+class LedgerEvidence:
+    """What the ledger held at the end, and what the workers said of it."""
+
+    units: list[Unit]
+    logged: list[Logged]
+    refusals: dict[str, int]  # reason -> count, as kept under refused/
+    crashed: list[str]  # workers killed at least once: a last unit may lack its line
+
+
+@dataclass(frozen=True)
+class LedgerVerdict:
+    units: int
+    refusals: dict[str, int]
+    violations: list[str]
+    agree: bool  # the log judge and the ledger judge find the same (none, or some)
+
+
 @dataclass
 class SoakReport:
     config: SoakConfig
@@ -323,11 +350,17 @@ class SoakReport:
     ticks: int
     excerpts: list[str]
     process_faults: list[str] = field(default_factory=list)
+    ledger: LedgerVerdict | None = None
 
     @property
     def violations(self) -> list[str]:
         late = [g.describe() for g in self.gaps if g.excess > 0]
-        return [f"E1: {v}" for v in self.e1] + late + [f"exit: {v}" for v in self.process_faults]
+        found = [f"E1: {v}" for v in self.e1] + late + [f"exit: {v}" for v in self.process_faults]
+        if self.ledger is not None:
+            found += [f"E1 (ledger): {v}" for v in self.ledger.violations]
+            if not self.ledger.agree:
+                found.append("judges disagree: the log judge and the ledger judge differ on E1")
+        return found
 
     def tightest(self, count: int = 10) -> list[Gap]:
         """The explained stretches that came closest to their bound (or past it)."""
@@ -368,6 +401,7 @@ class SoakReport:
                 )
                 or "none"
             ),
+            self._ledger_line(),
             f"violations: {len(self.violations)}",
         ]
         lines += ["  " + v for v in self.violations]
@@ -381,6 +415,17 @@ class SoakReport:
         lines += [f"  +{g.excused_s:.1f} s: " + g.describe() for g in excused]
         lines += self.excerpts
         return "\n".join(lines)
+
+    def _ledger_line(self) -> str:
+        ledger = self.ledger
+        if ledger is None:
+            return "ledger: not read (no E1 judgement from the store)"
+        refused = ", ".join(f"{k} {v}" for k, v in sorted(ledger.refusals.items())) or "none"
+        return (
+            f"ledger: {ledger.units} units, refused: {refused}; violations "
+            f"{len(ledger.violations)}; log judge and ledger judge "
+            + ("agree" if ledger.agree else "DISAGREE")
+        )
 
     def summary(self) -> dict[str, Any]:
         """What a page quotes of this soak (``python -m bench report``): counts, takeover
@@ -425,6 +470,7 @@ class SoakReport:
                 gap(g) | {"excused_s": g.excused_s} for g in self.largest_excuses()
             ],
             "excused": sum(1 for g in self.gaps if g.excuses),
+            "ledger": asdict(self.ledger) if self.ledger is not None else None,
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -443,6 +489,7 @@ class SoakReport:
             "largest_excuses": [asdict(g) for g in self.largest_excuses()],
             "takeover_s": self.takeover_s,
             "ticks": self.ticks,
+            "ledger": asdict(self.ledger) if self.ledger is not None else None,
         }
 
 
@@ -452,9 +499,24 @@ def judge(
     timeline: Timeline,
     ticks: list[Tick],
     process_faults: list[str],
+    ledger: LedgerEvidence | None = None,
 ) -> SoakReport:
-    """The verdict on one history (pure): E1, leaderless bounds, exits, takeovers."""
+    """The verdict on one history (pure): E1 by the logs and by the ledger, leaderless
+    bounds, exits, takeovers."""
     ticks = sorted(ticks, key=lambda t: t.time)
+    e1 = violations(ticks)
+    verdict = None
+    if ledger is not None:
+        found = judge_ledger(
+            ledger.units,
+            ledger.logged,
+            tick_interval_s=config.tick_interval_s,
+            crashed=ledger.crashed,
+        )
+        store_e1 = [f for f in found if not f.startswith(("no line", "no unit"))]
+        verdict = LedgerVerdict(
+            len(ledger.units), dict(ledger.refusals), found, bool(e1) == bool(store_e1)
+        )
     bounds = Bounds.of(config)
     gaps = leaderless_gaps(
         ticks, timeline.incidents, bounds, config.tick_interval_s, timeline.started, timeline.ended
@@ -464,10 +526,11 @@ def judge(
         bounds,
         faults,
         timeline,
-        violations(ticks),
+        e1,
         gaps,
         takeovers(ticks, timeline.incidents, bounds, config.tick_interval_s),
         len(ticks),
         [],
         list(process_faults),
+        verdict,
     )

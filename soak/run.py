@@ -34,8 +34,10 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NoAuthError, NodeExistsError, NoNodeError
 from kazoo.handlers.threading import KazooTimeoutError
 
+from common.logreader import Record
 from common.observer import Unavailable, depose, read_candidates
 from common.zkclient import new_client, stop_within
+from soak.evidence import load_evidence, read_evidence
 from soak.judge import Bounds, Incident, SoakReport, Timeline, judge
 from soak.plan import HOSTILE_KINDS, WORKER_KINDS, Fault, SoakConfig, plan
 from testbed.checker import Tick, format_time, parse_time, summary, ticks_from_events
@@ -53,16 +55,19 @@ def rejudge(out: Path) -> SoakReport:
     config = SoakConfig(**saved["config"])
     incidents = [Incident(**i) for i in saved["incidents"]]
     ticks: list[Tick] = []
+    records: list[Record] = []
     for log in sorted((out / "workers").glob("w*.log")):
         worker = WorkerProcess("service1", {}, log, name=log.name.split(".")[0])
         ticks += ticks_from_events(worker.events(), service=worker.name)
+        records += worker.records()
     started = saved.get("started") or min(i.start for i in incidents if i.kind == "startup")
     ended = saved.get("ended") or max(
         [t.time for t in ticks] + [g["end"] for g in saved.get("gaps", [])]
     )
     timeline = Timeline(started, ended, incidents, saved["done"], saved["skipped"])
     exits = [v.removeprefix("exit: ") for v in saved["violations"] if v.startswith("exit: ")]
-    return judge(config, plan(config), timeline, ticks, exits)
+    evidence = load_evidence(out / "workers", records, timeline)
+    return judge(config, plan(config), timeline, ticks, exits, evidence)
 
 
 class _QuorumMonitor:
@@ -510,9 +515,23 @@ class Soak:
 
     def _judge(self) -> SoakReport:
         ticks: list[Tick] = []
+        records = []
         for worker in self._all:
             ticks += ticks_from_events(worker.events(), service=worker.name)
-        report = judge(self.config, self.faults, self.timeline, ticks, self.process_faults)
+            records += worker.records()
+        evidence = read_evidence(
+            self.ensemble.connect_string(),
+            f"{self._path}-work",
+            self.workdir,
+            records,
+            self.timeline,
+        )
+        if isinstance(evidence, str):  # said in the report: no judgement from the store
+            _tell(self.timeline, evidence)
+            evidence = None
+        report = judge(
+            self.config, self.faults, self.timeline, ticks, self.process_faults, evidence
+        )
         for gap in [g for g in report.gaps if g.excess > 0][:5]:
             report.excerpts.append(self._excerpt(gap.start - 6, gap.end + 2))
         if report.e1:

@@ -300,3 +300,37 @@ def test_soak_clock_watch_sees_its_process_stopped() -> None:
     (kind, start, end), *more = stalls
     assert kind == "stall" and more == [], out
     assert 1.2 <= end - start <= 3.0, out
+
+
+def _ledgered(ticks: list[Tick], session: str = "0x1") -> tuple[list, list]:
+    """The units a ledger would hold for ``ticks`` (in order), and the lines naming them."""
+    from common.ledger import Unit
+    from testbed.ledger import Logged
+
+    units = [
+        Unit(i + 1, t.token or 0, t.service, f"{session}{t.token}", t.time)
+        for i, t in enumerate(ticks)
+    ]
+    return units, [Logged(u.worker, u.seq, u.token) for u in units]
+
+
+def test_soak_judge_holds_the_lines_to_the_ledger_and_flags_a_disagreement() -> None:
+    from soak.judge import LedgerEvidence
+
+    ticks = _ticks("w1", T0 + 1, T0 + 10, token=1) + _ticks("w2", T0 + 10.5, T0 + 20, token=2)
+    timeline = Timeline(T0, T0 + 20, [Incident("startup", "all", T0)], [], [])
+    units, logged = _ledgered(ticks)
+    clean = judge(CONFIG, [], timeline, ticks, [], LedgerEvidence(units, logged, {}, []))
+    assert clean.ledger is not None and clean.ledger.agree and clean.ok, clean.violations
+    assert f"ledger: {len(units)} units" in clean.text()
+
+    # The store holds a stale unit (token 1 after token 2) that no line admits to.
+    stale = units + [type(units[0])(len(units) + 1, 1, "w1", "0x11", T0 + 19.9)]
+    found = judge(CONFIG, [], timeline, ticks, [], LedgerEvidence(stale, logged, {}, []))
+    assert any(v.startswith("E1 (ledger): token down") for v in found.violations)
+    assert "judges disagree: the log judge and the ledger judge differ on E1" in found.violations
+    assert "DISAGREE" in found.text()
+    # A line whose unit the store does not hold: a finding, not an E1 disagreement.
+    missing = judge(CONFIG, [], timeline, ticks, [], LedgerEvidence(units[:-1], logged, {}, []))
+    assert any(v.startswith("E1 (ledger): no unit") for v in missing.violations)
+    assert missing.ledger.agree
