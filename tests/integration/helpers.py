@@ -89,9 +89,10 @@ class LedgerVerdict:
 def ledger_of(worker: WorkerProcess) -> str | None:
     """The ledger path a test worker writes to (common.settings' default), or None."""
     path = worker.env.get("LEDGER_PATH", "")
-    if path == "off":
-        return None
-    return path or worker.env["ELECTION_PATH"] + "-work"
+    election = worker.env.get("ELECTION_PATH")
+    if path == "off" or election is None:
+        return None  # off, or not ours (a Java candidate): no ledger
+    return path or election + "-work"
 
 
 def read_ledger(hosts: str, path: str, auth: str = "") -> History:
@@ -112,16 +113,17 @@ def ledger_verdict(
 ) -> LedgerVerdict | None:
     """The ledger judge over ``workers``' ledger and lines; None when they keep none."""
     workers = list(workers)
-    paths = {ledger_of(w) for w in workers} - {None}
+    ours = [w for w in workers if ledger_of(w) is not None]
+    paths = {ledger_of(w) for w in ours}
     if not paths:
         return None
     assert len(paths) == 1, f"workers write to several ledgers: {paths}"
     (path,) = paths
-    hosts = workers[0].ledger_hosts
-    assert hosts, f"{workers[0].name} was not started by spawn_worker: no ensemble to read"
+    hosts = ours[0].ledger_hosts
+    assert hosts, f"{ours[0].name} was not started by spawn_worker: no ensemble to read"
     history = read_ledger(hosts, path)
     records = [r for w in workers for r in w.records()]
-    interval = float(workers[0].env.get("TICK_INTERVAL_S", TICK_INTERVAL_S))
+    interval = float(ours[0].env.get("TICK_INTERVAL_S", TICK_INTERVAL_S))
     found = judge(
         history.units,
         logged_units(records),
