@@ -224,7 +224,7 @@ _target() {
     # service has several containers, `docker stop <container>` (Compose acts on all).
     local verb="$1" id="$2" service
     service="$(_service "$id")"
-    if ((${_containers_of[$service]:-1} > 1)); then
+    if [[ " $_scaled_services " == *" $service "* ]]; then
         echo "docker $verb $(_name "$id")"
     else
         echo "${compose[*]} $verb $service"
@@ -244,17 +244,19 @@ _act() {
 
 workers=()
 nodes=()
-declare -A _containers_of=()
+_scaled_services="" # services with more than one container (`up --scale`)
 
 _discover() {
     # The project's containers, once per demo: a demo never recreates one, so ids stay.
-    local service id
+    local service id count
     workers=()
     nodes=()
+    _scaled_services=""
     for service in "${worker_services[@]}" "${zk_services[@]}"; do
-        _containers_of[$service]=0
+        count=0
         for id in $(_ids "$service"); do
-            _containers_of[$service]=$((_containers_of[$service] + 1))
+            count=$((count + 1))
+            if ((count == 2)); then _scaled_services+=" $service"; fi
             if [[ " ${zk_services[*]} " == *" $service "* ]]; then nodes+=("$id"); else workers+=("$id"); fi
         done
     done
@@ -276,7 +278,16 @@ _follow() {
     _follower_pids+=("$!")
 }
 
-_now() { date +%s.%N; }
+_now() {
+    # Epoch seconds for `docker logs --since`: with nanoseconds where date knows %N (GNU),
+    # whole seconds where it does not (BSD and macOS print a literal N).
+    local now
+    now="$(date +%s.%N)"
+    case "$now" in
+    *N) date +%s ;;
+    *) printf '%s\n' "$now" ;;
+    esac
+}
 
 # -- waiting ------------------------------------------------------------------------------
 
@@ -629,8 +640,19 @@ _demo_verbs() {
     done <"$_demo_list"
 }
 
+_needs() {
+    # What this script needs of the shell, said in one line before anything runs. macOS
+    # ships bash 3.2: its `set -u` rejects empty arrays, which the demos use throughout.
+    if ((BASH_VERSINFO[0] < 4 || (BASH_VERSINFO[0] == 4 && BASH_VERSINFO[1] < 4))); then
+        echo "$0: needs bash 4.4 or later (this is ${BASH_VERSION}; on macOS: brew install bash)," \
+            "or run the exercise's plain docker commands from docs/workshop.md" >&2
+        exit 2
+    fi
+}
+
 main() {
     local verbs verb usage
+    _needs
     verbs="$(_demo_verbs)"
     usage="usage: $0 $(printf '%s' "$verbs" | tr '\n' '|')"
     if [[ $# -ne 1 ]]; then

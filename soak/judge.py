@@ -383,7 +383,7 @@ class SoakReport:
             f"soak: seed {self.config.seed}, {self.config.minutes:g} min, "
             f"{self.config.workers} workers, session {self.config.session_timeout_s:g} s, "
             f"ZooKeeper tick {self.config.tick_ms} ms, tick interval "
-            f"{self.config.tick_interval_s:g} s",
+            f"{self.config.tick_interval_s:g} s, work {self.config.work_s:g} s per unit",
             f"faults planned {len(self.faults)}, injected: "
             + ", ".join(f"{k} {kinds[k]}" for k in (*WORKER_KINDS, *ENSEMBLE_KINDS, *HOSTILE_KINDS))
             + f"; stretches without quorum {kinds['no_quorum']}; skipped "
@@ -450,6 +450,7 @@ class SoakReport:
             "session_timeout_s": self.config.session_timeout_s,
             "tick_ms": self.config.tick_ms,
             "tick_interval_s": self.config.tick_interval_s,
+            "work_s": self.config.work_s,
             "planned": len(self.faults),
             "injected": {k: kinds[k] for k in (*WORKER_KINDS, *ENSEMBLE_KINDS, *HOSTILE_KINDS)},
             "skipped": len(self.timeline.skipped),

@@ -45,6 +45,9 @@ class SoakConfig:
     session_timeout_s: float = 4.0  # ZK_SESSION_TIMEOUT_S: expiries in seconds, not tens
     tick_ms: int = 500  # the ensemble's tickTime (sessions may be 1..10 s)
     tick_interval_s: float = 0.5  # TICK_INTERVAL_S: denser ticks, finer judgement
+    # WORK_S: each unit's work between its lease check and its ledger write, so that a
+    # freeze of the leader often lands mid-work and the ledger's fences are exercised.
+    work_s: float = 0.2
     retry_max_delay_s: float = 2.0  # ZK_RETRY_MAX_DELAY_S: reconnect backoff cap
     connect_timeout_s: float = 2.0  # ZK_CONNECT_TIMEOUT_S: one start-up attempt
     # ZK_AUTH of every worker: the election is closed to clients without it.

@@ -192,6 +192,7 @@ class Soak:
             "ELECTION_PATH": self._path,
             "ZK_SESSION_TIMEOUT_S": f"{self.config.session_timeout_s:g}",
             "TICK_INTERVAL_S": f"{self.config.tick_interval_s:g}",
+            "WORK_S": f"{self.config.work_s:g}",
             "ZK_RETRY_MAX_DELAY_S": f"{self.config.retry_max_delay_s:g}",
             "ZK_CONNECT_TIMEOUT_S": f"{self.config.connect_timeout_s:g}",
             "LOG_FORMAT": "json",

@@ -109,3 +109,28 @@ def test_bad_arguments_print_one_usage_line(args: list[str]) -> None:
     assert done.returncode == 2
     assert done.stdout == ""
     assert len(done.stderr.splitlines()) == 1 and "usage:" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("date_says", "expected"),
+    [("1764720000.123456789", "1764720000.123456789"), ("1764720000.N", "1764720000")],
+    ids=["gnu-date", "bsd-date"],
+)
+def test_the_clock_works_with_gnu_and_bsd_date(tmp_path: Path, date_says: str, expected: str):
+    """`_now` (docker logs --since) with a date that knows %N, and with one that prints a
+    literal N as BSD's and macOS's do: whole seconds then."""
+    fake = tmp_path / "date"
+    whole = date_says.split(".")[0]
+    fake.write_text(
+        f'#!/bin/sh\nif [ "$1" = "+%s" ]; then echo {whole}; else echo {date_says}; fi\n'
+    )
+    fake.chmod(0o755)
+    done = subprocess.run(
+        ["bash", "-c", 'PATH="$2:$PATH"; source "$1"; _now', "clock", str(DEMO), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert done.stdout == expected + "\n"
+
