@@ -285,7 +285,7 @@ class _Worker:
             self._work(work_s)
             if self._stopping():
                 return True  # the unit is abandoned, not written
-        outcome = ledger.record(held, self._stopping)
+        outcome = ledger.record(held, lambda: self._writing(election))
         if outcome.accepted:
             unit = outcome.unit
             assert unit is not None
@@ -300,6 +300,15 @@ class _Worker:
         elif not outcome.stopped:
             self._refused(election, held, outcome)
         return True
+
+    def _writing(self, election: LeaderElection) -> bool:
+        """While a unit's write waits for an answer (a lost connection: up to a session
+        timeout): keep the health file fresh, and say whether to give up (a signal)."""
+        if election.leadership is not None:
+            self._health.report("leader")
+        else:
+            self._health.report(*_health_of(election))
+        return self._stopping()
 
     def _work(self, seconds: float) -> None:
         """The unit's work: time passing. Only a stop signal cuts it short; a change of
