@@ -133,4 +133,3 @@ def test_the_clock_works_with_gnu_and_bsd_date(tmp_path: Path, date_says: str, e
         check=True,
     )
     assert done.stdout == expected + "\n"
-
