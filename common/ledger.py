@@ -207,6 +207,7 @@ class Outcome:
     detail: str = ""  # one line: why, and what the ledger holds instead
     newest: Unit | None = None  # the ledger's head after a refusal, when read
     stopped: bool = False  # the caller asked to stop before an answer came
+    unconfirmed: bool = False  # the unit ``seq`` was sent and its fate is unknown
     seq: int = 0  # the unit a refused write would have been (0: not known)
     token: int = 0  # the refused writer's fencing token
 
@@ -262,7 +263,7 @@ class Ledger:
         attempt: _Attempt | None = None
         while True:
             if should_stop():
-                return Outcome(refused=Why.UNANSWERED, detail="stopping", stopped=True)
+                return self._gave_up(lead, attempt, stopped=True)
             try:
                 if attempt is None:
                     attempt = self._prepare(lead)
@@ -284,8 +285,7 @@ class Ledger:
             except NoAuthError:
                 return self._refused(lead, Outcome(refused=Why.NO_AUTH), seq=0)
             if not self._await_session(deadline, should_stop):
-                seq = attempt.unit.seq if attempt else 0
-                return self._refused(lead, Outcome(refused=Why.UNANSWERED), seq=seq, store=False)
+                return self._gave_up(lead, attempt, stopped=should_stop())
 
     # ------------------------------------------------------------------ the write
 
@@ -360,6 +360,30 @@ class Ledger:
             unit.worker,
         )
 
+    def _gave_up(self, lead: Leadership, attempt: _Attempt | None, *, stopped: bool) -> Outcome:
+        """No answer in time, or asked to stop while waiting for one. A unit that was
+        sent may have landed: one last look (if a session is there to look with) turns
+        it into an accepted unit; otherwise its fate is unknown and the outcome says so
+        (``unconfirmed``, with its number), so that the worker's line names it and a
+        reader of the ledger can match the unit to that line."""
+        if attempt is None:
+            detail = "stopping" if stopped else _SAY[Why.UNANSWERED]
+            self._head = None
+            return Outcome(refused=Why.UNANSWERED, detail=detail, stopped=stopped)
+        with contextlib.suppress(*_CONNECTION_ERRORS, KazooException):
+            if self._client_of().connected and self._landed(attempt.unit):
+                return self._accepted(lead, attempt.unit, landed_version=None)
+        self.refused += 1
+        self._head = None
+        return Outcome(
+            refused=Why.UNANSWERED,
+            detail=f"{_SAY[Why.UNANSWERED]}; unit {attempt.unit.seq} may have been recorded",
+            stopped=stopped,
+            unconfirmed=True,
+            seq=attempt.unit.seq,
+            token=lead.token,
+        )
+
     def _accepted(self, lead: Leadership, unit: Unit, landed_version: int | None) -> Outcome:
         self.accepted += 1
         key = (lead.token, lead.session_id)
@@ -372,9 +396,7 @@ class Ledger:
             self._prune_range(self._client_of(), oldest_kept - PRUNE_EVERY, oldest_kept)
         return Outcome(unit=unit)
 
-    def _refused(
-        self, lead: Leadership, outcome: Outcome, *, seq: int, store: bool = True
-    ) -> Outcome:
+    def _refused(self, lead: Leadership, outcome: Outcome, *, seq: int) -> Outcome:
         """Count, describe and (best effort) store a refusal; forget the head."""
         self.refused += 1
         self._head = None
@@ -388,7 +410,7 @@ class Ledger:
                 f"; the ledger's newest is unit {newest.seq}, token {newest.token}, "
                 f"by {newest.worker}"
             )
-        if store and why != Why.NO_AUTH:
+        if why != Why.NO_AUTH:
             refusal = Refusal(seq, lead.token, self._worker, lead.session_hex, self._clock(), why)
             self._store_refusal(refusal)
         return Outcome(refused=why, detail=detail, newest=newest, seq=seq, token=lead.token)

@@ -91,6 +91,7 @@ class Event:
     JOIN_WAIT_OVER = "join_wait_over"
     WORK_STARTED = "work_started"
     UNIT_REFUSED = "unit_refused"
+    UNIT_UNCONFIRMED = "unit_unconfirmed"
     LEDGER_UNFENCED = "ledger_unfenced"
     SHUTDOWN = "shutdown"
     # Lines from libraries (kazoo) have no event name of their own.
@@ -232,6 +233,7 @@ TEXT_VIEWS: dict[str, str] = {
     Event.JOIN_WAIT_OVER: "{candidate} {outcome}; joining",
     Event.WORK_STARTED: "working on the next unit ({work_s:num} s), token {fencing_token:hex}",
     Event.UNIT_REFUSED: "unit {unit:int} REFUSED ({reason:word}), token {fencing_token:hex}",
+    Event.UNIT_UNCONFIRMED: "unit {unit:int} UNCONFIRMED (no answer), token {fencing_token:hex}",
     Event.LEDGER_UNFENCED: "LEDGER_FENCING=off: the ledger accepts stale leaders' units",
     Event.SHUTDOWN: "stopped ({signal:word}), session closed, exit {exit_code:int}",
     Event.LIBRARY: "[{logger}] {message}",

@@ -297,6 +297,8 @@ class _Worker:
                 fencing_token=held.token,
                 session_id=held.session_hex,
             )
+        elif outcome.unconfirmed:
+            self._unconfirmed(election, held, outcome)
         elif not outcome.stopped:
             self._refused(election, held, outcome)
         return True
@@ -330,6 +332,22 @@ class _Worker:
             newest_token=outcome.newest.token if outcome.newest else None,
         )
         election.step_down(held, Reason.REFUSED)
+
+    def _unconfirmed(self, election: LeaderElection, held: Leadership, outcome: Outcome) -> None:
+        """The unit was sent and no answer came (or a stop signal cut the wait short):
+        it may be in the ledger. Said with its number, so that the unit, if it is there,
+        has its line; not a refusal, and no Processing line either."""
+        log_event(
+            log,
+            Event.UNIT_UNCONFIRMED,
+            f"Unit {outcome.seq} unconfirmed: {outcome.detail}",
+            level=logging.WARNING,
+            unit=outcome.seq,
+            reason=outcome.refused,
+            fencing_token=outcome.token,
+        )
+        if not outcome.stopped:
+            election.step_down(held, Reason.REFUSED)
 
     def _say_unfenced(self) -> None:
         now = time.monotonic()

@@ -27,7 +27,10 @@ What counts as a violation (each a human-readable line):
    name one unit.
 6. **no line**: a unit the ledger holds has no ``processing`` line from its worker.
    A worker that was killed (``crashed``) may leave the last unit of a leadership
-   without its line: it was recorded, then the process died before it could log.
+   without its line: it was recorded, then the process died before it could log. A
+   ``unit_unconfirmed`` line (the write was sent, no answer came in time) names the
+   unit whose fate the worker could not know: it is that unit's line, whichever way
+   it went, and never a claim that the work was done.
 
 Only units and lines in the span both sides cover are compared: units pruned from the
 ledger, and lines of workers the caller did not read, are out of it.
@@ -50,22 +53,25 @@ DEFAULT_SLACK = 2
 
 @dataclass(frozen=True)
 class Logged:
-    """One ``processing`` line that names its unit."""
+    """One ``processing`` line that names its unit, or (``unconfirmed``) one
+    ``unit_unconfirmed`` line: a unit sent whose fate its worker could not learn."""
 
     worker: str
     seq: int
     token: int | None
+    unconfirmed: bool = False
 
 
 def logged_units(records: Iterable[Record]) -> list[Logged]:
-    """The ``processing`` lines that name a unit (a worker with a ledger logs ``unit``)."""
+    """The lines that name a unit: ``processing`` (done) and ``unit_unconfirmed``."""
     found = []
     for record in records:
-        if record.event != Event.PROCESSING:
+        if record.event not in (Event.PROCESSING, Event.UNIT_UNCONFIRMED):
             continue
         seq = record.fields.get("unit")
         if isinstance(seq, int):
-            found.append(Logged(record.service, seq, record.token))
+            unsure = record.event == Event.UNIT_UNCONFIRMED
+            found.append(Logged(record.service, seq, record.token, unconfirmed=unsure))
     return found
 
 
@@ -154,6 +160,8 @@ def _against_logs(
     units: list[Unit], lines: list[Logged], readers: set[str], crashed: set[str]
 ) -> list[str]:
     found = []
+    unsure = {(line.worker, line.seq) for line in lines if line.unconfirmed}
+    lines = [line for line in lines if not line.unconfirmed]
     if not units:
         return [f"no unit: {len(lines)} processing lines, an empty ledger"] if lines else []
     oldest = units[0].seq
@@ -172,7 +180,7 @@ def _against_logs(
         elif counts[line.seq] > 1:
             found.append(f"no unit: unit {line.seq} was logged {counts[line.seq]} times")
             counts[line.seq] = 1  # said once
-    said = {(line.worker, line.seq) for line in lines}
+    said = {(line.worker, line.seq) for line in lines} | unsure
     last_of = {key: own[-1].seq for key, own in _by_leadership(units).items()}
     newest_logged = max((line.seq for line in lines), default=0)
     for unit in units:

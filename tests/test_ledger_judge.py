@@ -89,6 +89,27 @@ def test_a_crashed_workers_last_unit_may_lack_its_line_but_not_an_earlier_one():
     ]
 
 
+def test_an_unconfirmed_line_covers_its_unit_whichever_way_it_went():
+    """A write sent, its answer lost, given up: the worker says "unconfirmed" with the
+    number. If the unit landed, that line is its line; if not, nothing is missing. It
+    never stands for another worker's unit, nor for another number."""
+    units = run("service1", 10, A, 1, 4, 100.0) + run("service2", 20, B, 5, 3, 110.0)
+    logged = lines(units, skip={4}) + [Logged("service1", 4, 10, unconfirmed=True)]
+    assert judge(units, logged, tick_interval_s=1.0) == []
+    did_not_land = lines(units[:3] + units[4:]) + [Logged("service1", 4, 10, unconfirmed=True)]
+    assert judge(units[:3] + units[4:], did_not_land, tick_interval_s=1.0) == [
+        "gap: units 4..4 are missing"
+    ]
+    other_number = lines(units, skip={4}) + [Logged("service1", 3, 10, unconfirmed=True)]
+    assert judge(units, other_number, tick_interval_s=1.0) == [
+        "no line: unit 4 by service1 (token 10)"
+    ]
+    other_worker = lines(units, skip={4}) + [Logged("service2", 4, 20, unconfirmed=True)]
+    assert judge(units, other_worker, tick_interval_s=1.0) == [
+        "no line: unit 4 by service1 (token 10)"
+    ]
+
+
 def test_units_of_workers_whose_lines_were_not_read_need_none():
     units = run("service1", 10, A, 1, 3, 100.0) + run("other", 20, B, 4, 3, 104.0)
     assert judge(units, lines(units[:3]), tick_interval_s=1.0, workers={"service1"}) == []
@@ -111,8 +132,12 @@ def test_logged_units_reads_processing_records_that_name_a_unit():
         Record(1.0, "service1", Event.PROCESSING, {"unit": 7, "fencing_token": 10}),
         Record(2.0, "service1", Event.PROCESSING, {"fencing_token": 10}),  # ledger off
         Record(3.0, "service1", Event.UNIT_REFUSED, {"unit": 8, "fencing_token": 10}),
+        Record(4.0, "service1", Event.UNIT_UNCONFIRMED, {"unit": 9, "fencing_token": 10}),
     ]
-    assert logged_units(records) == [Logged("service1", 7, 10)]
+    assert logged_units(records) == [
+        Logged("service1", 7, 10),
+        Logged("service1", 9, 10, unconfirmed=True),
+    ]
 
 
 def test_summary_names_each_leadership_and_unfenced_units():

@@ -142,6 +142,10 @@ SAMPLES = {
             "newest_token": 0x20000006C,
         },
     ),
+    "unit_unconfirmed": (
+        "Unit 43 unconfirmed: ZooKeeper did not answer in time; unit 43 may have been recorded",
+        {"unit": 43, "reason": "unanswered", "fencing_token": 0x200000014},
+    ),
     "ledger_unfenced": (
         "LEDGER_FENCING=off: units are written without checks, so a stale leader's work "
         "is accepted; for teaching only",

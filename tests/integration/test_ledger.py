@@ -263,6 +263,70 @@ def test_an_unanswered_write_that_landed_is_counted_once(ledger_parts, monkeypat
     assert [u.seq for u in read_history(client, path).units] == [1, 2, 3]
 
 
+def _losing(client, monkeypatch, *, lands: bool) -> list[int]:
+    """Every commit's reply lost; ``lands``: the commit reached ZooKeeper first.
+    Returns the list the losses are counted in."""
+    from kazoo.exceptions import ConnectionLoss
+
+    real = client.transaction
+    lost: list[int] = []
+
+    def losing_transaction():
+        txn = real()
+        commit = txn.commit_async
+
+        def lose():
+            if lands:
+                commit().get(timeout=5)
+            lost.append(1)
+            raise ConnectionLoss()
+
+        txn.commit_async = lose
+        return txn
+
+    monkeypatch.setattr(client, "transaction", losing_transaction)
+    return lost
+
+
+def test_a_write_given_up_is_unconfirmed_with_its_number(ledger_parts, monkeypatch) -> None:
+    """No answer within answer_within_s, and the unit did not land: the outcome names
+    the unit (the worker's unit_unconfirmed line), and the next write takes that
+    number, without a gap."""
+    client, path, _ = ledger_parts
+    lead = _leadership(client, path.removesuffix("-work"))
+    ledger = Ledger(lambda: client, path, "service1", answer_within_s=0.5)
+    assert ledger.record(lead, _never).unit.seq == 1
+    lost = _losing(client, monkeypatch, lands=False)
+    outcome = ledger.record(lead, _never)
+    assert not outcome.accepted and lost
+    assert (outcome.refused, outcome.unconfirmed, outcome.stopped) == (Why.UNANSWERED, True, False)
+    assert (outcome.seq, outcome.token) == (2, lead.token)
+    monkeypatch.undo()
+    assert ledger.record(lead, _never).unit.seq == 2
+    assert [u.seq for u in read_history(client, path).units] == [1, 2]
+
+
+def test_a_stop_while_a_landed_write_waits_still_counts_it(ledger_parts, monkeypatch) -> None:
+    """The unit landed, its reply was lost, and a stop signal came while the write
+    waited: one last look finds it, so the worker logs it as done (it is in the
+    ledger); without that look the unit would have no line."""
+    client, path, _ = ledger_parts
+    lead = _leadership(client, path.removesuffix("-work"))
+    ledger = Ledger(lambda: client, path, "service1")
+    lost = _losing(client, monkeypatch, lands=True)
+    outcome = ledger.record(lead, lambda: bool(lost))
+    assert outcome.accepted and outcome.unit.seq == 1 and lost == [1]
+    monkeypatch.undo()
+    assert [u.seq for u in read_history(client, path).units] == [1]
+
+
+def test_a_stop_before_anything_was_sent_is_no_unit(ledger_parts) -> None:
+    client, path, _ = ledger_parts
+    lead = _leadership(client, path.removesuffix("-work"))
+    outcome = Ledger(lambda: client, path, "service1").record(lead, lambda: True)
+    assert (outcome.stopped, outcome.unconfirmed, outcome.seq) == (True, False, 0)
+
+
 def test_reading_a_ledger_that_does_not_exist_says_so(zk) -> None:
     with pytest.raises(NoNodeError):
         read_history(zk, "/no-such-ledger-work")
