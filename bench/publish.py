@@ -311,7 +311,11 @@ def soak_passage(soak: dict[str, Any]) -> str:
         ("stretches without quorum", f"{soak['no_quorum']}"),
         ("clock stalls (the machine paused)", f"{soak['stalls']['count']}"),
         ("ticks", f"{soak['ticks']:,}"),
-        ("E1 violations (token down, two leaders, a shared token)", f"**{soak['e1']}**"),
+        (
+            "E1 violations by the workers' lines (token down, two leaders, a shared token)",
+            f"**{soak['e1']}**",
+        ),
+        *_soak_ledger_rows(soak.get("ledger")),
         (
             "SIGTERM not answered by exit 0",
             f"**{soak['exit_violations']}** (of {injected.get('term', 0)})",
@@ -321,6 +325,10 @@ def soak_passage(soak: dict[str, Any]) -> str:
         ("takeover after a fault on the leader, median (max)", takeovers or "none"),
     ]
     lines = ["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows), ""]
+    ledger = soak.get("ledger") or {}
+    if ledger.get("violations"):
+        lines += ["What the ledger's judge found:", ""]
+        lines += [f"- {v}" for v in ledger["violations"]] + [""]
     if soak["minutes"] < 60:
         lines += [
             f"**A short run ({soak['minutes']:g} minutes), a placeholder until the published "
@@ -335,6 +343,21 @@ def soak_passage(soak: dict[str, Any]) -> str:
         "- none"
     ]
     return "\n".join(lines)
+
+
+def _soak_ledger_rows(ledger: dict | None) -> list[tuple[str, str]]:
+    """The store as judge: what the ledger holds, what it refused, what its judge found,
+    and whether the two judges agree (a run from before the ledger has no such rows)."""
+    if not ledger:
+        return []
+    refused = ledger.get("refusals") or {}
+    said = ", ".join(f"{n} {why}" for why, n in sorted(refused.items())) or "none"
+    found = ledger.get("violations") or []
+    return [
+        ("units in the ledger (the store as judge)", f"{ledger['units']:,}; refused: {said}"),
+        ("findings of the ledger's judge", f"**{len(found)}**" + (" (below)" if found else "")),
+        ("the two judges agree on E1", "yes" if ledger.get("agree") else "**no**"),
+    ]
 
 
 # -- pages ------------------------------------------------------------------------------
