@@ -65,6 +65,7 @@ from kazoo.exceptions import (
     SessionExpiredError,
 )
 from kazoo.handlers.threading import KazooTimeoutError
+from kazoo.security import OPEN_ACL_UNSAFE
 
 from .leadership import Leadership
 
@@ -72,6 +73,7 @@ __all__ = [
     "REFUSED_DIR",
     "UNIT_PREFIX",
     "Head",
+    "History",
     "Ledger",
     "Outcome",
     "Refusal",
@@ -108,6 +110,7 @@ class Why:
     OLDER_TOKEN = "older_token"  # the ledger accepted a higher fencing token already
     SOMEONE_ELSE_WROTE = "someone_else_wrote"  # the head moved since we last looked
     NO_AUTH = "no_auth"  # ZooKeeper refused our credentials on the ledger
+    FAILED = "failed"  # ZooKeeper answered with another error (named in the detail)
     UNANSWERED = "unanswered"  # no answer in time: not recorded as far as we know
 
 
@@ -117,6 +120,7 @@ _SAY = {
     Why.OLDER_TOKEN: "its fencing token {token} is older than the ledger's",
     Why.SOMEONE_ELSE_WROTE: "someone else wrote to the ledger since it last looked",
     Why.NO_AUTH: "ZooKeeper refuses its credentials on the ledger (NoAuth)",
+    Why.FAILED: "ZooKeeper answered the write with an error",
     Why.UNANSWERED: "ZooKeeper did not answer in time",
 }
 
@@ -261,6 +265,7 @@ class Ledger:
         """Write one unit under ``lead``; the outcome says whether the ensemble took it."""
         deadline = time.monotonic() + self._answer_within_s
         attempt: _Attempt | None = None
+        rooted_again = False
         while True:
             if should_stop():
                 return self._gave_up(lead, attempt, stopped=True)
@@ -284,6 +289,19 @@ class Ledger:
                 pass  # no answer: look again once a session is back
             except NoAuthError:
                 return self._refused(lead, Outcome(refused=Why.NO_AUTH), seq=0)
+            except NoNodeError:
+                # The ledger's root is gone (deleted by hand, or by a test): make it
+                # again and look afresh; a missing root is not a refusal of the leader.
+                self._rooted = False
+                self._head = None
+                attempt = None
+                if rooted_again:
+                    return self._refused(lead, Outcome(refused=Why.FAILED), seq=0)
+                rooted_again = True
+                continue
+            except KazooException as error:
+                failed = Outcome(refused=Why.FAILED, detail=type(error).__name__)
+                return self._refused(lead, failed, seq=0)
             if not self._await_session(deadline, should_stop):
                 return self._gave_up(lead, attempt, stopped=should_stop())
 
@@ -334,8 +352,8 @@ class Ledger:
             return self._accepted(lead, attempt.unit, landed_version=stat.version)
         first = results.index(next(r for r in results if _real_error(r)))
         error = results[first]
-        if isinstance(error, NoAuthError):
-            raise error
+        if isinstance(error, NoAuthError) or (first == 1 and isinstance(error, NoNodeError)):
+            raise error  # credentials refused, or the ledger's root is gone
         if not self.fenced:
             return None  # another unfenced writer took the number: take the next
         if first == 0:
@@ -405,12 +423,14 @@ class Ledger:
         if newest is None and why != Why.UNANSWERED:
             newest = self._read_newest()
         detail = _SAY[why].format(node=lead.node, token=lead.token)
+        if why == Why.FAILED and outcome.detail:
+            detail += f" ({outcome.detail})"
         if newest is not None:
             detail += (
                 f"; the ledger's newest is unit {newest.seq}, token {newest.token}, "
                 f"by {newest.worker}"
             )
-        if why != Why.NO_AUTH:
+        if why not in (Why.NO_AUTH, Why.FAILED):
             refusal = Refusal(seq, lead.token, self._worker, lead.session_hex, self._clock(), why)
             self._store_refusal(refusal)
         return Outcome(refused=why, detail=detail, newest=newest, seq=seq, token=lead.token)
@@ -485,11 +505,13 @@ def _real_error(result: Any) -> bool:
 
 
 def _ensure(client: KazooClient, path: str) -> None:
-    """Create a persistent node (with the client's default ACL: the election's)."""
+    """Create a persistent node (with the client's default ACL: the election's). Its
+    missing parents are open, as the election root's are (common/zkclient.py): a parent
+    closed to one identity would refuse every other user of the tree below it."""
     if client.exists(path) is None:
         parent = path.rsplit("/", 1)[0]
         if parent:
-            client.ensure_path(parent)
+            client.ensure_path(parent, acl=OPEN_ACL_UNSAFE)
         with contextlib.suppress(NodeExistsError):
             client.create(path)
 

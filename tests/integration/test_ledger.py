@@ -327,6 +327,36 @@ def test_a_stop_before_anything_was_sent_is_no_unit(ledger_parts) -> None:
     assert (outcome.stopped, outcome.unconfirmed, outcome.seq) == (True, False, 0)
 
 
+def test_a_ledger_root_deleted_between_units_is_made_again(ledger_parts) -> None:
+    """Deleted by hand between two units (the head cached, the next write sent to a
+    root that is gone): the leader is not refused, the ledger starts again at unit 1
+    with its refusals' directory, and a reader sees a clean history."""
+    client, path, _ = ledger_parts
+    lead = _leadership(client, path.removesuffix("-work"))
+    ledger = Ledger(lambda: client, path, "service1")
+    assert [ledger.record(lead, _never).unit.seq for _ in range(3)] == [1, 2, 3]
+    client.delete(path, recursive=True)
+    outcome = ledger.record(lead, _never)
+    assert outcome.accepted and outcome.unit.seq == 1, outcome
+    assert ledger.record(lead, _never).unit.seq == 2
+    assert client.exists(f"{path}/{REFUSED_DIR}") is not None
+    assert judge(read_history(client, path).units, tick_interval_s=0.001) == []
+
+
+def test_missing_parents_of_a_ledger_are_made_open(zk, election_path) -> None:
+    """A LEDGER_PATH below nodes that do not exist: the parents are open (as the
+    election root's are), the ledger root has the client's ACL."""
+    from kazoo.security import OPEN_ACL_UNSAFE
+
+    zk.ensure_path(election_path)
+    path = f"{election_path}-deep/a/b/work"
+    lead = _leadership(zk, election_path)
+    assert Ledger(lambda: zk, path, "service1").record(lead, _never).accepted
+    for parent in (f"{election_path}-deep", f"{election_path}-deep/a/b"):
+        assert zk.get_acls(parent)[0] == OPEN_ACL_UNSAFE, parent
+    zk.delete(f"{election_path}-deep", recursive=True)
+
+
 def test_reading_a_ledger_that_does_not_exist_says_so(zk) -> None:
     with pytest.raises(NoNodeError):
         read_history(zk, "/no-such-ledger-work")
