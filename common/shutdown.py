@@ -128,6 +128,11 @@ class StopSignals:
             if signum == signal.SIGHUP and signal.getsignal(signum) == signal.SIG_IGN:
                 continue  # nohup: asked to outlive the terminal
             signal.signal(signum, self._on_signal)
+        # A launcher that cannot know when the handlers are in (a signal sent while the
+        # interpreter starts would take the default action: death, no resignation) may
+        # start the process with the stop signals blocked; they are held pending, and
+        # delivered here, once caught. Unblocking what was not blocked changes nothing.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, self._signals)
         return self
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:

@@ -24,11 +24,12 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 from common.logreader import Record, parse_json_line, record_of
+from common.shutdown import STOP_SIGNALS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -99,16 +100,21 @@ class WorkerProcess:
             err = open(self.stderr_path, "wb") if self.stderr_path else None  # noqa: SIM115
             try:
                 # Own session: Ctrl-C on the test run must not reach the workers
-                # (a test decides which signal each one gets).
-                self._process = start_process(
-                    self.argv,
-                    cwd=self.cwd,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=err if err is not None else subprocess.STDOUT,
-                    start_new_session=True,
-                )
+                # (a test decides which signal each one gets). Our Python workers start
+                # with the stop signals blocked, so that one sent while the interpreter
+                # starts waits for their handlers (common/shutdown.py unblocks them)
+                # instead of killing them by its default action.
+                ours = self.argv[:2] == [sys.executable, "-m"]
+                with stop_signals_blocked() if ours else contextlib.nullcontext():
+                    self._process = start_process(
+                        self.argv,
+                        cwd=self.cwd,
+                        env=env,
+                        stdin=subprocess.DEVNULL,
+                        stdout=out,
+                        stderr=err if err is not None else subprocess.STDOUT,
+                        start_new_session=True,
+                    )
             finally:
                 if err is not None:
                     err.close()
@@ -239,6 +245,18 @@ class Closed(RuntimeError):
 _STARTING = threading.Lock()
 _STARTED: set[subprocess.Popen[Any]] = set()
 _closed = False
+
+
+@contextlib.contextmanager
+def stop_signals_blocked() -> Iterator[None]:
+    """Block the stop signals in this thread while the body runs: a child forked and
+    executed meanwhile inherits the mask (exec keeps it), so a stop signal sent to it
+    before it installs its handlers stays pending rather than killing it."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def start_process(argv: list[str], **popen: Any) -> subprocess.Popen[Any]:

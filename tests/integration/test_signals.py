@@ -127,6 +127,21 @@ def test_worker_starting_signals_at_random_moments_exit_0(
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+def test_worker_signalled_before_its_handlers_exit_0(spawn_worker, busy_machine, seed) -> None:
+    """Signals from the moment the process exists, before the interpreter has even
+    started (the soak met it: a worker restarted, then sent SIGTERM 0.16 s later, died
+    of it with an empty log). The test bed starts our workers with the stop signals
+    blocked (testbed.processes.stop_signals_blocked), so they wait, pending, for the
+    handlers, which unblock them (common/shutdown.py)."""
+    rng = random.Random(seed)
+    (port,) = free_ports(1)
+    worker = spawn_worker("service1", hosts=f"127.0.0.1:{port}", ZK_CONNECT_TIMEOUT_S="0.5")
+    assert not catches(worker.pid, STOP_SIGNALS), "the handlers were in before the first signal"
+    code, took, sent = _spray_until_exit(worker, rng, within_s=10)
+    _assert_clean_exit(worker, code, took, sent)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_worker_connecting_signals_at_random_moments_exit_0(
     spawn_worker, busy_machine, seed
 ) -> None:
