@@ -6,7 +6,8 @@ Usage::
                                     # 2 cores; publishes, then regenerates the pages
     python -m bench --quick         # a smoke run: the failover phase once, 5 candidates,
                                     # short windows, all side by side: about 3 minutes
-                                    # (every phase: --phases failover,ensemble,scale, 5)
+                                    # (every phase, 6 minutes: --phases
+                                    # failover,ensemble,scale,ledger)
     python -m bench --quick --phases ensemble --only ours,kazoo --no-publish
     python -m bench --runs 5 --only ours,curator_latch_poll --phases failover,ensemble
     python -m bench --quick --phases ledger   # the ledger's cost alone; published into
