@@ -2,19 +2,23 @@
 
 Usage::
 
-    python -m bench                 # default: 4 runs, every phase, about 45 minutes on
+    python -m bench                 # default: 4 runs, every phase, about 50 minutes on
                                     # 2 cores; publishes, then regenerates the pages
     python -m bench --quick         # a smoke run: the failover phase once, 5 candidates,
                                     # short windows, all side by side: about 3 minutes
-                                    # (every phase: --phases failover,ensemble,scale, 5)
+                                    # (every phase, 6 minutes: --phases
+                                    # failover,ensemble,scale,ledger)
     python -m bench --quick --phases ensemble --only ours,kazoo --no-publish
     python -m bench --runs 5 --only ours,curator_latch_poll --phases failover,ensemble
+    python -m bench --quick --phases ledger   # the ledger's cost alone; published into
+                                              # bench.json beside the other phases' data
     python -m bench report [--check]   # the pages' passages from the published data
 
 One local three-server ZooKeeper ensemble (tickTime 2000 ms, a default server's),
-session timeout 10 s for everyone (the article's). Each run has three phases; in the
-first, every contender goes in turn, in an order rotated from run to run, so that drift
-in the machine's load spreads over all of them:
+session timeout 10 s for everyone (the article's). Each run has three phases (a fourth,
+the ledger's cost, runs once after the runs); in the first, every contender goes in
+turn, in an order rotated from run to run, so that drift in the machine's load spreads
+over all of them:
 
 1. ``failover``, per contender: two candidates, alone on the box: steady-state packet
    counts, memory and CPU, then SIGTERM handoffs (they measure milliseconds); then side
@@ -25,6 +29,10 @@ in the machine's load spreads over all of them:
    killed, then through the loss of quorum for 10 s (a server fault hits everyone).
 3. ``scale``: a thousand candidates of ours, then of kazoo's, alone (growth,
    ``bench/growth.py``).
+4. ``ledger``: ours alone, the ledger on and off: units per second at
+   ``TICK_INTERVAL_S=0.001``, ZooKeeper requests per unit, the SIGTERM handoff
+   (``bench/ledger_cost.py``; 5 of each, about 4 minutes; ``--quick``: 3, shorter).
+   Everywhere else ours runs with its ledger on, as by default.
 
 Before each run, the round trips that floor the handoff are timed on the ensemble
 (``bench/floors.py``). Definitions of every figure: ``bench/scenarios.py``; its floor:
@@ -32,7 +40,8 @@ Before each run, the round trips that floor the handoff are timed on the ensembl
 (every sample), ``results.md`` (the table), ``chart.png``, and the logs of every
 candidate and server under ``logs/``; a run of every contender through every phase
 publishes its summaries to ``bench/published/bench.json`` (committed: ``bench/publish.py``),
-unless ``--no-publish``. A candidate that crashes, or
+unless ``--no-publish``; a run of the ledger phase alone replaces only its own part of
+that file. A candidate that crashes, or
 a takeover that never comes, is a measured outcome, not a crash of the benchmark.
 """
 
@@ -54,7 +63,10 @@ from typing import Any
 from bench.contenders import ALL_PHASES, CURATOR_DIR, JAVA_PROGRAMS, Contender, all_contenders
 from bench.floors import round_trips, summarize_floors
 from bench.growth import run_growth
+from bench.ledger_cost import LedgerConfig, run_ledger_cost
+from bench.ledger_summary import brief, summarize_ledger
 from bench.publish import BENCH_DATA, regenerate, write_published
+from bench.publish import load as load_published
 from bench.report import write_results
 from bench.scenarios import run_faults, run_handoff, run_many
 from bench.summary import summarize
@@ -66,7 +78,8 @@ from testbed.interrupt import run_interruptibly
 from testbed.java_candidates import JAR_DIR, JavaCandidateBuild
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PHASES = ALL_PHASES
+# The contenders' phases, then ours alone with its ledger on and off.
+PHASES = (*ALL_PHASES, "ledger")
 
 # What a scenario may fail with and still leave the benchmark running.
 _MEASUREMENT_ERRORS = (ScenarioError, AssertionError, OSError, RuntimeError, KeyError, ValueError)
@@ -206,6 +219,20 @@ def _run_scale(
         trial.stop_all()
 
 
+def _run_ledger(
+    contender: Contender, ensemble: Ensemble, config: Config, logdir: Path, quick: bool
+) -> dict[str, Any]:
+    """The ledger phase: its config, every sample, the summary (``bench/ledger_cost.py``)."""
+    ledger_config = LedgerConfig(reps=3, window_s=4.0, warm_s=1.0) if quick else LedgerConfig()
+    trial = Trial(contender, ensemble, config, logdir / "ledger" / contender.key, run=1)
+    try:
+        samples = run_ledger_cost(trial, ledger_config)
+    finally:
+        trial.stop_all()
+    # Samples only: the pages summarise them each time (bench/ledger_summary.py).
+    return {"config": asdict(ledger_config), "samples": samples}
+
+
 def _brief(record: dict[str, Any]) -> str:
     """One progress line: the headline figures of a trial."""
 
@@ -314,9 +341,12 @@ def main(argv: list[str] | None = None) -> int:
         "machine": provenance.machine(),
         "versions": _versions(java),
         "config": asdict(config),
+        # Ours runs as by default: each unit recorded in its ledger (<ELECTION_PATH>-work).
+        "ours_ledger": "on",
     }
     print(f"load average {load.before}; results in {out}", flush=True)
     started = time.monotonic()
+    ledger: dict[str, Any] | None = None
     records: list[dict[str, Any]] = []
     rtts: list[dict[str, Any]] = []
     ensemble = Ensemble(logdir / "zookeeper", size=3, tick_ms=config.tick_ms, install=install)
@@ -359,6 +389,16 @@ def main(argv: list[str] | None = None) -> int:
                         flush=True,
                     )
                     ensemble.wait_quorum(timeout=60)
+        ours = next((c for c in contenders if c.key == "ours"), None)
+        if "ledger" in args.phases and ours is not None:
+            print("ledger: ours alone, the ledger on and off ...", flush=True)
+            phase_started = time.monotonic()
+            ledger = _run_ledger(ours, ensemble, config, logdir, args.quick)
+            print(
+                f"    {brief(summarize_ledger(ledger['samples']))} "
+                f"({time.monotonic() - phase_started:.0f} s)",
+                flush=True,
+            )
     finally:
         ensemble.stop()
     run_meta["load"] = load.stop()
@@ -370,6 +410,14 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summarize(records, [contender.key for contender in contenders]),
     }
     data["run"]["round_trips"] = rtts
+    if ledger is not None:
+        keep = ("command", "commit", "started", "quick", "machine", "load")
+        servers = "ZooKeeper servers and the article's client"
+        versions = {k: v for k, v in run_meta["versions"].items() if k in ("kazoo", servers)}
+        data["ledger"] = {
+            "run": {**{k: run_meta[k] for k in keep}, "versions": versions},
+            **ledger,
+        }
     write_results(out, data, records)
     print((out / "results.md").read_text())
     target = args.publish
@@ -377,6 +425,8 @@ def main(argv: list[str] | None = None) -> int:
         # A partial run must not replace the published data of a whole one.
         whole = not args.only and args.phases == list(PHASES)
         target = BENCH_DATA if whole else None
+        if args.phases == ["ledger"] and ledger is not None:
+            return _publish_ledger_only(data)
         if not whole:
             print("not published: some contenders or phases only (--publish PATH writes it)")
     if target is not None and not args.no_publish:
@@ -386,6 +436,22 @@ def main(argv: list[str] | None = None) -> int:
             for problem in regenerate():
                 print(problem, file=sys.stderr)
             print("pages regenerated from it (see git diff)")
+    return 0
+
+
+def _publish_ledger_only(data: dict[str, Any]) -> int:
+    """The ledger phase alone: its part of the published data is replaced, the other
+    phases' (their own run, commit and date) are kept as they are."""
+    published = load_published(BENCH_DATA)
+    if published is None:
+        print(f"not published: no {BENCH_DATA} to add the ledger's cost to", file=sys.stderr)
+        return 0
+    published["ledger"] = data["ledger"]
+    write_published(BENCH_DATA, published)
+    print(f"published: the ledger's cost in {BENCH_DATA}", flush=True)
+    for problem in regenerate():
+        print(problem, file=sys.stderr)
+    print("pages regenerated from it (see git diff)")
     return 0
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from bench.metrics import METRICS, Metric
 from bench.report import counts_of
+from bench.report import labels as column_names
 
 _PANELS = (
     ("handoff", "SIGTERM handoff (s, log)", True),
@@ -39,7 +40,7 @@ def chart(path: Path, data: dict[str, Any]) -> None:
 
     counts = counts_of(data)
     summary = data["summary"]
-    contenders = list(data["contenders"].items())
+    contenders = list(column_names(data).items())
     fig, axes = plt.subplots(4, 2, figsize=(14, 17))
     for ax, (panel, title, log) in zip(axes.flat, _PANELS, strict=False):
         metrics = [m for m in METRICS if m.chart == panel]

@@ -124,10 +124,14 @@ class Contender:
         log: Path,
         session_timeout_s: float,
         behind_proxy: bool = False,
+        env: dict[str, str] | None = None,
     ) -> WorkerProcess:
         """A not yet started candidate process named ``name`` in election ``path``;
         ``behind_proxy``: ``connect`` is a fault proxy's (see ``WorkerSupport.java`` for
-        what the Curator workers do about that; the others need nothing)."""
+        what the Curator workers do about that; the others need nothing); ``env``:
+        settings over the defaults below (ours and kazoo's, which read the environment).
+        Ours keeps its ledger at the default, ``<path>-work``, unless ``env`` says
+        otherwise (``LEDGER_PATH=off``)."""
         env = {
             "ZK_HOSTS": connect,
             "SERVICE_NAME": name,
@@ -135,6 +139,7 @@ class Contender:
             "ZK_SESSION_TIMEOUT_S": f"{session_timeout_s:g}",
             "TICK_INTERVAL_S": "1",
             "LOG_FORMAT": "json",
+            **(env or {}),
         }
         if self.kind == "ours":
             return WorkerProcess("service1", env, log, name=name)

@@ -47,7 +47,14 @@ CHART = REPO_ROOT / "docs" / "bench-chart.png"
 PAGES = ("README.md", "docs/numbers.md", "docs/demos.md", "docs/workshop.md")
 _MARKER = re.compile(r"<!-- n:([\w.:-]+) -->(.*?)<!-- /n -->", re.DOTALL)
 # Passages that stand on lines of their own (the rest sit inside a sentence).
-_BLOCKS = ("bench.run", "bench.table", "bench.floors", "bench.outcomes", "soak.run")
+_BLOCKS = (
+    "bench.run",
+    "bench.table",
+    "bench.floors",
+    "bench.outcomes",
+    "bench.ledger",
+    "soak.run",
+)
 
 
 def write_published(path: Path, data: dict[str, Any]) -> None:
@@ -89,6 +96,8 @@ def phrases(
         found["bench.floors"] = report.floors_paragraph(bench)
         found["bench.outcomes"] = report.outcomes(bench)
         found["bench.compare"] = compare_sentence(bench)
+        if "ledger" in bench:
+            found["bench.ledger"] = report.ledger_passage(bench)
         for key in bench["contenders"]:
             for metric in ("handoff_s", "quorum_two_leaders_s", "quorum_moved"):
                 found[f"bench.{key}.{metric}"] = figure(bench, key, metric)

@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.ledger_summary import summarize_ledger
 from bench.metrics import METRICS, Metric, Record
 
 # The contenders every ratio is taken to.
@@ -61,10 +62,28 @@ def cell(stats: dict[str, Any] | None, metric: Metric, show_ratio: bool = True) 
     return text
 
 
+def ours_ledger(run: dict[str, Any]) -> str:
+    """Whether ours recorded its units in the ledger in this run, in words. A run that
+    does not say measured a worker without one: the key came with the ledger's phase,
+    and the data published before it was measured on a commit before the ledger."""
+    state = run.get("ours_ledger")
+    if state is None:
+        return "no ledger: measured before it existed"
+    return f"ledger {state}"
+
+
+def labels(data: dict[str, Any]) -> dict[str, str]:
+    """Contender key -> its column's name; ours says whether its ledger was on."""
+    names = dict(data["contenders"])
+    if "ours" in names:
+        names["ours"] = f"{names['ours']}, {ours_ledger(data['run'])}"
+    return names
+
+
 def table(data: dict[str, Any]) -> str:
     """One row per figure: its floor, then each contender; a bold row opens a section."""
     counts = counts_of(data)
-    contenders = data["contenders"]
+    contenders = labels(data)
     metrics = data["summary"]["metrics"]
     rows = [
         "| figure | floor | " + " | ".join(contenders.values()) + " |",
@@ -110,7 +129,7 @@ def run_paragraph(data: dict[str, Any]) -> str:
 def outcomes(data: dict[str, Any]) -> str:
     """One bullet per contender: what happened besides the numbers."""
     lines = []
-    for key, label in data["contenders"].items():
+    for key, label in labels(data).items():
         notes = data["summary"]["outcomes"].get(key) or ["nothing unusual"]
         lines.append(f"- **{label}**: " + "; ".join(notes))
     return "\n".join(lines)
@@ -141,6 +160,63 @@ def floors_paragraph(data: dict[str, Any]) -> str:
     )
 
 
+def ledger_passage(data: dict[str, Any]) -> str:
+    """The ledger's cost: which run, then ours with the ledger off and on, one row per
+    figure (``bench/ledger_cost.py`` defines them)."""
+    ledger = data["ledger"]
+    run, config = ledger["run"], ledger["config"]
+    summary = summarize_ledger(ledger["samples"])
+    load = run.get("load", {})
+    through, hand = summary["throughput"], summary["handoff"]
+
+    def row(stats: dict[str, Any], digits: int) -> str:
+        """median [min-max] (k of n not measured), like the table's cells."""
+        if not stats["of"]:
+            return "-"
+        if stats["median"] is None:
+            return f"not measured ({stats['of']}/{stats['of']})"
+        text = fmt(stats["median"], digits)
+        low, high = fmt(stats["min"], digits), fmt(stats["max"], digits)
+        if stats["n"] > 1 and low != high:
+            text += f" [{low}-{high}]"
+        if stats["n"] < stats["of"]:
+            text += f" ({stats['of'] - stats['n']} of {stats['of']} not measured)"
+        return text
+
+    slowdown = summary.get("slowdown")
+    on_ticks = row(through["on"]["ticks_s"], 0)
+    if slowdown:
+        on_ticks += f" (**{slowdown:.1f} times fewer**)"
+    lines = [
+        f"`{run['command']}` on commit {run['commit']}, {run['started']}, on "
+        f"{run['machine']}; load average {fmt(load.get('min'), 1)} to "
+        f"{fmt(load.get('max'), 1)}. Ours alone, {config['reps']} samples of each figure "
+        f"per mode, the modes alternating; units counted over {config['window_s']:g} s."
+        + (
+            " **A smoke run (`--quick`), a placeholder until the full run replaces it; its "
+            "figures are not for quoting.**"
+            if run.get("quick")
+            else ""
+        ),
+        "",
+        "| ours (`python -m service1`) | ledger off (`LEDGER_PATH=off`) | ledger on (the "
+        "default) |",
+        "|---|---|---|",
+        f"| units per second, `TICK_INTERVAL_S={config['tick_interval_s']:g}` | "
+        f"{row(through['off']['ticks_s'], 0)} | {on_ticks} |",
+        "| ZooKeeper requests per unit (the leader's session; renewals and pruning "
+        f"included) | {row(through['off']['requests_per_unit'], 3)} | "
+        f"{row(through['on']['requests_per_unit'], 2)} |",
+        f"| SIGTERM handoff to the other's first unit (s), "
+        f"`TICK_INTERVAL_S={config['handoff_tick_interval_s']:g}` | "
+        f"{row(hand['off']['handoff_s'], 3)} | "
+        f"{row(hand['on']['handoff_s'], 3)} |",
+    ]
+    if summary.get("errors"):
+        lines += ["", "Not measured: " + "; ".join(summary["errors"]) + "."]
+    return "\n".join(lines)
+
+
 def markdown(data: dict[str, Any]) -> str:
     """results.md: the whole run on one page."""
     return "\n".join(
@@ -162,6 +238,7 @@ def markdown(data: dict[str, Any]) -> str:
             "",
             "Definitions: see `bench/scenarios.py` (module docstring).",
             "",
+            *(["## The ledger's cost", "", ledger_passage(data), ""] if "ledger" in data else []),
         ]
     )
 

@@ -93,7 +93,13 @@ class Trial:
         """A flat root per scenario: the Java recipe creates only the last level."""
         return f"/bench-{self.contender.key}-r{self.run}-{scenario}"
 
-    def spawn(self, scenario: str, index: int, connect: str | None = None) -> WorkerProcess:
+    def spawn(
+        self,
+        scenario: str,
+        index: int,
+        connect: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> WorkerProcess:
         name = f"{self.contender.key}-{scenario}-{index}"
         worker = self.contender.candidate(
             name=name,
@@ -102,6 +108,7 @@ class Trial:
             log=self.logdir / f"{name}.log",
             session_timeout_s=self.config.session_timeout_s,
             behind_proxy=connect is not None,
+            env=env,
         )
         with self._lock:
             self._workers.append(worker)
