@@ -10,6 +10,7 @@ import socket
 import pytest
 
 from common.logs import Event
+from testbed.ensemble import free_ports
 from testbed.processes import wait_until
 from testbed.scrape import Samples, scrape, scrape_or_none
 from tests.integration.helpers import (
@@ -28,18 +29,6 @@ UNITS = "leader_election_units_recorded_total"
 CHANGES = "leader_election_leadership_changes_total"
 LEASE = "leader_election_lease_remaining_seconds"
 CONNECTION = "leader_election_zookeeper_connection"
-
-
-def _free_ports(count: int) -> list[int]:
-    """Ports nothing listens on now: bound to 0, read, released together."""
-    probes = [socket.socket() for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [probe.getsockname()[1] for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
 
 
 def _url(worker) -> str:
@@ -65,7 +54,7 @@ def _wait_scrape(worker, check, timeout: float, message: str) -> Samples:
 def test_metrics_say_who_leads_the_token_the_units_and_follow_a_takeover(
     ensemble, spawn_worker
 ) -> None:
-    first_port, second_port = _free_ports(2)
+    first_port, second_port = free_ports(2)
     workers = (
         spawn_worker("service1", METRICS_PORT=first_port),
         spawn_worker("service2", METRICS_PORT=second_port),
