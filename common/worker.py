@@ -10,6 +10,9 @@ The main thread sleeps in select() on a self-pipe (common/shutdown.py). Two thin
 write to it: the election, whenever what lease() answers may have changed (no
 polling), and a stop signal, whose handler only stores its number. Followers wake once
 per tick interval only to refresh the health file; they send ZooKeeper nothing.
+
+With METRICS_PORT, a thread of its own serves Prometheus metrics (common/metrics.py),
+read from the election's local views at each scrape; the election knows nothing of them.
 """
 
 from __future__ import annotations

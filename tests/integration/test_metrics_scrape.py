@@ -87,7 +87,7 @@ def test_metrics_say_who_leads_the_token_the_units_and_follow_a_takeover(
     _wait_scrape(leader, lambda s: s.value(UNITS) >= units + 2, 10, "two more units counted")
 
     leader.signal(signal.SIGTERM)
-    assert leader.wait(timeout=3) == 0
+    assert leader.wait(timeout=2.0) == 0, "not out within 2 s of SIGTERM, metrics and all"
     after = _wait_scrape(
         follower,
         lambda s: s.value(LEADING) == 1,
