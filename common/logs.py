@@ -93,6 +93,8 @@ class Event:
     UNIT_REFUSED = "unit_refused"
     UNIT_UNCONFIRMED = "unit_unconfirmed"
     LEDGER_UNFENCED = "ledger_unfenced"
+    METRICS_SERVING = "metrics_serving"
+    METRICS_FAILED = "metrics_failed"
     SHUTDOWN = "shutdown"
     # Lines from libraries (kazoo) have no event name of their own.
     LIBRARY = "library"
@@ -235,6 +237,8 @@ TEXT_VIEWS: dict[str, str] = {
     Event.UNIT_REFUSED: "unit {unit:int} REFUSED ({reason:word}), token {fencing_token:hex}",
     Event.UNIT_UNCONFIRMED: "unit {unit:int} UNCONFIRMED (no answer), token {fencing_token:hex}",
     Event.LEDGER_UNFENCED: "LEDGER_FENCING=off: the ledger accepts stale leaders' units",
+    Event.METRICS_SERVING: "serving metrics on http://{host}:{port:int}/metrics",
+    Event.METRICS_FAILED: "no metrics: cannot bind {host}:{port:int} ({error})",
     Event.SHUTDOWN: "stopped ({signal:word}), session closed, exit {exit_code:int}",
     Event.LIBRARY: "[{logger}] {message}",
 }

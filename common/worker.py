@@ -10,6 +10,9 @@ The main thread sleeps in select() on a self-pipe (common/shutdown.py). Two thin
 write to it: the election, whenever what lease() answers may have changed (no
 polling), and a stop signal, whose handler only stores its number. Followers wake once
 per tick interval only to refresh the health file; they send ZooKeeper nothing.
+
+With METRICS_PORT, a thread of its own serves Prometheus metrics (common/metrics.py),
+read from the election's local views at each scrape; the election knows nothing of them.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from .election import LeaderElection
 from .leadership import Leadership
 from .ledger import Ledger, Outcome
 from .logs import Event, Reason, log_event, setup
+from .metrics import WorkerMetrics
 from .observer import ElectionView, ElectionWatch
 from .settings import Settings, describe, load
 from .shutdown import StopSignals, Wakeup
@@ -104,6 +108,8 @@ class _Worker:
             settings.health_file, settings.service_name, settings.tick_interval_s
         )
         self._ledger: Ledger | None = None
+        self._metrics: WorkerMetrics | None = None
+        self._connection = "connecting"  # until the first session; "closed" after
         self._unfenced_said = -_UNFENCED_WARNING_EVERY_S
 
     def run(self) -> int:
@@ -123,7 +129,7 @@ class _Worker:
             connect_timeout_s=s.zk_connect_timeout_s,
             retry_max_delay_s=s.zk_retry_max_delay_s,
             auth=s.zk_auth,
-            notify=self._wakeup.notify,
+            notify=self._on_election_change,
         )
         if s.ledger_path:
             self._ledger = Ledger(
@@ -135,14 +141,24 @@ class _Worker:
                 # A write outlives a lost connection by as long as a session can.
                 answer_within_s=s.zk_session_timeout_s,
             )
+        # Read by the metrics server's thread at each scrape; the election stays
+        # unaware of them (common/metrics.py).
+        metrics = WorkerMetrics(
+            lambda: election.leadership, election.lease, lambda: self._connection_of(election)
+        )
         try:
+            self._metrics = metrics
+            metrics.serve(s.metrics_port)  # 0: off
             self._health.report("connecting")
             if s.join_after and not self._stopping():
                 self._let_join_first(s.join_after, s.join_after_s)
             if not self._stopping() and election.start(self._stopping, self._sleep):
+                self._connection = ""  # from now on, the client's own state
                 self._loop(election)
         finally:
             election.close()
+            self._connection = "closed"
+            metrics.close()
             self._health.remove_best_effort()
         name = self._stop.name
         log_event(
@@ -160,6 +176,19 @@ class _Worker:
 
     def _stopping(self) -> bool:
         return self._stop.requested
+
+    def _on_election_change(self) -> None:
+        """The election's notify (any thread, must not block): wake the loop, and
+        let the metrics count a change of leadership."""
+        self._wakeup.notify()
+        metrics = self._metrics
+        if metrics is not None:
+            metrics.observe()
+
+    def _connection_of(self, election: LeaderElection) -> str:
+        """The ZooKeeper connection's state for the metrics: kazoo's, lower-cased
+        (connected, suspended, lost), or connecting / closed around it."""
+        return self._connection or str(election.zookeeper.state).lower()
 
     def _let_join_first(self, candidate: str, within_s: float) -> None:
         """Wait until ``candidate`` has a node in the election, at most ``within_s``.
@@ -289,6 +318,8 @@ class _Worker:
         if outcome.accepted:
             unit = outcome.unit
             assert unit is not None
+            if self._metrics is not None:
+                self._metrics.unit_recorded()
             log_event(
                 log,
                 Event.PROCESSING,
@@ -300,6 +331,8 @@ class _Worker:
         elif outcome.unconfirmed:
             self._unconfirmed(election, held, outcome)
         elif not outcome.stopped:
+            if self._metrics is not None:
+                self._metrics.unit_refused(outcome.refused)
             self._refused(election, held, outcome)
         return True
 

@@ -69,7 +69,8 @@ taken() {
         return 2
     fi
 }
-for pair in ZOO1_CLIENT_PORT:2181 ZOO2_CLIENT_PORT:2182 ZOO3_CLIENT_PORT:2183 DASHBOARD_PORT:8080; do
+for pair in ZOO1_CLIENT_PORT:2181 ZOO2_CLIENT_PORT:2182 ZOO3_CLIENT_PORT:2183 DASHBOARD_PORT:8080 \
+    SERVICE1_METRICS_PORT:9101 SERVICE2_METRICS_PORT:9102; do
     name="${pair%%:*}"
     port="$(setting "$name" "${pair#*:}")"
     taken "$port"

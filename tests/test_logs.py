@@ -151,6 +151,14 @@ SAMPLES = {
         "is accepted; for teaching only",
         {},
     ),
+    "metrics_serving": (
+        "Serving metrics on http://0.0.0.0:9100/metrics",
+        {"host": "0.0.0.0", "port": 9100},
+    ),
+    "metrics_failed": (
+        "Cannot serve metrics on 0.0.0.0:9100: Address already in use; going on without them",
+        {"host": "0.0.0.0", "port": 9100, "error": "Address already in use"},
+    ),
     "leadership_lost": (
         "Leadership lost (session_lost)",
         {"fencing_token": 0x200000014, "reason": "session_lost", "session_id": _SESSION},

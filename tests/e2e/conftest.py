@@ -3,8 +3,9 @@
 ``compose_project``  one compose project per Compose generation (``v2``: ``docker
                      compose``, ``v1``: ``docker-compose`` 1.29) for the whole run, under
                      a name of its own (``zke2e<8 hex>``) and with client ports (and
-                     the page's, DASHBOARD_PORT) picked free, so it never touches a
-                     user's demo; built and started once,
+                     the page's, DASHBOARD_PORT, and the workers' metrics ports,
+                     SERVICE1_METRICS_PORT and SERVICE2_METRICS_PORT) picked free, so
+                     it never touches a user's demo; built and started once,
                      torn down with ``down -v`` at the end, also on failure. Every e2e
                      test runs once per generation (pytest runs all of one generation's
                      tests, then the other's); the scenarios run on it in sequence, each
@@ -100,12 +101,14 @@ def compose_project(request: pytest.FixtureRequest) -> Iterator[ComposeProject]:
         f"end-to-end tests need the images {', '.join(missing)} locally (they never pull): "
         f"docker pull {' '.join(missing)}; without a registry: make standins",
     )
-    *ports, page_port = free_ports(4)
+    *ports, page_port, metrics1, metrics2 = free_ports(6)
     env = {
         **images,
         **_SETTINGS,
         **{f"ZOO{n}_CLIENT_PORT": str(port) for n, port in enumerate(ports, start=1)},
         "DASHBOARD_PORT": str(page_port),
+        "SERVICE1_METRICS_PORT": str(metrics1),
+        "SERVICE2_METRICS_PORT": str(metrics2),
     }
     project = ComposeProject(
         _ROOT, f"zke2e{secrets.token_hex(4)}", generation, GENERATIONS[generation], env

@@ -79,7 +79,14 @@ def test_preflight_names_a_taken_port_with_its_fix(project: ComposeProject) -> N
         listener.listen()
         port = listener.getsockname()[1]
         # The other ports: free ones, whatever else runs on this machine.
-        free = {f"ZOO{n}_CLIENT_PORT": str(p) for n, p in enumerate(free_ports(3), start=1)}
+        zoo1, zoo2, zoo3, metrics1, metrics2 = (str(p) for p in free_ports(5))
+        free = {
+            "ZOO1_CLIENT_PORT": zoo1,
+            "ZOO2_CLIENT_PORT": zoo2,
+            "ZOO3_CLIENT_PORT": zoo3,
+            "SERVICE1_METRICS_PORT": metrics1,
+            "SERVICE2_METRICS_PORT": metrics2,
+        }
         done = subprocess.run(
             ["sh", "docker/preflight.sh"],
             cwd=project.root,
