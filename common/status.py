@@ -440,11 +440,11 @@ def _once(settings: Settings, servers: Sequence[Server], as_json: bool, out: Tex
         error = None
     except Unavailable as exc:
         candidates, error = None, str(exc)
-    ledger = (
-        read_view_from(settings.zk_hosts, settings.ledger_path, UNITS_SHOWN)
-        if settings.ledger_path
-        else None
-    )
+    ledger = None
+    if settings.ledger_path and candidates is None:  # the ensemble did not answer: not again
+        ledger = LedgerView(settings.ledger_path, error="not read: ZooKeeper did not answer")
+    elif settings.ledger_path:
+        ledger = read_view_from(settings.zk_hosts, settings.ledger_path, UNITS_SHOWN)
     status = Status(
         settings.election_path, candidates, probe_all(servers), error=error, ledger=ledger
     )
