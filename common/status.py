@@ -312,7 +312,7 @@ def _age(seconds: float) -> str:
 def _ledger_lines(view: LedgerView, now: float) -> list[tuple[str, str]]:
     """The ledger's part of a screen: its newest units, newest first, and the refused
     count with the newest refusal's reason."""
-    head = f"work  ledger {view.path}"
+    head = f"work, from the ledger {view.path}"
     if view.connection != "CONNECTED":
         head += f"  (ZooKeeper {view.connection})"
     lines = [(head, "")]

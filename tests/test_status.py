@@ -147,7 +147,7 @@ def test_status_shows_the_newest_units_first_and_the_newest_refusal():
     refusals = (_r(3, "older_token", 30), _r(9, "node_gone", 2.5))
     view = LedgerView("/leader-election-work", True, units, refusals)
     lines = render(Status("/e", (S1,), ledger=view, time=NOW))
-    at = lines.index("work  ledger /leader-election-work")
+    at = lines.index("work, from the ledger /leader-election-work")
     shown = lines[at + 1 : at + 6]
     assert [line.split()[1] for line in shown] == ["8", "7", "6", "5", "4"]
     assert shown[0].endswith("service1  2.0 s ago") and "token 0x100000003" in shown[0]
@@ -161,16 +161,16 @@ def test_status_says_when_there_is_no_ledger_or_no_unit_yet():
         return render(Status("/e", (S1,), ledger=view, time=NOW))[2:]
 
     assert body(LedgerView("/w")) == [
-        "work  ledger /w",
+        "work, from the ledger /w",
         "  no ledger yet: the first leader creates it",
     ]
     assert body(LedgerView("/w", True)) == [
-        "work  ledger /w",
+        "work, from the ledger /w",
         "  no unit recorded yet",
         "  refused 0",
     ]
     assert body(LedgerView("/w", connection="CONNECTING")) == [
-        "work  ledger /w  (ZooKeeper CONNECTING)",
+        "work, from the ledger /w  (ZooKeeper CONNECTING)",
         "  not read yet",
     ]
     error = body(LedgerView("/w", error="reading /w failed: ConnectionLoss()"))
