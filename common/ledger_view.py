@@ -111,9 +111,10 @@ class _Reader:
             return
         if not self.units or head.seq - last > self.keep:
             # A first read, or far behind: one listing for the numbers still kept.
-            names = sorted(n for n in _children(client, self.path) if n.startswith(UNIT_PREFIX))
-            wanted = [int(n[len(UNIT_PREFIX) :]) for n in names[-self.keep :]]
-            wanted = [seq for seq in wanted if seq > last and seq < head.seq]
+            numbers = sorted(
+                seq for seq in map(_seq_of, _children(client, self.path)) if seq is not None
+            )
+            wanted = [seq for seq in numbers[-self.keep :] if last < seq < head.seq]
             self.units = []
         else:
             wanted = list(range(last + 1, head.seq))
@@ -164,6 +165,14 @@ def _get(
     client: KazooClient, path: str, watch: Callable[[WatchedEvent], None] | None
 ) -> tuple[bytes, object]:
     return client.get_async(path, watch=watch).get(timeout=_ONE_REQUEST_S)
+
+
+def _seq_of(name: str) -> int | None:
+    """The number in a unit's name (``u_`` and 10 ASCII digits); None for another name."""
+    digits = name[len(UNIT_PREFIX) :]
+    if name.startswith(UNIT_PREFIX) and len(digits) == 10 and digits.isascii():
+        return int(digits) if digits.isdigit() else None
+    return None
 
 
 def _children(
@@ -265,7 +274,7 @@ class LedgerWatch:
             return self._reader.view(connection)
         try:
             self._reader.read(self._client, self._poke)
-        except _READ_ERRORS as exc:
+        except Exception as exc:  # noqa: BLE001 - a display says what failed, and goes on
             return self._reader.view(connection, f"reading {self._reader.path} failed: {exc!r}")
         return self._reader.view(connection)
 

@@ -133,3 +133,13 @@ def test_a_head_that_is_no_unit_is_an_empty_ledger(junk):
     zk.nodes[PATH] = junk
     view = read_view(zk, PATH)
     assert view.exists and view.units == ()
+
+
+def test_names_that_are_no_units_are_left_out_of_the_listing():
+    zk = FakeZooKeeper()
+    for seq in range(1, 4):
+        zk.record(seq)
+    for junk in ("u_abc", "u_12", "u_００００００００01", "other"):
+        zk.nodes[f"{PATH}/{junk}"] = b"{}"
+    view = read_view(zk, PATH, keep=10)
+    assert [u.seq for u in view.units] == [1, 2, 3]
