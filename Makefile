@@ -18,7 +18,7 @@ DEMO_VERBS := $(addprefix demo-,$(shell sed -n 's/^\([a-z0-9-]*\)|.*/\1/p' docke
 SHELL_SCRIPTS := .ci/run $(wildcard docker/*.sh docker/standins/*.sh docker/standins/zookeeper/*.sh bench/*.sh)
 
 .PHONY: help install test test-under-load lint compose-v2 curator standins up down logs status \
-	watch depose timeline $(DEMO_VERBS) demo-numbers bench soak
+	watch ledger depose timeline $(DEMO_VERBS) demo-numbers bench soak
 
 # The verbs with a `##` comment, in order; the demos where their rule stands.
 help: ## List the verbs
@@ -70,11 +70,14 @@ down: ## Stop and remove everything, the ensemble's data volumes too
 logs: .venv/installed ## Follow the two workers' logs, merged by time, one short line each
 	$(PY) -m workshop.logs --compose "$(COMPOSE)" $(ARGS)
 
-status: .venv/installed ## Who leads, who waits, each ZooKeeper server's role; ARGS=--json
+status: .venv/installed ## Who leads, who waits, the last units, each ZooKeeper server's role; ARGS=--json
 	$(PY) -m workshop.status --compose "$(COMPOSE)" $(ARGS)
 
 watch: .venv/installed ## The same, redrawn at every change until Ctrl-C (ZooKeeper watches)
 	$(PY) -m workshop.status --compose "$(COMPOSE)" --watch $(ARGS)
+
+ledger: .venv/installed ## The work's ledger: its last units and refusals, one line each; N=20, ARGS=--json
+	$(PY) -m workshop.status --compose "$(COMPOSE)" --ledger $(or $(N),20) $(ARGS)
 
 depose: .venv/installed ## Ask the leading worker to resign: it stops, then rejoins at the back
 	$(PY) -m workshop.status --compose "$(COMPOSE)" --depose

@@ -5,6 +5,7 @@
     python -m common.status --watch         # redrawn on every change, until Ctrl-C
     python -m common.status --watch --json  # one JSON object per line, one per change
     python -m common.status --depose        # ask the leader to resign (needs ZK_AUTH)
+    python -m common.status --ledger [N]    # the ledger's last N units and refusals
 
 It reads the workers' settings (ZK_HOSTS, ELECTION_PATH), so in a container it needs
 no arguments; on the host, `make status` (`python -m workshop.status`) asks Compose
@@ -36,13 +37,30 @@ leader's identity or null), ``candidates`` (lowest first: ``rank`` from 1, ``rol
 ``identity``, ``node``, ``sequence``, ``fencing_token`` (an integer),
 ``fencing_token_hex``, ``session_id`` (hex text)), ``servers`` (``name`` or null,
 ``address``, ``mode`` or null, ``error`` or null), ``changes`` (texts, with --watch)
-and ``error`` (null, or why the candidates could not be read).
+``error`` (null, or why the candidates could not be read) and ``ledger`` (null with
+LEDGER_PATH=off; else ``path``, ``exists``, ``units``: the newest five, newest first,
+each ``seq``, ``fencing_token``, ``fencing_token_hex``, ``worker``, ``session_id``,
+``time``, ``age_s``, ``fenced``; ``refused``: the refusals kept (the last 100);
+``last_refusal``: the newest, with its ``reason``, or null; ``error``).
+
+The work: below the candidates, the ledger's newest units (number, token, worker, age)
+and the refused count with the newest refusal's reason (common/ledger.py). --watch
+keeps them current through a data watch on the ledger's root, whose data changes with
+every accepted unit, and a child watch on its refusals (``ledger_view.LedgerWatch``,
+at most four reads a second); a refusal is listed among the changes. Not on a
+terminal, a new unit alone prints no new block (one a second would bury the changes);
+in JSON each change of the ledger is a line.
+
+--ledger [N] prints the ledger's recent history instead: its last N entries (default
+20), units and refusals in time order, one line each, refusals marked REFUSED (with
+--json, one object: ``history``, each entry with ``refused`` true or false).
 
 --depose asks the leader to resign (``observer.depose``): it stops working, deletes
 its node and joins again at the back; the next candidate leads. With credentials on
 the election only ZK_AUTH (or ZK_AUTH_FILE) holders may; prints who led and who leads.
 
-Exit codes: 0; 1 when the candidates could not be read (once) or the depose failed;
+Exit codes: 0; 1 when the candidates could not be read (once), the depose failed or
+there is no ledger to print (--ledger);
 2 for a bad argument or setting, with one line on stderr.
 """
 
@@ -61,6 +79,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from kazoo.exceptions import KazooException, NoNodeError
+from kazoo.handlers.threading import KazooTimeoutError
+
+from .ledger import Refusal, Unit, read_history
+from .ledger_view import LedgerView, LedgerWatch, merged, read_view_from
 from .logs import printable, quiet_kazoo, rfc3339
 from .observer import (
     Candidate,
@@ -72,6 +95,7 @@ from .observer import (
 )
 from .settings import ConfigError, Settings, load, wants_color
 from .shutdown import StopSignals, Wakeup, exit_now
+from .zkclient import new_client, stop_within
 
 __all__ = ["Role", "Server", "Status", "changes", "main", "probe", "render", "to_json"]
 
@@ -83,7 +107,10 @@ _CHANGES_SHOWN = 6
 # within about this long, whatever ZooKeeper does.
 _CLOSE_S = 0.5
 _IDENTITY_LIMIT = 64
-_USAGE = "python -m common.status [--json] [--watch] [--depose]"
+# The ledger's newest units shown (status), and the history's default length (--ledger).
+UNITS_SHOWN = 5
+HISTORY_SHOWN = 20
+_USAGE = "python -m common.status [--json] [--watch] [--depose] [--ledger [COUNT]]"
 
 
 @dataclass(frozen=True)
@@ -123,6 +150,7 @@ class Status:
     error: str | None = None
     changes: tuple[tuple[float, str], ...] = ()
     time: float = field(default_factory=time.time)
+    ledger: LedgerView | None = None  # None: LEDGER_PATH=off (no ledger to show)
 
 
 # ------------------------------------------------------------------ the ensemble
@@ -252,6 +280,8 @@ def render(
         if c.node in fresh:
             tint = _LEADER_NEW if rank == 0 else _JOINED_NEW
         lines.append((text, tint))
+    if status.ledger is not None:
+        lines += _ledger_lines(status.ledger, status.time)
     if status.roles:
         lines.append(("ensemble", ""))
         label_width = max(len(r.server.label) for r in status.roles)
@@ -268,6 +298,99 @@ def render(
             text = text[: max(1, width - 1)] + "…"
         out.append(f"{tint}{text}{_RESET}" if color and tint else text)
     return out
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.1f} s ago"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min ago"
+    return f"{seconds / 3600:.1f} h ago"
+
+
+def _ledger_lines(view: LedgerView, now: float) -> list[tuple[str, str]]:
+    """The ledger's part of a screen: its newest units, newest first, and the refused
+    count with the newest refusal's reason."""
+    head = f"work, from the ledger {view.path}"
+    if view.connection != "CONNECTED":
+        head += f"  (ZooKeeper {view.connection})"
+    lines = [(head, "")]
+    if view.error:
+        lines.append((f"  unreadable: {printable(view.error, 200)}", _TROUBLE))
+    if not view.exists and view.connection == "CONNECTING":
+        lines.append(("  not read yet", ""))
+    elif not view.exists and not view.error:
+        lines.append(("  no ledger yet: the first leader creates it", ""))
+    elif view.exists and not view.units:
+        lines.append(("  no unit recorded yet", ""))
+    shown = list(reversed(view.units[-UNITS_SHOWN:]))
+    width_name = max([len(printable(u.worker, _IDENTITY_LIMIT)) for u in shown] + [1])
+    for unit in shown:
+        unfenced = "" if unit.fenced else "  UNFENCED"
+        lines.append(
+            (
+                f"  unit {unit.seq:<8} token 0x{unit.token:<9x}  "
+                f"{printable(unit.worker, _IDENTITY_LIMIT):<{width_name}}  "
+                f"{_age(now - unit.time)}{unfenced}",
+                "",
+            )
+        )
+    last = view.last_refusal
+    if last is not None:
+        kept = " (the last 100 kept)" if view.refused >= 100 else ""
+        lines.append(
+            (
+                f"  refused {view.refused}{kept}; the newest: unit {last.seq} by "
+                f"{printable(last.worker, _IDENTITY_LIMIT)}, token 0x{last.token:x}, "
+                f"{printable(last.reason, 32)}, {_age(now - last.time)}",
+                _TROUBLE,
+            )
+        )
+    elif view.exists:
+        lines.append(("  refused 0", ""))
+    return lines
+
+
+def _unit_json(unit: Unit, now: float) -> dict[str, Any]:
+    return {
+        "seq": unit.seq,
+        "fencing_token": unit.token,
+        "fencing_token_hex": f"0x{unit.token:x}",
+        "worker": _cut(unit.worker),
+        "session_id": _cut(unit.session),
+        "time": rfc3339(unit.time),
+        "age_s": round(now - unit.time, 3),
+        "fenced": unit.fenced,
+    }
+
+
+def _refusal_json(refusal: Refusal, now: float) -> dict[str, Any]:
+    return {
+        "seq": refusal.seq,
+        "fencing_token": refusal.token,
+        "fencing_token_hex": f"0x{refusal.token:x}",
+        "worker": _cut(refusal.worker),
+        "session_id": _cut(refusal.session),
+        "time": rfc3339(refusal.time),
+        "age_s": round(now - refusal.time, 3),
+        "reason": _cut(refusal.reason),
+    }
+
+
+def ledger_json(view: LedgerView | None, now: float) -> dict[str, Any] | None:
+    """The ``ledger`` key of the JSON object (the module docstring lists its keys)."""
+    if view is None:
+        return None
+    last = view.last_refusal
+    return {
+        "path": view.path,
+        "exists": view.exists,
+        "units": [_unit_json(u, now) for u in reversed(view.units[-UNITS_SHOWN:])],
+        "refused": view.refused,
+        "last_refusal": None if last is None else _refusal_json(last, now),
+        "error": view.error,
+    }
 
 
 def to_json(status: Status) -> dict[str, Any]:
@@ -297,6 +420,7 @@ def to_json(status: Status) -> dict[str, Any]:
         ],
         "changes": [text for _at, text in status.changes],
         "error": status.error,
+        "ledger": ledger_json(status.ledger, status.time),
     }
 
 
@@ -316,12 +440,91 @@ def _once(settings: Settings, servers: Sequence[Server], as_json: bool, out: Tex
         error = None
     except Unavailable as exc:
         candidates, error = None, str(exc)
-    status = Status(settings.election_path, candidates, probe_all(servers), error=error)
+    ledger = None
+    if settings.ledger_path and candidates is None:  # the ensemble did not answer: not again
+        ledger = LedgerView(settings.ledger_path, error="not read: ZooKeeper did not answer")
+    elif settings.ledger_path:
+        ledger = read_view_from(settings.zk_hosts, settings.ledger_path, UNITS_SHOWN)
+    status = Status(
+        settings.election_path, candidates, probe_all(servers), error=error, ledger=ledger
+    )
     if as_json:
         print(json.dumps(to_json(status)), file=out, flush=True)
     else:
         print("\n".join(render(status)), file=out, flush=True)
     return 0 if candidates is not None else 1
+
+
+def history_lines(
+    path: str, entries: Sequence[Unit | Refusal], newest: Unit | None, kept_refusals: int
+) -> list[str]:
+    """``--ledger``: one line per unit, oldest first, refusals marked ``REFUSED``."""
+    if newest is None:
+        head = f"ledger {path}: no unit recorded yet"
+    else:
+        head = (
+            f"ledger {path}: the newest unit is {newest.seq}; {kept_refusals} "
+            f"refusal{'s' * (kept_refusals != 1)} kept; the last {len(entries)} below (UTC)"
+        )
+    lines = [head]
+    names = [printable(e.worker, _IDENTITY_LIMIT) for e in entries]
+    width_name = max([len(n) for n in names] + [1])
+    for entry, name in zip(entries, names, strict=True):
+        clock = rfc3339(entry.time, 3)[11:23]
+        what = "REFUSED" if isinstance(entry, Refusal) else "unit"
+        text = (
+            f"  {clock}  {what:<7} {entry.seq:<8} token 0x{entry.token:<9x}  "
+            f"{name:<{width_name}}  session {printable(entry.session, 24)}"
+        )
+        if isinstance(entry, Refusal):
+            text += f"  {printable(entry.reason, 32)}"
+        elif not entry.fenced:
+            text += "  UNFENCED"
+        lines.append(text)
+    return lines
+
+
+def _history(settings: Settings, count: int, as_json: bool, out: TextIO) -> int:
+    path = settings.ledger_path
+    if not path:
+        print("status: --ledger: LEDGER_PATH is off: there is no ledger", file=sys.stderr)
+        return 1
+    client = new_client(settings.zk_hosts, 10.0)
+    try:
+        client.start(timeout=5.0)
+        history = read_history(client, path, limit=count)
+    except NoNodeError:
+        print(
+            f"status: no ledger at {path}: no leader has recorded a unit yet "
+            "(or the workers run with another LEDGER_PATH)",
+            file=sys.stderr,
+        )
+        return 1
+    except (KazooException, KazooTimeoutError) as exc:
+        print(f"status: reading the ledger {path} failed: {exc!r}", file=sys.stderr)
+        return 1
+    finally:
+        stop_within(client, 1.0)
+    entries = merged(history.units, history.refusals, last=count)
+    now = time.time()
+    if as_json:
+        body = {
+            "time": rfc3339(now),
+            "ledger": path,
+            "newest": history.head.seq if history.head else None,
+            "refusals_kept": len(history.refusals),
+            "history": [
+                {"refused": True, **_refusal_json(e, now)}
+                if isinstance(e, Refusal)
+                else {"refused": False, **_unit_json(e, now)}
+                for e in entries
+            ],
+        }
+        print(json.dumps(body), file=out, flush=True)
+    else:
+        lines = history_lines(path, entries, history.head, len(history.refusals))
+        print("\n".join(lines), file=out, flush=True)
+    return 0
 
 
 def _depose(settings: Settings, out: TextIO) -> int:
@@ -371,6 +574,8 @@ class _Watch:
         self._changes: deque[tuple[float, str]] = deque(maxlen=_CHANGES_SHOWN)
         self._fresh: dict[str, float] = {}  # node -> highlighted until (monotonic)
         self._printed_block = False
+        path = settings.ledger_path
+        self._ledger = LedgerView(path, connection="CONNECTING") if path else None
 
     def run(self) -> int:
         if threading.current_thread() is threading.main_thread():
@@ -380,12 +585,25 @@ class _Watch:
             self._settings.election_path,
             on_view=lambda view: self._tell("view", view),
         )
+        # The ledger: its root's data changes with every unit (at most 4 reads a second).
+        ledger = (
+            LedgerWatch(
+                self._settings.zk_hosts,
+                self._settings.ledger_path,
+                on_view=lambda view: self._tell("ledger", view),
+                keep=UNITS_SHOWN,
+            )
+            if self._ledger is not None
+            else None
+        )
         roles = threading.Thread(target=self._ask_roles, name="roles", daemon=True)
         try:
             if self._tty:
                 self._write("\x1b[?25l")  # hide the cursor while redrawing
             roles.start()
             watch.start()
+            if ledger is not None:
+                ledger.start()
             self._draw(initial=True)
             while not self._signals.requested:
                 self._step()
@@ -396,9 +614,15 @@ class _Watch:
             self._roles_now.set()
             if self._tty:
                 self._write_best_effort("\x1b[?25h\n")  # the cursor back, first
-            # The observer's session holds no node: closing it is a courtesy to the
-            # servers, given a moment, not waited for.
+            # The observer's sessions hold no node: closing them is a courtesy to the
+            # servers, given a moment (both at once), not waited for.
+            closing = None
+            if ledger is not None:
+                closing = threading.Thread(target=ledger.close, args=(_CLOSE_S,), daemon=True)
+                closing.start()
             watch.close(within_s=_CLOSE_S)
+            if closing is not None:
+                closing.join(timeout=_CLOSE_S)
         return 0
 
     def _tell(self, kind: str, value: Any) -> None:
@@ -426,6 +650,11 @@ class _Watch:
             if kind == "view":
                 said += self._take_view(value)
                 changed = True
+            elif kind == "ledger":
+                said += self._take_ledger(value)
+                # A unit a second is no news for a block per change on a pipe; on a
+                # terminal (redrawn in place) and in JSON it is.
+                changed = changed or self._tty or self._json or bool(said)
             elif kind == "roles" and value != self._roles:
                 said += [
                     f"{new.server.name or new.server.address} is {new.text}"
@@ -459,6 +688,20 @@ class _Watch:
                         self._fresh[c.node] = until
         return said
 
+    def _take_ledger(self, view: LedgerView) -> list[str]:
+        """The new view; what to say about it: a refusal (new since the last view)."""
+        old = self._ledger
+        self._ledger = view
+        if old is None or not old.exists and not old.units:
+            return []  # the first view is no change
+        seen = set(old.refusals)
+        return [
+            f"unit {r.seq} of {printable(r.worker, _IDENTITY_LIMIT)} REFUSED ({r.reason}), "
+            f"token 0x{r.token:x}"
+            for r in view.refusals
+            if r not in seen
+        ]
+
     def _ask_roles(self) -> None:
         while not self._stop.is_set():
             self._tell("roles", probe_all(self._servers))
@@ -473,6 +716,7 @@ class _Watch:
             connection=self._view.connection,
             error=self._view.error,
             changes=tuple(self._changes),
+            ledger=self._ledger,
         )
 
     def _draw(self, initial: bool = False) -> None:
@@ -536,9 +780,19 @@ def main(
     parser.add_argument(
         "--depose", action="store_true", help="ask the leader to resign; it rejoins at the back"
     )
+    parser.add_argument(
+        "--ledger",
+        nargs="?",
+        const=HISTORY_SHOWN,
+        type=_count,
+        metavar="COUNT",
+        help=f"the ledger's recent history, one line per unit (default the last {HISTORY_SHOWN})",
+    )
     args = parser.parse_args(argv)
-    if args.depose and (args.watch or args.json):
+    if args.depose and (args.watch or args.json or args.ledger):
         parser.error("--depose goes alone")
+    if args.ledger and args.watch:
+        parser.error("--ledger prints the history once: not with --watch")
     settings = _settings(env)
     if settings is None:
         return 2
@@ -551,11 +805,19 @@ def main(
     try:
         if args.depose:
             return _depose(settings, stream)
+        if args.ledger:
+            return _history(settings, args.ledger, args.json, stream)
         if args.watch:
             return _Watch(settings, servers, args.json, stream).run()
         return _once(settings, servers, args.json, stream)
     except BrokenPipeError:
         return 0  # `| head`: the reader has seen enough
+
+
+def _count(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 10_000:
+        raise argparse.ArgumentTypeError(f"must be a count from 1 to 10000 (got {text!r})")
+    return int(text)
 
 
 def _settings(env: Mapping[str, str] | None) -> Settings | None:

@@ -5,19 +5,21 @@
     board.take_roles(roles, at=time.time())   # status.probe_all(servers)
     page = board.snapshot(at=time.time())     # a dict, sent as JSON
 
-The work strip. Until the fenced ledger of work units exists, the strip is drawn from
-ZooKeeper's own view: a *span* is a stretch during which one candidate's node was the
-lowest (the leader, by its fencing token) while the ensemble had a quorum and this
-observer was connected; the page draws one mark per tick interval inside it. A
-*silence* is a stretch without a span longer than ``SILENCE_INTERVALS`` intervals,
-with its length and why (no quorum, no candidate, this page cut off). That is who
-*may* work, not who did: a killed leader's node outlives it until its session
-expires, so ZooKeeper's view still names it; a ledger shows the units themselves.
+The work strip. Where there is no ledger of work units (LEDGER_PATH=off, or no unit
+recorded yet), the strip is drawn from ZooKeeper's own view: a *span* is a stretch
+during which one candidate's node was the lowest (the leader, by its fencing token)
+while the ensemble had a quorum and this observer was connected; the page draws one mark
+per tick interval inside it. A *silence* is a stretch without a span longer than
+``SILENCE_INTERVALS`` intervals, with its length and why (no quorum, no candidate, this
+page cut off). That is who *may* work, not who did: a killed leader's node outlives it
+until its session expires, so ZooKeeper's view still names it; a ledger shows the units
+themselves.
 
-The ledger plugs in through ``take_units``: each unit (``Unit``: seq, token, worker,
-session, time, refused) as the ledger records it under its own path; once units
-have come in, ``work.source`` is ``ledger``, the strip draws one mark per unit (a
-refused one marked as such) and silences are measured between units instead.
+The ledger (common/ledger.py) comes in through ``take_units``: each accepted unit and
+each kept refusal (``Unit``: seq, token, worker, session, time, refused), as the
+server's ``LedgerWatch`` reads them; once units have come in, ``work.source`` is
+``ledger``, the strip draws one mark per unit, coloured by token (a refused one marked
+as such) and silences are measured between accepted units instead.
 
 Everything read from ZooKeeper (identities) is already escaped by the observer; the
 page shows every string as text, never as markup.
@@ -64,7 +66,7 @@ class Span:
 
 @dataclass(frozen=True)
 class Unit:
-    """One unit of work as the fenced ledger records it (the ledger's issue)."""
+    """One unit of work as the fenced ledger records it, or a refused one."""
 
     seq: int
     token: int

@@ -1,11 +1,14 @@
 """The dashboard's process: an observer of the election and a small HTTP server.
 
 Threads: kazoo's and ``ElectionWatch``'s (the candidates, driven by ZooKeeper's
-watches), one that asks each server its role (``srvr``, every second and at once on a
-connection change: roles cannot be watched), the HTTP server's (one per browser), and
-the main thread, which only waits for a stop signal (``common/shutdown.py``). Every piece of
-news goes into the ``Board`` under one lock and bumps a version; each browser's
-thread waits on that condition and sends the new state as one server-sent event.
+watches), kazoo's and ``LedgerWatch``'s (the work's ledger, common/ledger_view.py: a
+data watch on its root, which changes with every unit; none with LEDGER_PATH=off, and
+the strip is then drawn from ZooKeeper's view), one that asks each server its role
+(``srvr``, every second and at once on a connection change: roles cannot be watched),
+the HTTP server's (one per browser), and the main thread, which only waits for a stop
+signal (``common/shutdown.py``). Every piece of news goes into the ``Board`` under one
+lock and bumps a version; each browser's thread waits on that condition and sends the
+new state as one server-sent event.
 
 Paths: ``/`` the page, ``/page.css``, ``/page.js`` (from ``static/``, read once at
 start); ``/events`` the stream (``text/event-stream``: one ``data:`` line of JSON per
@@ -14,8 +17,8 @@ JSON once (for scripts and tests); ``/healthz`` "ok" (the container's health che
 Nothing can be changed through it: it has no credentials and serves GET only.
 
 Shutdown (SIGTERM, SIGINT): the board is closed, which wakes every stream so its
-thread ends; the HTTP server stops taking requests; the observer's session is closed
-(at most 1 s); exit 0, within about 2 s whatever ZooKeeper does.
+thread ends; the HTTP server stops taking requests; the observer's sessions are closed
+(both at once, each given 0.5 s); exit 0, within about 2 s whatever ZooKeeper does.
 """
 
 from __future__ import annotations
@@ -31,15 +34,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from common.logs import quiet_kazoo
+from common.ledger_view import LedgerView, LedgerWatch
+from common.logs import printable, quiet_kazoo
 from common.observer import ElectionView, ElectionWatch
 from common.settings import ConfigError, Settings
 from common.shutdown import StopSignals, Wakeup
 from common.status import Server, probe_all
 
-from .board import Board
+from .board import Board, Unit
 
-__all__ = ["Feed", "main"]
+__all__ = ["Feed", "board_units", "main"]
 
 STATIC = Path(__file__).resolve().parent / "static"
 _FILES = {
@@ -51,6 +55,9 @@ _ROLES_EVERY_S = 1.0
 # On a stop signal: the time the observer's session is given to close.
 _CLOSE_S = 0.5
 _KEEPALIVE_S = 15.0
+# The ledger's newest units the strip may draw: the board keeps two minutes, and a
+# tick can be shorter than a second.
+_LEDGER_UNITS_KEPT = 600
 # The page loads nothing from anywhere else, runs no inline script, and cannot be framed.
 _SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -163,6 +170,26 @@ def _handler(feed: Feed, files: dict[str, tuple[bytes, str]]) -> type[BaseHTTPRe
     return Handler
 
 
+def board_units(view: LedgerView) -> list[Unit]:
+    """The ledger's units and refusals as the strip's marks, by time."""
+
+    def session(text: str) -> int:
+        try:
+            return int(text, 16)
+        except ValueError:
+            return 0
+
+    marks = [
+        Unit(u.seq, u.token, printable(u.worker, 64), session(u.session), u.time)
+        for u in view.units
+    ]
+    marks += [
+        Unit(r.seq, r.token, printable(r.worker, 64), session(r.session), r.time, refused=True)
+        for r in view.refusals
+    ]
+    return sorted(marks, key=lambda u: u.time)
+
+
 def _ask_roles(feed: Feed, servers: Sequence[Server], wake: threading.Event) -> None:
     while not feed.closed:
         roles = probe_all(servers)
@@ -224,6 +251,16 @@ def main(
         feed.update(lambda board, at: board.take_view(view, at))
 
     watch = ElectionWatch(settings.zk_hosts, settings.election_path, on_view=on_view)
+    ledger = None
+    if settings.ledger_path:  # else (LEDGER_PATH=off) the strip is ZooKeeper's view
+
+        def on_ledger(view: LedgerView) -> None:
+            units = board_units(view)
+            feed.update(lambda board, at: board.take_units(units, at))
+
+        ledger = LedgerWatch(
+            settings.zk_hosts, settings.ledger_path, on_ledger, keep=_LEDGER_UNITS_KEPT
+        )
     serving = threading.Thread(target=httpd.serve_forever, args=(0.2,), name="http", daemon=True)
     roles = threading.Thread(
         target=_ask_roles, args=(feed, servers, roles_now), name="roles", daemon=True
@@ -231,9 +268,12 @@ def main(
     serving.start()
     roles.start()
     watch.start()
+    if ledger is not None:
+        ledger.start()
     address = args.announce or f"http://{args.host}:{args.port}/"
     print(
-        f"dashboard: the live page is at {address} (election {settings.election_path} "
+        f"dashboard: the live page is at {address} (election {settings.election_path}, "
+        f"work {settings.ledger_path or 'not recorded: LEDGER_PATH=off'}, "
         f"on {settings.zk_hosts})",
         flush=True,
     )
@@ -243,6 +283,12 @@ def main(
     roles_now.set()
     httpd.shutdown()
     httpd.server_close()
+    closing = None
+    if ledger is not None:  # both sessions closed at once, each given _CLOSE_S
+        closing = threading.Thread(target=ledger.close, args=(_CLOSE_S,), daemon=True)
+        closing.start()
     watch.close(within_s=_CLOSE_S)
+    if closing is not None:
+        closing.join(timeout=_CLOSE_S)
     print(f"dashboard: stopped ({stop.name})", flush=True)
     return 0

@@ -20,9 +20,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from common.ledger import Refusal
+from common.ledger import Unit as LedgerUnit
+from common.ledger_view import LedgerView
 from common.observer import Candidate, ElectionView
 from common.status import Role, Server
 from dashboard.board import Board, Unit, quorum, silences_between
+from dashboard.server import board_units
 from testbed.ensemble import free_ports
 from testbed.processes import REPO_ROOT, wait_until
 
@@ -138,6 +142,31 @@ def test_board_ledger_units_replace_the_election_view_and_mark_refusals():
     assert work["source"] == "ledger"
     assert [u["refused"] for u in work["units"]] == [False, False, True, False]
     assert [(s["start"], s["end"]) for s in work["silences"]] == [(101.0, 105.0)]
+
+
+def test_the_ledgers_units_and_refusals_become_the_strips_marks_by_time():
+    view = LedgerView(
+        "/w",
+        True,
+        (
+            LedgerUnit(7, 0x100000003, "service1", "0x100", 100.0),
+            LedgerUnit(8, 0x100000005, "service2\x1b[2J", "0x101", 103.0),
+        ),
+        (Refusal(8, 0x100000003, "service1", "junk", 101.5, "node_gone"),),
+    )
+    marks = board_units(view)
+    assert marks == [
+        Unit(7, 0x100000003, "service1", 0x100, 100.0),
+        Unit(8, 0x100000003, "service1", 0, 101.5, refused=True),
+        Unit(8, 0x100000005, "service2\\x1b[2J", 0x101, 103.0),
+    ]
+    board = _board()
+    board.take_units(marks, 104.0)
+    work = board.snapshot(104.0)["work"]
+    assert [(u["seq"], u["refused"]) for u in work["units"]] == [(7, False), (8, True), (8, False)]
+    # Coloured by token: the refused unit has its writer's (older) token's colour.
+    assert work["units"][0]["colour"] == work["units"][1]["colour"] != work["units"][2]["colour"]
+    assert board_units(LedgerView("/w")) == []
 
 
 def test_board_server_roles_and_quorum_in_words():

@@ -187,7 +187,7 @@ _COMPOSE_VERBS = {
     "up", "down", "build", "stop", "start", "kill", "pause", "unpause", "restart", "ps",
     "logs", "run", "exec", "config", "pull",
 }  # fmt: skip
-_TOOLS_VERBS = {"status", "logs", "timeline"}
+_TOOLS_VERBS = {"status", "ledger", "logs", "timeline"}
 # Options that take a value, as the pages use them.
 _VALUED = {"--scale", "--timeout", "-t", "--rmi", "--tail", "--profile"}
 

@@ -374,3 +374,97 @@ def test_a_lapsed_lease_is_the_cause_of_the_silence_that_follows():
     ]
     (silence,) = build(records).silences
     assert silence.cause == "service1's lease ran out (no word from ZooKeeper)"
+
+
+# ------------------------------------------------- the ledger's units, and refusals
+
+
+def units(lane: str, token: int, start: float, end: float, first: int) -> list[Record]:
+    return [
+        Record(r.time, r.service, r.event, {**r.fields, "unit": first + n})
+        for n, r in enumerate(ticks(lane, token, start, end))
+    ]
+
+
+# service1 is frozen in the middle of a unit after unit 3; service2 takes over and records
+# units 4-9; service1, thawed, writes its unit and ZooKeeper refuses it.
+MID_WORK = [
+    rec(0.0, "service1", Event.ZK_STATE, state="CONNECTED"),
+    rec(0.0, "service2", Event.ZK_STATE, state="CONNECTED"),
+    *units("service1", A, 0.0, 2.0, 1),
+    rec(2.5, "service1", "container_pause"),
+    rec(8.0, "service2", Event.LEADER_ELECTED, fencing_token=B),
+    *units("service2", B, 8.0, 13.0, 4),
+    rec(12.0, "service1", "container_unpause"),
+    rec(12.2, "service1", Event.UNIT_REFUSED, unit=4, reason="node_gone", fencing_token=A),
+]
+
+
+def test_units_and_refusals_come_from_the_workers_lines():
+    timeline = build(MID_WORK)
+    assert [(u.lane, u.seq) for u in timeline.units] == [("service1", n) for n in (1, 2, 3)] + [
+        ("service2", n) for n in range(4, 10)
+    ]
+    (refused,) = timeline.refusals
+    assert (refused.lane, refused.seq, refused.token, refused.reason) == (
+        "service1",
+        4,
+        A,
+        "node_gone",
+    )
+    assert timeline.legend(A) == "token 0x100000003 (service1, units 1-3)"
+    assert timeline.legend(B) == "token 0x100000005 (service2, units 4-9)"
+    assert timeline.title.endswith(
+        "; service1's unit 4 (token 0x100000003) REFUSED by ZooKeeper: node_gone"
+    )
+    # Without a ledger (no unit numbers) the legend and title say what they always said.
+    assert build(KILL).legend(A) == "token 0x100000003 (service1)"
+    assert build(KILL).refusals == ()
+
+
+def test_text_marks_the_refused_unit_on_its_lane_and_says_it_in_words():
+    lines = render_text(build(MID_WORK), width=100)
+    rows = {line.split()[0]: line for line in lines if line.startswith("service")}
+    label = len("service1") + 2  # the lane label's width
+    column = rows["service1"].index("#") - label
+    assert column == int(12.2 / 0.5), rows["service1"]  # one character per half second
+    assert "=" in rows["service1"][: column + label]  # frozen before it
+    assert "#" not in rows["service2"]
+    said = " ".join(lines)
+    assert "# a unit ZooKeeper refused" in said
+    assert "A token 0x100000003 (service1, units 1-3)" in said
+    assert any(
+        line.startswith("+12.2 s (12:00:12.200 UTC) refused: service1's unit 4") for line in lines
+    )
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_a_refusal_reads_back_from_either_log_format(fmt):
+    lines = _lines(
+        fmt,
+        [
+            (Event.PROCESSING, "Processing... unit 7 recorded", {"unit": 7, "fencing_token": A}),
+            (
+                Event.UNIT_REFUSED,
+                "Unit refused by ZooKeeper: gone; stepping down",
+                {"unit": 8, "reason": "older_token", "fencing_token": A},
+            ),
+        ],
+    )
+    timeline = build(read_lines(lines, default_lane="service1"))
+    assert [u.seq for u in timeline.units] == [7]
+    assert [(m.seq, m.reason, m.token) for m in timeline.refusals] == [(8, "older_token", A)]
+
+
+def test_png_crosses_out_the_refused_unit(tmp_path):
+    from matplotlib import image
+
+    def reds(records) -> int:
+        path = render_png(build(records), tmp_path / "t.png")
+        pixels = image.imread(path)[..., :3]
+        target = (0xB7 / 255, 0x1C / 255, 0x1C / 255)
+        close = (abs(pixels - target) < 0.02).all(axis=-1)
+        return int(close.sum())
+
+    assert reds(MID_WORK[:-1]) == 0
+    assert reds(MID_WORK) > 50  # the cross, its label and the legend's

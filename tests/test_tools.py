@@ -45,3 +45,9 @@ def test_tools_without_log_lines_or_with_an_unknown_verb_say_so_in_one_line():
     bogus = _tools("bogus")
     assert bogus.returncode == 2 and len(bogus.stderr.splitlines()) == 1
     assert "Traceback" not in empty.stderr + bogus.stderr
+
+
+def test_tools_ledger_is_status_ledger_and_checks_its_count():
+    bad = _tools("ledger", "0")
+    assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1
+    assert "--ledger" in bad.stderr and "Traceback" not in bad.stderr

@@ -1,9 +1,11 @@
 """`make status`: `python -m common.status` on the compose project, from the host.
 
     python -m workshop.status [--compose "docker compose"] [--json] [--watch] [--depose]
+    python -m workshop.status --ledger [COUNT]      # `make ledger`: the recent units
 
 Asks Docker for the ZooKeeper nodes' published client ports (no ZK_HOSTS to set by
-hand) and for the workers' ELECTION_PATH, then runs ``common.status`` with them; the
+hand) and for the workers' ELECTION_PATH and LEDGER_PATH (where set), then runs
+``common.status`` with them; the
 servers are shown by their service names (zoo1 127.0.0.1:2181). Every other argument
 is ``common.status``'s. ``--depose`` runs in a worker's container instead, where the
 election's credentials are (its Compose secret). Exit 1 with one line when the
@@ -59,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         Settings.election_path,
     )
     env = {"ZK_HOSTS": ",".join(str(s.client_address) for s in servers), "ELECTION_PATH": path}
+    ledger = next((w.env["LEDGER_PATH"] for w in workers if "LEDGER_PATH" in w.env), None)
+    if ledger is not None:
+        env["LEDGER_PATH"] = ledger
     names = {str(s.client_address): s.service for s in servers}
     return status.main(args, env=env, names=names)
 

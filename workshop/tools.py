@@ -5,10 +5,12 @@ The compose file's ``tools`` service (profile ``tools``) runs this; no Python, n
 
     docker compose run --rm tools status             # who leads, each server's role
     docker compose run --rm tools status --watch     # redrawn at every change; Ctrl-C
+    docker compose run --rm tools ledger             # the ledger's last units, refusals
     docker compose logs --timestamps service1 service2 | docker compose run --rm -T tools logs
     docker compose logs --timestamps service1 service2 | docker compose run --rm -T tools timeline
 
-``status`` is ``python -m common.status`` inside the project's network (zoo1:2181...).
+``status`` is ``python -m common.status`` inside the project's network (zoo1:2181...);
+``ledger [COUNT]`` is its ``--ledger [COUNT]`` (as ``make ledger``).
 The container holds no Docker socket, so ``logs`` and ``timeline`` read Compose's log
 lines from standard input: ``logs`` prints them merged by time, one short line each
 (as ``make logs``); ``timeline`` draws who led when as text (as ``make timeline``,
@@ -20,7 +22,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-_USAGE = "usage: tools status [--watch] [--json] | logs | timeline [--last SECONDS]"
+_USAGE = (
+    "usage: tools status [--watch] [--json] | ledger [COUNT] [--json] | logs "
+    "| timeline [--last SECONDS]"
+)
 
 
 def _logs(stream: object) -> int:
@@ -47,6 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from common import status
 
         return status.main(rest)
+    if verb == "ledger":
+        from common import status
+
+        return status.main(["--ledger", *rest])
     if verb in ("logs", "timeline") and sys.stdin.isatty():
         print(f"{verb}: pipe the workers' logs in: {_PIPE} {verb}", file=sys.stderr)
         return 2

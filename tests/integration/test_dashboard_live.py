@@ -2,7 +2,8 @@
 
 The page's news is the stream (/events); the browser tests (tests/e2e) read the page
 itself. Here: a takeover reaches the stream within a second of the SIGTERM that caused
-it, and a lost quorum is said (and the stream goes on) while two servers are down.
+it, and a lost quorum is said (and the stream goes on, the ledger's units on its strip)
+while two servers are down.
 """
 
 from __future__ import annotations
@@ -140,7 +141,12 @@ def test_dashboard_says_no_quorum_and_keeps_streaming(
     wait_for_leader(workers, timeout=30)
     stream = Stream(dashboard)
     try:
-        wait_until(lambda: stream.after(0), timeout=10, message="a first state")
+        # The strip is the ledger's: one mark per unit recorded.
+        wait_until(
+            lambda: any(s["work"]["source"] == "ledger" for _, s in stream.after(0)),
+            timeout=10,
+            message="a first state with the ledger's units",
+        )
         leader = ensemble.leader()
         follower = next(s for s in ensemble.servers if s is not leader)
         down = time.time()
@@ -156,11 +162,32 @@ def test_dashboard_says_no_quorum_and_keeps_streaming(
         measure("dashboard: two servers killed -> 'no quorum' in the stream", at - down)
         assert at - down < 3.0  # one round of srvr questions (every 1 s, 2 s timeout)
         assert state["may_work"] is False and state["why_not"] == "no quorum"
+        # The units seen before stay on the strip, and the silence is the quorum's.
+        newest = max(u["seq"] for u in state["work"]["units"])
+        assert state["work"]["source"] == "ledger"
+        wait_until(
+            lambda: any(
+                x["reason"] == "no quorum"
+                for _, s in stream.after(at)
+                for x in s["work"]["silences"]
+            ),
+            timeout=10,
+            message="the strip measuring a silence for want of a quorum",
+        )
         ensemble.restart_missing(timeout=60)
         wait_until(
             lambda: any(s["quorum"]["has"] and s["may_work"] for _, s in stream.after(down)),
             timeout=60,
             message="the stream saying the quorum is back and someone leads",
+        )
+        wait_until(
+            lambda: any(
+                u["seq"] > newest and not u["refused"]
+                for _, s in stream.after(down)
+                for u in s["work"]["units"]
+            ),
+            timeout=30,
+            message="new units on the strip once the quorum is back",
         )
     finally:
         stream.close()

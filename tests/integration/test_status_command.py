@@ -176,6 +176,7 @@ def test_status_json_is_one_object_with_stable_keys(ensemble, spawn_worker, elec
         "servers",
         "changes",
         "error",
+        "ledger",
     ]
     assert status["election"] == election_path
     assert status["leader"] == leader.name and status["error"] is None

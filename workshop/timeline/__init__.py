@@ -10,13 +10,15 @@ compose project, Docker's own events for its containers (kill, die, stop, pause,
 network disconnect), which say what the logs cannot: a killed worker logs nothing.
 
 The picture: one lane per worker; a tick for each "Processing...", coloured by its
-fencing token; the lane shaded by the worker's ZooKeeper connection state
-(connecting, connected, SUSPENDED, LOST, not running) and hatched while Docker had it
-paused or cut off the network; every silence (no tick from anyone for longer than 1.5
-tick intervals) marked with its length and its cause, as the logs and Docker tell it:
-a mark given with --mark, a container event, the old leader's ``leadership_lost``
-reason or ``shutdown``, a connection state change. The title says what happened; the
-x axis counts seconds from the first event.
+fencing token (with a ledger, each is a unit it recorded, and the legend says which
+units each token holds); a unit ZooKeeper refused (``unit_refused``: a stale leader's
+write, fenced off) marked on its worker's lane with the reason; the lane shaded by the
+worker's ZooKeeper connection state (connecting, connected, SUSPENDED, LOST, not
+running) and hatched while Docker had it paused or cut off the network; every silence
+(no tick from anyone for longer than 1.5 tick intervals) marked with its length and
+its cause, as the logs and Docker tell it: a mark given with --mark, a container
+event, the old leader's ``leadership_lost`` reason or ``shutdown``, a connection state
+change. The title says what happened; the x axis counts seconds from the first event.
 
 The rooms: ``model`` (the data: runs, states, happenings, episodes), ``build`` (the
 data from Records: pure logic, tested in tests/test_timeline.py), ``text`` and ``png``
@@ -40,6 +42,7 @@ from .model import (
     Span,
     Tick,
     Timeline,
+    UnitMark,
     parse_mark,
 )
 from .png import png_size, render_png
@@ -59,6 +62,7 @@ __all__ = [
     "Span",
     "Tick",
     "Timeline",
+    "UnitMark",
     "build",
     "main",
     "parse_mark",

@@ -27,6 +27,8 @@ from .model import (
     Run,
     Span,
     Timeline,
+    UnitMark,
+    refusal_text,
     token_hex,
 )
 
@@ -235,7 +237,39 @@ def _outcome(before: Tick, after: Tick | None) -> str:
     return f"{after.service} took over, {tokens}"
 
 
-def _title(episodes: Sequence[Episode], ticks: Sequence[Tick]) -> str:
+def _int(value: object) -> int | None:
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def _unit_marks(records: Sequence[Record]) -> tuple[list[UnitMark], list[UnitMark]]:
+    """(units recorded, units refused), from the processing and unit_refused lines."""
+    units, refused = [], []
+    for r in records:
+        if r.event == Event.PROCESSING and r.fields.get("unit") is not None:
+            units.append(UnitMark(r.service, r.time, _int(r.fields["unit"]), r.token))
+        elif r.event == Event.UNIT_REFUSED:
+            seq = _int(r.fields.get("unit"))
+            reason = str(r.fields.get("reason") or "")
+            refused.append(UnitMark(r.service, r.time, seq or None, r.token, True, reason))
+    return units, refused
+
+
+def _title(
+    episodes: Sequence[Episode], ticks: Sequence[Tick], refused: Sequence[UnitMark] = ()
+) -> str:
+    title = _title_of_leaders(episodes, ticks)
+    if len(refused) == 1:
+        return f"{title}; {refusal_text(refused[0])}"
+    if refused:
+        who = ", ".join(sorted({m.lane for m in refused}))
+        return f"{title}; {len(refused)} units REFUSED by ZooKeeper ({who})"
+    return title
+
+
+def _title_of_leaders(episodes: Sequence[Episode], ticks: Sequence[Tick]) -> str:
     if not ticks:
         return "Nobody led: not one Processing... in these logs"
     if not episodes:
@@ -317,6 +351,7 @@ def build(
             )
         )
     tokens = tuple(dict.fromkeys(t.token for t in ticks))
+    units, refused = _unit_marks(ordered)
     return Timeline(
         t0,
         t1,
@@ -329,7 +364,9 @@ def build(
         tuple(episodes),
         interval,
         tokens,
-        _title(episodes, ticks),
+        _title(episodes, ticks, refused),
+        tuple(units),
+        tuple(refused),
     )
 
 

@@ -105,6 +105,19 @@ class Episode:
 
 
 @dataclass(frozen=True)
+class UnitMark:
+    """A unit of work as a worker logged it: recorded in the ledger (``processing``
+    with its ``unit`` number) or refused by ZooKeeper (``unit_refused``, ``reason``)."""
+
+    lane: str
+    time: float
+    seq: int | None
+    token: int | None
+    refused: bool = False
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class Timeline:
     t0: float
     t1: float
@@ -118,6 +131,8 @@ class Timeline:
     interval: float
     tokens: tuple[int | None, ...]  # in order of first use
     title: str
+    units: tuple[UnitMark, ...] = ()  # recorded in the ledger (absent with no ledger)
+    refusals: tuple[UnitMark, ...] = ()  # refused by ZooKeeper
 
     @property
     def silences(self) -> tuple[Episode, ...]:
@@ -125,6 +140,28 @@ class Timeline:
 
     def holder(self, token: int | None) -> str:
         return next((t.service for t in self.ticks if t.token == token), "?")
+
+    def unit_range(self, token: int | None) -> str:
+        """``units 12-40`` recorded under ``token``; empty when the logs name none."""
+        seqs = [u.seq for u in self.units if u.token == token and u.seq is not None]
+        if not seqs:
+            return ""
+        low, high = min(seqs), max(seqs)
+        return f"unit {low}" if low == high else f"units {low}-{high}"
+
+    def legend(self, token: int | None) -> str:
+        """``token 0x100000003 (service1, units 1-5)``."""
+        units = self.unit_range(token)
+        return f"token {token_hex(token)} ({self.holder(token)}{', ' + units if units else ''})"
+
+
+def refusal_text(mark: UnitMark) -> str:
+    """``service1's unit 12 (token 0x100000003) REFUSED by ZooKeeper: node_gone``."""
+    unit = f"unit {mark.seq}" if mark.seq else "unit"
+    return (
+        f"{mark.lane}'s {unit} (token {token_hex(mark.token)}) REFUSED by ZooKeeper: "
+        f"{mark.reason or '?'}"
+    )
 
 
 def duration(value: float) -> str:

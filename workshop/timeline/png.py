@@ -1,5 +1,7 @@
-"""The timeline as a PNG: one lane per worker, ticks coloured by token, connection
-states shaded, Docker's freezes and cuts hatched, silences measured. Needs matplotlib
+"""The timeline as a PNG: one lane per worker, ticks coloured by token (the legend
+says which ledger units each token recorded), refused units crossed out on their lane
+with the reason, connection states shaded, Docker's freezes and cuts hatched, silences
+measured. Needs matplotlib
 (requirements-dev.txt), imported only to draw."""
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from .model import (
     Happening,
     Timeline,
     duration,
-    token_hex,
 )
 
 __all__ = ["png_size", "render_png"]
@@ -35,6 +36,7 @@ _STATE_COLOURS = {
     DOWN: "#9e9e9e",
 }
 _OVER_STYLE = {FROZEN: ("#5c6bc0", "xx"), CUT: ("#8e24aa", "//")}
+_REFUSED = "#b71c1c"  # a refused unit: the page's trouble colour
 PNG_SIZE_IN = (12.0, 2.6)  # width, height before the lanes
 PNG_LANE_IN = 1.0
 PNG_DPI = 100
@@ -69,6 +71,7 @@ def render_png(timeline: Timeline, path: Path) -> Path:
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     width_px, height_px = png_size(timeline)
@@ -113,6 +116,29 @@ def render_png(timeline: Timeline, path: Path) -> Path:
             colors=[colour(token)],
             linewidth=2.2,
             zorder=3,
+        )
+    for m in timeline.refusals:  # a stale write, fenced off: a cross on its lane
+        ax.plot(
+            x(m.time),
+            y_of[m.lane],
+            marker="X",
+            markersize=13,
+            color=_REFUSED,
+            markeredgecolor="white",
+            linestyle="none",
+            zorder=6,
+        )
+        ax.text(
+            x(m.time),
+            y_of[m.lane] - 0.33,
+            f"unit {m.seq or '?'} refused ({m.reason or '?'})",
+            fontsize=8,
+            ha="center",
+            va="top",
+            color=_REFUSED,
+            fontweight="bold",
+            zorder=6,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 0.5},
         )
     marks = [h for h in timeline.happenings if h.kind == "mark"]
     for row, h in enumerate(marks):
@@ -192,10 +218,21 @@ def render_png(timeline: Timeline, path: Path) -> Path:
         ax.spines[side].set_visible(False)
     ax.grid(axis="x", color="#e0e0e0", linewidth=0.6, zorder=0)
     ax.set_title("\n".join(textwrap.wrap(timeline.title, 110)), fontsize=12, loc="left")
-    handles = [
-        Patch(color=colour(tok), label=f"tick, token {token_hex(tok)} ({timeline.holder(tok)})")
-        for tok in timeline.tokens
+    handles: list = [
+        Patch(color=colour(tok), label=f"tick, {timeline.legend(tok)}") for tok in timeline.tokens
     ]
+    if timeline.refusals:
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="X",
+                markersize=9,
+                color=_REFUSED,
+                linestyle="none",
+                label="unit refused by ZooKeeper",
+            )
+        )
     used = {s.state for s in timeline.spans}
     handles += [
         Patch(facecolor=_STATE_COLOURS[s], edgecolor="#bdbdbd", label=STATE_TEXT[s])

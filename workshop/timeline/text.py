@@ -1,5 +1,6 @@
 """The timeline as terminal rows: a character per half second (or more, to fit), one
-row per worker, the silences under them, a legend, then each episode in words."""
+row per worker (``#`` where ZooKeeper refused a unit), the silences under them, a
+legend, then each episode and each refusal in words."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from .model import (
     SUSPENDED,
     Timeline,
     duration,
-    token_hex,
+    refusal_text,
 )
 
 __all__ = ["render_text"]
@@ -29,6 +30,8 @@ _OVER_CHAR = {FROZEN: "=", CUT: "x"}
 _SYMBOLS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _AXIS_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600)
 _ANSI_COLOURS = ("32", "34", "35", "36", "33", "31")
+_REFUSED_CHAR = "#"  # a unit ZooKeeper refused, over whatever the lane shows there
+_REFUSED_COLOUR = "\x1b[1;7;31m"  # bold, reverse, red
 
 
 def _symbol(timeline: Timeline, token: int | None) -> str:
@@ -48,6 +51,8 @@ def render_text(timeline: Timeline, width: int = 100, color: bool = False) -> li
         return min(count - 1, max(0, int((t - timeline.t0) / bucket)))
 
     def paint(char: str, token: int | None) -> str:
+        if color and char == _REFUSED_CHAR:
+            return f"{_REFUSED_COLOUR}{char}\x1b[0m"
         if not color or char in " -.~!=x":
             return char
         return f"\x1b[1;{_ANSI_COLOURS[timeline.tokens.index(token) % 6]}m{char}\x1b[0m"
@@ -76,6 +81,8 @@ def render_text(timeline: Timeline, width: int = 100, color: bool = False) -> li
         for r in (r for r in timeline.runs if r.lane == lane):
             for c in range(col(r.start), col(r.end) + 1):
                 row[c] = (_symbol(timeline, r.token), r.token)
+        for m in (m for m in timeline.refusals if m.lane == lane):
+            row[col(m.time)] = (_REFUSED_CHAR, m.token)
         lines.append(f"{lane:<{label}}" + "".join(paint(ch, tok) for ch, tok in row).rstrip())
     marks = [h for h in timeline.happenings if h.kind == "mark"]
     if marks:
@@ -94,9 +101,10 @@ def render_text(timeline: Timeline, width: int = 100, color: bool = False) -> li
         lines.append(f"{'silence':<{label}}" + "".join(row_gaps).rstrip())
     lines.append("")
     legend = [
-        f"{paint(_symbol(timeline, tok), tok)} token {token_hex(tok)} ({timeline.holder(tok)})"
-        for tok in timeline.tokens
+        f"{paint(_symbol(timeline, tok), tok)} {timeline.legend(tok)}" for tok in timeline.tokens
     ]
+    if timeline.refusals:
+        legend.append(f"{paint(_REFUSED_CHAR, None)} a unit ZooKeeper refused")
     used = {s.state for s in timeline.spans} | {s.state for s in timeline.overlays}
     legend += [
         f"'{(_STATE_CHAR | _OVER_CHAR)[state]}' {STATE_TEXT[state]}"
@@ -112,11 +120,15 @@ def render_text(timeline: Timeline, width: int = 100, color: bool = False) -> li
     lines.append("")
     for n, mark in enumerate(marks, 1):
         lines.append(f"mark {n}  +{mark.time - timeline.t0:.1f} s  {mark.text}")
-    for e in timeline.episodes:
-        clock = rfc3339(e.start, 3)[11:23]
-        kind = "silence" if e.silent else "handoff"
+    said = [
+        (e.start, f"{'silence' if e.silent else 'handoff'}: {e.sentence()}")
+        for e in timeline.episodes
+    ]
+    said += [(m.time, f"refused: {refusal_text(m)}") for m in timeline.refusals]
+    for moment, text in sorted(said, key=lambda item: item[0]):
+        clock = rfc3339(moment, 3)[11:23]
         lines += textwrap.wrap(
-            f"+{e.start - timeline.t0:.1f} s ({clock} UTC) {kind}: {e.sentence()}",
+            f"+{moment - timeline.t0:.1f} s ({clock} UTC) {text}",
             width,
             subsequent_indent="    ",
         )
