@@ -162,6 +162,12 @@ def _happenings(records: Sequence[Record], marks: Sequence[Happening]) -> list[H
                 else f"{r.service} lost leadership ({reason})"
             )
             found.append(Happening(r.time, r.service, "lost", text))
+        elif r.event == Event.UNIT_REFUSED:
+            text = (
+                f"{r.service}'s unit {r.fields.get('unit', '?')} REFUSED by ZooKeeper "
+                f"({r.fields.get('reason', '?')}), token {token_hex(r.token)}"
+            )
+            found.append(Happening(r.time, r.service, "refused", text))
         elif r.event == Event.LEASE_LAPSED:
             text = f"{r.service}'s lease ran out (no word from ZooKeeper)"
             found.append(Happening(r.time, r.service, "lost", text))
@@ -192,6 +198,7 @@ def _cause(
         h
         for h in window
         if h.lane == before.service
+        and h.kind != "refused"
         and (h.kind != "docker" or any(word in h.text for word in _DOCKER_CAUSES))
     ]
     if own:

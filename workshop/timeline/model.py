@@ -60,7 +60,8 @@ class Span:
 @dataclass(frozen=True)
 class Happening:
     """Something that may explain a silence: `kind` is mark, docker, stop (the worker
-    shut down), lost (leadership or its lease) or zk (a connection state)."""
+    shut down), lost (leadership or its lease), zk (a connection state) or refused (the
+    ledger refused the worker's unit: a stale leader's write, stopped by ZooKeeper)."""
 
     time: float
     lane: str | None
@@ -69,7 +70,8 @@ class Happening:
 
 
 # How much a kind of happening explains a silence of the leader: lower first.
-CAUSE_ORDER = {"mark": 0, "docker": 1, "stop": 2, "lost": 3, "zk": 4}
+# A refused unit is no cause (it follows a silence) but the label a lane needs most.
+CAUSE_ORDER = {"mark": 0, "refused": 0, "docker": 1, "stop": 2, "lost": 3, "zk": 4}
 
 
 @dataclass(frozen=True)

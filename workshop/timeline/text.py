@@ -120,4 +120,7 @@ def render_text(timeline: Timeline, width: int = 100, color: bool = False) -> li
             width,
             subsequent_indent="    ",
         )
+    for h in (h for h in timeline.happenings if h.kind == "refused"):
+        clock = rfc3339(h.time, 3)[11:23]
+        lines.append(f"+{h.time - timeline.t0:.1f} s ({clock} UTC) refused: {h.text}")
     return lines
