@@ -741,6 +741,7 @@ demo_mid_work_pause() {
     fi
     printf '%s | %s\n' "$(_label "$leader")" "$_found" >&3
     _wait_for 30 "$(_label "$leader") to follow" -- _state_is "$leader" follower
+    _countdown $((work_s + 2)) "$(_label "$other") records on, under its newer token"
     _say "The timeline of this run (make timeline), while the slow workers still run:"
     if [[ -n "${DEMO_TIMELINE_OUT:-}" ]]; then out=(--out "$DEMO_TIMELINE_OUT"); fi
     _python_tool workshop.timeline --compose "${compose[*]}" --last $((SECONDS - began_s + 2)) \

@@ -222,14 +222,27 @@ class Verdict:
     refusals: list[Refusal]  # refused writes kept in the ledger, in the window
     findings: list[str] = field(default_factory=list)  # violations, one line each
 
+    def both_cover(self) -> tuple[int, int]:
+        """(units, processing lines) from the first unit a line names to the last: the
+        span both sides cover, where each unit has its line (equal when all is well)."""
+        if not self.lines:
+            return 0, 0
+        low = min(line.seq for line in self.lines)
+        high = max(line.seq for line in self.lines)
+        units = sum(1 for u in self.units if low <= u.seq <= high)
+        lines = sum(1 for line in self.lines if low <= line.seq <= high)
+        return units, lines
+
     def report(self) -> list[str]:
         """The command's output: the ledger, its refusals, each finding, the verdict."""
         first, last = (self.units[0].seq, self.units[-1].seq) if self.units else (0, 0)
         span = f"units {first}..{last}" if self.units else "no unit"
         workers = sorted({line.worker for line in self.lines})
+        units, lines = self.both_cover()
         out = [
             f"ledger: {len(self.units)} units ({span}), {len(self.refusals)} refused; "
-            f"{len(self.lines)} processing lines ({', '.join(workers) or 'none'})"
+            f"{len(self.lines)} processing lines ({', '.join(workers) or 'none'}); "
+            f"where both cover: {units} units, {lines} lines"
         ]
         for r in self.refusals:
             out.append(f"refused: unit {r.seq} by {r.worker} with token {r.token:#x}: {r.reason}")
