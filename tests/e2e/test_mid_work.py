@@ -76,11 +76,11 @@ def _slow_steady(project: ComposeProject) -> tuple[str, str]:
     return wait_until(steady, timeout=60, interval=0.3, message="one slow worker leading")
 
 
-def _round(project: ComposeProject) -> tuple[str, str, float, dict[str, Any]]:
+def _round(project: ComposeProject) -> tuple[str, str, float, float, dict[str, Any]]:
     """Freeze the leader mid-unit past its session, let the other record, thaw it.
 
-    (leader, other, when the round began, the leader's first answer after the thaw: a
-    unit_refused or a processing line)."""
+    (leader, other, when the round began, when the leader was thawed, its first answer
+    after the thaw: a unit_refused or a processing line)."""
     leader, other = _slow_steady(project)
     began = time.time()
     wait_until(
@@ -113,19 +113,19 @@ def _round(project: ComposeProject) -> tuple[str, str, float, dict[str, Any]]:
 
     first = wait_until(answer, timeout=20, interval=0.2, message=f"{leader}'s write answered")
     project.wait_following(leader, thawed, timeout=30)
-    return leader, other, began, first
+    return leader, other, began, thawed, first
 
 
 @pytest.mark.parametrize("slow", ["on"], indirect=True)
 def test_mid_work_pause_fenced_the_thawed_leader_is_refused(slow: ComposeProject, measure) -> None:
     refused, reasons, first_began = 0, [], time.time()
     for n in range(1, ROUNDS + 1):
-        leader, other, began, first = _round(slow)
+        leader, other, began, thawed, first = _round(slow)
         measure(f"mid-work round {n} (fencing on)", time.time() - began)
         assert first.get("event") == Event.UNIT_REFUSED, f"round {n}: {leader} wrote: {first}"
         assert first.get("reason") in _REFUSED_FOR, f"round {n}: {first}"
-        late = [e for e in _after(slow, leader, Event.PROCESSING, began) if e.get("unit")]
-        assert late == [], f"round {n}: {leader} recorded after {other} took over: {late}"
+        late = _after(slow, leader, Event.PROCESSING, thawed)
+        assert late == [], f"round {n}: {leader} recorded after it was thawed: {late}"
         refused += 1
         reasons.append(first["reason"])
     print(f"refused {refused}/{ROUNDS} ({', '.join(reasons)})")
@@ -140,7 +140,7 @@ def test_mid_work_pause_unfenced_the_judge_flags_the_stale_unit(
 ) -> None:
     flagged = 0
     for n in range(1, ROUNDS + 1):
-        leader, _other, began, first = _round(slow)
+        leader, _other, began, _thawed, first = _round(slow)
         assert first.get("event") == Event.PROCESSING, f"round {n}: {first}"
         judged = slow.judge(since=began)
         measure(f"mid-work round {n} (fencing off, judged)", time.time() - began)
