@@ -374,3 +374,22 @@ def test_a_lapsed_lease_is_the_cause_of_the_silence_that_follows():
     ]
     (silence,) = build(records).silences
     assert silence.cause == "service1's lease ran out (no word from ZooKeeper)"
+
+
+def test_a_refused_unit_is_a_line_of_its_own_and_a_lane_label_but_no_cause():
+    frozen = [
+        *ticks("service1", A, 0, 4),
+        rec(4.2, "service1", "container_pause"),
+        *ticks("service2", B, 15, 20),
+        rec(19.5, "service1", "container_unpause"),
+        rec(19.6, "service1", Event.UNIT_REFUSED, unit=9, reason="node_gone", fencing_token=A),
+    ]
+    timeline = build(frozen)
+    (refused,) = [h for h in timeline.happenings if h.kind == "refused"]
+    assert refused.text == "service1's unit 9 REFUSED by ZooKeeper (node_gone), token 0x100000003"
+    (silence,) = timeline.silences
+    assert silence.cause == "service1 frozen (docker pause)"
+    lines = render_text(timeline, width=70)
+    said = " ".join(line.strip() for line in lines if "refused:" in line or line.startswith("    "))
+    assert "+19.6 s (12:00:19.600 UTC) refused: service1's unit 9 REFUSED by ZooKeeper" in said
+    assert all(len(line) <= 70 for line in lines), lines

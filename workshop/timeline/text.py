@@ -122,5 +122,9 @@ def render_text(timeline: Timeline, width: int = 100, color: bool = False) -> li
         )
     for h in (h for h in timeline.happenings if h.kind == "refused"):
         clock = rfc3339(h.time, 3)[11:23]
-        lines.append(f"+{h.time - timeline.t0:.1f} s ({clock} UTC) refused: {h.text}")
+        lines += textwrap.wrap(
+            f"+{h.time - timeline.t0:.1f} s ({clock} UTC) refused: {h.text}",
+            width,
+            subsequent_indent="    ",
+        )
     return lines
