@@ -14,6 +14,10 @@
 # says what for and counts the seconds; every wait has a deadline, after which the demo
 # puts back what it changed and exits 1 with one line saying what did not happen.
 #
+# demo-mid-work-pause recreates the workers (a slow unit of work), so it shows its run's
+# timeline and the ledger judge's verdict itself before it puts them back (with .venv from
+# `make install`); DEMO_TIMELINE_OUT names the PNG it draws (make demo-numbers sets it).
+#
 # COMPOSE names the Compose command (the Makefile passes `docker compose` or
 # `docker-compose`); COMPOSE_PROJECT_NAME, COMPOSE_FILE and `.env` work as for Compose
 # itself. The workers' health file (/tmp/health) tells which one leads; `srvr` tells
