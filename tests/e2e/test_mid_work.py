@@ -99,8 +99,10 @@ def _round(project: ComposeProject) -> tuple[str, str, float, float, dict[str, A
             message=f"{other} to lead and record a unit while {leader} is frozen",
         )
     finally:
+        # Taken before the unpause: the frozen worker wrote nothing since the pause, and
+        # its first lines (lost leadership, following) may come before `unpause` returns.
+        thawed = time.time()
         project.docker("unpause", project.container(leader))
-    thawed = time.time()
 
     def answer() -> dict[str, Any] | None:
         found = [
