@@ -32,7 +32,9 @@ from testbed.checker import parse_time
 from testbed.processes import wait_until
 from tests.e2e.compose_project import WORKERS, ComposeProject
 
-pytestmark = pytest.mark.e2e
+# Ten rounds of about ten seconds, a wait for a steady project before each, and the
+# workers recreated twice (Compose v1 is the slower): more than the default 300 s.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 ROUNDS = 10
 WORK_S = 2
@@ -50,12 +52,16 @@ def _recreate(project: ComposeProject, env: dict[str, str]) -> None:
 @pytest.fixture
 def slow(project: ComposeProject, request: pytest.FixtureRequest) -> Iterator[ComposeProject]:
     """The project with slow workers, fenced as the test's parameter says; put back after."""
+    started = time.time()
     _recreate(project, {**_SLOW, "LEDGER_FENCING": request.param})
+    print(f"slow workers recreated in {time.time() - started:.1f} s")
     try:
         yield project
     finally:
+        started = time.time()
         _recreate(project, {"WORK_S": "0", "LEDGER_FENCING": "on"})
         project.wait_steady(timeout=90)
+        print(f"workers put back and steady in {time.time() - started:.1f} s")
 
 
 def _after(project: ComposeProject, service: str, name: str, t: float) -> list[dict[str, Any]]:
@@ -81,8 +87,10 @@ def _round(project: ComposeProject) -> tuple[str, str, float, float, dict[str, A
 
     (leader, other, when the round began, when the leader was thawed, its first answer
     after the thaw: a unit_refused or a processing line)."""
+    waited = time.time()
     leader, other = _slow_steady(project)
     began = time.time()
+    print(f"steady after {began - waited:.1f} s")
     wait_until(
         lambda: _after(project, leader, Event.WORK_STARTED, began),
         timeout=WORK_S + 10,
