@@ -18,7 +18,7 @@ DEMO_VERBS := $(addprefix demo-,$(shell sed -n 's/^\([a-z0-9-]*\)|.*/\1/p' docke
 SHELL_SCRIPTS := .ci/run $(wildcard docker/*.sh docker/standins/*.sh docker/standins/zookeeper/*.sh bench/*.sh)
 
 .PHONY: help install test test-under-load lint compose-v2 curator standins up down logs status \
-	watch ledger depose timeline $(DEMO_VERBS) demo-numbers bench soak
+	watch ledger depose timeline judge $(DEMO_VERBS) demo-numbers bench soak
 
 # The verbs with a `##` comment, in order; the demos where their rule stands.
 help: ## List the verbs
@@ -84,6 +84,9 @@ depose: .venv/installed ## Ask the leading worker to resign: it stops, then rejo
 
 timeline: .venv/installed ## Who led when, from the workers' logs: a PNG and text; ARGS=--help
 	$(PY) -m workshop.timeline --compose "$(COMPOSE)" $(ARGS)
+
+judge: .venv/installed ## Judge the ledger against the workers' logs: one line per finding, exit 1 on a violation; ARGS=--last 60
+	$(PY) -m testbed.ledger --compose "$(COMPOSE)" $(ARGS)
 
 # `make demo-stop` runs `docker/demo.sh stop`, and so on for each line of docker/demos.txt.
 $(DEMO_VERBS): demo-%:

@@ -14,6 +14,10 @@
 # says what for and counts the seconds; every wait has a deadline, after which the demo
 # puts back what it changed and exits 1 with one line saying what did not happen.
 #
+# demo-mid-work-pause recreates the workers (a slow unit of work), so it shows its run's
+# timeline and the ledger judge's verdict itself before it puts them back (with .venv from
+# `make install`); DEMO_TIMELINE_OUT names the PNG it draws (make demo-numbers sets it).
+#
 # COMPOSE names the Compose command (the Makefile passes `docker compose` or
 # `docker-compose`); COMPOSE_PROJECT_NAME, COMPOSE_FILE and `.env` work as for Compose
 # itself. The workers' health file (/tmp/health) tells which one leads; `srvr` tells
@@ -626,6 +630,133 @@ demo_quorum() {
     _note "Watch: once the ensemble serves again, exactly one worker logs Processing."
     _run "${compose[@]}" start "$(_service "$node")" "$(_service "$follower")"
     _wait_for 90 "the ensemble to serve again and one worker to lead" -- _steady
+    _finish_demo
+}
+
+_env_of() {
+    # The value of environment variable $2 in container $1 ("" when unset).
+    _inspect '{{range .Config.Env}}{{println .}}{{end}}' "$1" | sed -n "s/^$2=//p"
+}
+
+_logged_since() {
+    # Whether container $1 logged a line matching the extended regex $3 since $2 (epoch
+    # seconds); the last such line in _found. Either log format: the JSON line's event
+    # name or the text line's words.
+    _found="$(docker logs --since "$2" "$1" 2>&1 | grep -E "$3" | tail -n 1)" || true
+    [[ -n "$_found" ]]
+}
+
+_recreate_workers() {
+    # _recreate_workers WORK_S LEDGER_FENCING: the workers again with these settings
+    # (Compose recreates containers whose settings changed), then follow the new ones.
+    local id since
+    since="$(_now)"
+    _run env WORK_S="$1" LEDGER_FENCING="$2" "${compose[@]}" up -d --no-deps "${worker_services[@]}"
+    _discover
+    for id in "${workers[@]}"; do _follow "$id" "$since"; done
+}
+
+_python_tool() {
+    # Run a host tool of the project (`python -m ...`) when `make install` made .venv;
+    # its output through the printer, its exit code returned (never fails the demo).
+    local line code_file="$_work/code"
+    if [[ ! -x .venv/bin/python ]]; then
+        _note "(make install first, and the demo shows here: python -m $1)"
+        return 0
+    fi
+    { .venv/bin/python -m "$@" 2>&1; echo "$?" >"$code_file"; } |
+        while IFS= read -r line; do printf '%ssay   %s\n' "$_MARK" "$line"; done >&3
+    return "$(cat "$code_file")"
+}
+
+demo_mid_work_pause() {
+    local work_s="${DEMO_WORK_S:-4}" fencing was_work was_fencing leader other timeout_s
+    local pause_s paused_at since began began_s left judged=0 id out=()
+    fencing="$(printf '%s' "${LEDGER_FENCING:-on}" | tr '[:upper:]' '[:lower:]')"
+    case "$fencing" in
+    on | off) ;;
+    *)
+        echo "demo: LEDGER_FENCING must be on or off (got '${LEDGER_FENCING}')" >&2
+        exit 2
+        ;;
+    esac
+    _start_demo
+    if ((_scaled)); then
+        _fail "this demo recreates the workers: run it with one container per service (make up)"
+    fi
+    was_work="$(_env_of "${workers[0]}" WORK_S)"
+    was_fencing="$(_env_of "${workers[0]}" LEDGER_FENCING)"
+    _say "WORK_S=$work_s LEDGER_FENCING=$fencing ${compose[*]} up -d --no-deps ${worker_services[*]}"
+    _note "The workers again, with a slow unit of work: ${work_s} s between the lease check and" \
+        "the unit's write to the ledger in ZooKeeper."
+    if [[ "$fencing" == off ]]; then
+        _note "LEDGER_FENCING=off: TEACHING ONLY. The ledger then takes every write without its" \
+            "checks, as a store without fencing would; each worker logs a WARNING every minute."
+    fi
+    _undo+=("WORK_S=${was_work:-0} LEDGER_FENCING=${was_fencing:-on} ${compose[*]} up -d --no-deps ${worker_services[*]}")
+    began="$(_now)"
+    began_s=$SECONDS
+    _recreate_workers "$work_s" "$fencing"
+    _ready
+    _wait_for 30 "a worker to lead" -- _find_leader
+    leader="$_found"
+    for id in "${workers[@]}"; do
+        if [[ "$id" != "$leader" ]]; then other="$id"; fi
+    done
+    timeout_s="$(_session_timeout_s "$leader")"
+    pause_s=$((timeout_s + work_s + 4))
+    _say "$(_target pause "$leader") as soon as it starts a unit, for ${pause_s} s."
+    _note "Watch: $(_label "$leader") checks its lease (good), starts a ${work_s} s unit and is frozen" \
+        "in the middle. Its session expires after about ${timeout_s} s; $(_label "$other") leads and" \
+        "records units. On unpause, $(_label "$leader") finishes its unit and writes it with its old" \
+        "fencing token, as if nothing happened."
+    if [[ "$fencing" == on ]]; then
+        _note "Then ZooKeeper REFUSES the write: the transaction checks that the writer's election" \
+            "node still exists (it went with the session) and that its token is not older than" \
+            "the ledger's newest."
+    else
+        _note "With the checks off, ZooKeeper ACCEPTS it: the ledger holds an older leader's unit" \
+            "after a newer one's. The judge (python -m testbed.ledger) says so at the end."
+    fi
+    since="$(_now)"
+    _wait_for $((work_s + 20)) "$(_label "$leader") to start a unit" -- \
+        _logged_since "$leader" "$since" 'work_started|orking on the next unit'
+    _undo+=("$(_target unpause "$leader")")
+    paused_at=$SECONDS
+    since="$(_now)"
+    _act pause "$leader"
+    _wait_for $((timeout_s + 20)) "$(_label "$leader")'s session to expire and $(_label "$other") to lead" \
+        "$timeout_s" -- _another_leads "$leader"
+    _wait_for $((work_s + 20)) "$(_label "$other") to record a unit" -- \
+        _logged_since "$other" "$since" 'Processing\.\.\. unit [0-9]+'
+    left=$((pause_s - (SECONDS - paused_at)))
+    if ((left > 0)); then _countdown "$left" "until unpause; $(_label "$leader") stays frozen mid-unit"; fi
+    since="$(_now)"
+    _say "$(_target unpause "$leader"): it finishes its unit and writes it."
+    _act unpause "$leader"
+    if [[ "$fencing" == on ]]; then
+        _wait_for 30 "ZooKeeper's answer to $(_label "$leader")'s write" -- \
+            _logged_since "$leader" "$since" 'unit_refused|unit [0-9]+ REFUSED'
+        _say "REFUSED: ZooKeeper turned down the stale leader's unit; nothing of it is in the ledger:"
+    else
+        _wait_for 30 "ZooKeeper's answer to $(_label "$leader")'s write" -- \
+            _logged_since "$leader" "$since" 'Processing\.\.\. unit [0-9]+'
+        _say "ACCEPTED: with fencing off, the stale leader's unit went into the ledger:"
+    fi
+    printf '%s | %s\n' "$(_label "$leader")" "$_found" >&3
+    _wait_for 30 "$(_label "$leader") to follow" -- _state_is "$leader" follower
+    _countdown $((work_s + 2)) "$(_label "$other") records on, under its newer token"
+    _say "The timeline of this run (make timeline), while the slow workers still run:"
+    if [[ -n "${DEMO_TIMELINE_OUT:-}" ]]; then out=(--out "$DEMO_TIMELINE_OUT"); fi
+    _python_tool workshop.timeline --compose "${compose[*]}" --last $((SECONDS - began_s + 2)) \
+        --width 100 "${out[@]}" || true
+    _say "The ledger's judge (make judge): the store's history against the workers' logs:"
+    _python_tool testbed.ledger --compose "${compose[*]}" --since "$began" || judged=$?
+    if [[ "$fencing" == on ]] && ((judged != 0)); then
+        _fail "the ledger judge found a violation with fencing on (see above)"
+    fi
+    _say "Putting the workers back: WORK_S=${was_work:-0} LEDGER_FENCING=${was_fencing:-on}."
+    _recreate_workers "${was_work:-0}" "${was_fencing:-on}"
     _finish_demo
 }
 

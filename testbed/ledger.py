@@ -34,19 +34,33 @@ What counts as a violation (each a human-readable line):
 
 Only units and lines in the span both sides cover are compared: units pruned from the
 ledger, and lines of workers the caller did not read, are out of it.
+
+As a command, on the running compose project (``make judge``)::
+
+    python -m testbed.ledger [--compose "docker compose"] [--last SECONDS | --since EPOCH]
+
+reads the ledger's history from ZooKeeper (the nodes' published client ports) and the
+workers' logs (``<compose> logs --timestamps service1 service2``), and prints one line
+for the ledger, one per refused write kept in it, one per violation, then the verdict;
+exit 1 on a violation, 2 on bad arguments, 1 with one line when it cannot read. Units
+older than the first unit the logs name (a recreated container's lines are gone) are
+judged by the ledger's own rules only.
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
+import time
 from collections import Counter
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
 
-from common.ledger import Unit
+from common.ledger import Refusal, Unit
 from common.logreader import Record
 from common.logs import Event
 
-__all__ = ["Logged", "judge", "logged_units", "summary"]
+__all__ = ["Logged", "Verdict", "judge", "logged_units", "main", "summary", "verdict"]
 
 DEFAULT_SLACK = 2
 
@@ -205,3 +219,172 @@ def summary(units: Iterable[Unit], refusals: int = 0) -> str:
             f"{own[0].seq}..{own[-1].seq} ({len(own)}){fenced}"
         )
     return "\n".join(out)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The judge's answer over a window: what it compared and what it found."""
+
+    units: list[Unit]  # the ledger's units in the window, in order
+    lines: list[Logged]  # the processing lines in the window that name a unit
+    refusals: list[Refusal]  # refused writes kept in the ledger, in the window
+    findings: list[str] = field(default_factory=list)  # violations, one line each
+
+    def both_cover(self) -> tuple[int, int]:
+        """(units, processing lines) from the first unit a line names to the last: the
+        span both sides cover, where each unit has its line (equal when all is well)."""
+        if not self.lines:
+            return 0, 0
+        low = min(line.seq for line in self.lines)
+        high = max(line.seq for line in self.lines)
+        units = sum(1 for u in self.units if low <= u.seq <= high)
+        lines = sum(1 for line in self.lines if low <= line.seq <= high)
+        return units, lines
+
+    def report(self) -> list[str]:
+        """The command's output: the ledger, its refusals, each finding, the verdict."""
+        first, last = (self.units[0].seq, self.units[-1].seq) if self.units else (0, 0)
+        span = f"units {first}..{last}" if self.units else "no unit"
+        workers = sorted({line.worker for line in self.lines})
+        units, lines = self.both_cover()
+        out = [
+            f"ledger: {len(self.units)} units ({span}), {len(self.refusals)} refused; "
+            f"{len(self.lines)} processing lines ({', '.join(workers) or 'none'}); "
+            f"where both cover: {units} units, {lines} lines"
+        ]
+        for r in self.refusals:
+            out.append(f"refused: unit {r.seq} by {r.worker} with token {r.token:#x}: {r.reason}")
+        out += [f"VIOLATION {finding}" for finding in self.findings]
+        if self.findings:
+            n = len(self.findings)
+            out.append(f"verdict: {n} violation{'s' * (n != 1)}")
+        else:
+            out.append(
+                "verdict: no violation: tokens never go down, no gap, no leader came back, "
+                "none too fast; every processing line has its unit and every unit its line"
+            )
+        return out
+
+
+def verdict(
+    units: Iterable[Unit],
+    records: Iterable[Record],
+    *,
+    tick_interval_s: float,
+    refusals: Iterable[Refusal] = (),
+    since: float | None = None,
+    workers: Collection[str] | None = None,
+) -> Verdict:
+    """Judge the ledger's ``units`` and the workers' ``records`` from ``since`` on.
+
+    Units before the first one the logs name are judged by the ledger's rules alone:
+    their lines are not in ``records`` (a recreated container, a rotated log). A worker
+    whose log shows a start without a shutdown before it was killed (``crashed``).
+    """
+    window = sorted((u for u in units if since is None or u.time >= since), key=lambda u: u.seq)
+    records = sorted(records, key=lambda r: r.time)
+    lines = logged_units(r for r in records if since is None or r.time >= since)
+    found = judge(window, None, tick_interval_s=tick_interval_s)
+    if lines:
+        first = min(line.seq for line in lines)
+        covered = [u for u in window if u.seq >= first]
+        readers = set(workers) if workers is not None else {line.worker for line in lines}
+        found += _against_logs(covered, lines, readers, _crashed(records))
+    kept = [r for r in refusals if since is None or r.time >= since]
+    return Verdict(window, lines, sorted(kept, key=lambda r: r.time), found)
+
+
+def _crashed(records: Iterable[Record]) -> set[str]:
+    """Workers that started again without a shutdown line before (killed)."""
+    running: dict[str, bool] = {}
+    crashed = set()
+    for record in records:
+        if record.event == Event.STARTED:
+            if running.get(record.service):
+                crashed.add(record.service)
+            running[record.service] = True
+        elif record.event == Event.SHUTDOWN:
+            running[record.service] = False
+    return crashed
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m testbed.ledger``: judge the running compose project's ledger."""
+    parser = argparse.ArgumentParser(
+        prog="python -m testbed.ledger",
+        description="Judge the compose project's ledger against the workers' logs.",
+    )
+    parser.add_argument("--compose", help="the Compose command (default: v2, else v1)")
+    window = parser.add_mutually_exclusive_group()
+    window.add_argument("--last", type=float, metavar="SECONDS", help="only the last SECONDS")
+    window.add_argument("--since", type=float, metavar="EPOCH", help="only from EPOCH on")
+    args = parser.parse_args(argv)
+    if args.last is not None and args.last <= 0:
+        parser.error("--last must be a positive number of seconds")
+    try:
+        found = _read_project(args.compose, args.since, args.last)
+    except _Unreadable as exc:
+        print(f"judge: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(found.report()))
+    return 1 if found.findings else 0
+
+
+class _Unreadable(Exception):
+    """The project, its ledger or its logs could not be read: one line says why."""
+
+
+def _read_project(given: str | None, since: float | None, last: float | None) -> Verdict:
+    from kazoo.client import KazooClient
+    from kazoo.exceptions import KazooException, NoNodeError
+    from kazoo.handlers.threading import KazooTimeoutError
+
+    from common.ledger import read_history
+    from common.settings import Settings
+    from workshop.compose import ComposeError, compose_command, containers, run
+    from workshop.records import read_lines
+
+    if last is not None:
+        since = time.time() - last
+    try:
+        compose = compose_command(given)
+        found = containers(compose)
+        servers = [c.client_address for c in found if c.service.startswith("zoo")]
+        servers = [s for s in servers if s]
+        workers = [c for c in found if c.service in ("service1", "service2")]
+        if not servers or not workers:
+            raise _Unreadable("no ZooKeeper node or worker in this compose project; make up")
+        logs = run([*compose, "logs", "--no-color", "--timestamps", "service1", "service2"], 120)
+    except ComposeError as exc:
+        raise _Unreadable(str(exc)) from exc
+    env = next((w.env for w in workers if w.env), {})
+    path = env.get("LEDGER_PATH") or f"{env.get('ELECTION_PATH', Settings.election_path)}-work"
+    if path == "off":
+        raise _Unreadable("the workers run with LEDGER_PATH=off: there is no ledger to judge")
+    try:
+        interval = float(env.get("TICK_INTERVAL_S", "1"))
+    except ValueError:
+        interval = 1.0
+    client = KazooClient(hosts=",".join(servers), timeout=5.0)
+    try:
+        client.start(timeout=15)
+        history = read_history(client, path)
+    except NoNodeError as exc:
+        raise _Unreadable(f"no ledger at {path} yet: has a worker led?") from exc
+    except (KazooException, KazooTimeoutError) as exc:
+        raise _Unreadable(f"ZooKeeper at {','.join(servers)} did not answer: {exc!r}") from exc
+    finally:
+        client.stop()
+        client.close()
+    records = read_lines(logs.splitlines())
+    return verdict(
+        history.units,
+        records,
+        tick_interval_s=interval,
+        refusals=history.refusals,
+        since=since,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

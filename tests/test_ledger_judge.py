@@ -8,7 +8,7 @@ import pytest
 from common.ledger import Head, Refusal, Unit, unit_name
 from common.logreader import Record
 from common.logs import Event
-from testbed.ledger import Logged, judge, logged_units, summary
+from testbed.ledger import Logged, judge, logged_units, main, summary, verdict
 
 A, B = "0x1a", "0x2b"  # two sessions
 
@@ -169,3 +169,65 @@ def test_records_round_trip_and_the_head_of_an_empty_ledger_is_zero():
     assert Refusal.decode(refusal.encode()) == refusal
     assert (Head(None, 0).seq, Head(None, 0).token) == (0, 0)
     assert unit_name(42) == "u_0000000042"
+
+
+def _records(units, skip=(), started=()):
+    """The processing records of ``units`` (a line each, one second after), plus a
+    ``started`` record for each (worker, time) in ``started``."""
+    out = [
+        Record(u.time + 0.01, u.worker, Event.PROCESSING, {"unit": u.seq, "fencing_token": u.token})
+        for u in units
+        if u.seq not in skip
+    ]
+    out += [Record(t, worker, Event.STARTED, {}) for worker, t in started]
+    return out
+
+
+def test_verdict_judges_the_window_and_compares_only_what_the_logs_reach():
+    # Units 1-5 by a container whose lines are gone (recreated), 6-10 logged.
+    old = run("service1", 10, A, 1, 5, 100.0)
+    new = run("service1", 20, B, 6, 5, 110.0)
+    found = verdict(old + new, _records(new), tick_interval_s=1.0)
+    assert found.findings == []
+    assert found.both_cover() == (5, 5)
+    assert [u.seq for u in found.units] == list(range(1, 11))
+    windowed = verdict(old + new, _records(new), tick_interval_s=1.0, since=110.0)
+    assert [u.seq for u in windowed.units] == list(range(6, 11))
+    missing = verdict(old + new, _records(new, skip={8}), tick_interval_s=1.0)
+    assert missing.findings == ["no line: unit 8 by service1 (token 20)"]
+
+
+def test_verdict_excuses_a_killed_workers_last_unit_only():
+    units = run("service1", 10, A, 1, 3, 100.0) + run("service2", 20, B, 4, 3, 115.0)
+    records = _records(units, skip={3}, started=[("service1", 90.0), ("service1", 120.0)])
+    assert verdict(units, records, tick_interval_s=1.0).findings == []
+    not_killed = _records(units, skip={3}, started=[("service1", 90.0)])
+    assert verdict(units, not_killed, tick_interval_s=1.0).findings == [
+        "no line: unit 3 by service1 (token 10)"
+    ]
+
+
+def test_the_report_names_refusals_each_violation_and_the_verdict():
+    units = run("service2", 20, B, 1, 3, 100.0) + [Unit(4, 10, "service1", A, 103.5, False)]
+    refusal = Refusal(4, 10, "service1", A, 103.6, "node_gone")
+    found = verdict(units, _records(units), tick_interval_s=1.0, refusals=[refusal])
+    report = found.report()
+    assert report[0] == (
+        "ledger: 4 units (units 1..4), 1 refused; 4 processing lines (service1, service2); "
+        "where both cover: 4 units, 4 lines"
+    )
+    assert report[1] == "refused: unit 4 by service1 with token 0xa: node_gone"
+    assert any(line.startswith("VIOLATION token down: unit 4 by service1") for line in report)
+    assert report[-1] == "verdict: 1 violation"
+    clean = verdict(units[:3], _records(units[:3]), tick_interval_s=1.0).report()
+    assert clean[-1].startswith("verdict: no violation")
+
+
+def test_the_command_refuses_bad_arguments_in_one_line(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--last", "0"])
+    assert exited.value.code == 2
+    assert "--last must be a positive number" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["--last", "5", "--since", "1"])
+    assert exited.value.code == 2

@@ -468,3 +468,24 @@ def test_png_crosses_out_the_refused_unit(tmp_path):
 
     assert reds(MID_WORK[:-1]) == 0
     assert reds(MID_WORK) > 50  # the cross, its label and the legend's
+
+
+def test_a_refused_unit_is_a_line_of_its_own_but_no_cause():
+    frozen = [
+        *ticks("service1", A, 0, 4),
+        rec(4.2, "service1", "container_pause"),
+        *ticks("service2", B, 15, 20),
+        rec(19.5, "service1", "container_unpause"),
+        rec(19.6, "service1", Event.UNIT_REFUSED, unit=9, reason="node_gone", fencing_token=A),
+    ]
+    timeline = build(frozen)
+    (refused,) = timeline.refusals
+    assert (refused.lane, refused.seq, refused.reason) == ("service1", 9, "node_gone")
+    (silence,) = timeline.silences
+    assert silence.cause == "service1 frozen (docker pause)"
+    lines = render_text(timeline, width=70)
+    said = " ".join(line.strip() for line in lines if "refused:" in line or line.startswith("    "))
+    assert (
+        "+19.6 s (12:00:19.600 UTC) refused: service1's unit 9 (token 0x100000003) REFUSED" in said
+    )
+    assert all(len(line) <= 70 for line in lines), lines

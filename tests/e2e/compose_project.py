@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -170,6 +171,21 @@ class ComposeProject:
     def down(self) -> None:
         """`down -v`, plus the images this project built (they are tagged per project)."""
         self.compose("down", "--volumes", "--rmi", "local", "--timeout", "5", timeout=300)
+
+    def judge(self, since: float) -> subprocess.CompletedProcess[str]:
+        """`python -m testbed.ledger` (what `make judge` runs) on this project, for the
+        units and log lines from `since` (epoch seconds): its result, never raising."""
+        return subprocess.run(
+            [sys.executable, "-m", "testbed.ledger", "--compose", self.command_words]
+            + ["--since", f"{since:.3f}"],
+            cwd=self.root,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     # -- containers -------------------------------------------------------------------
 

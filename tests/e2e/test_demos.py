@@ -42,6 +42,12 @@ pytestmark = pytest.mark.e2e
 
 # A worker's JSON line as the demo shows it: "  12:00:01.234  service1  Processing... ...".
 _SHOWN_TICK = re.compile(r"^  \d\d:\d\d:\d\d\.\d{3}  service[12]  Processing\.\.\. ", re.M)
+# The judge's first line (python -m testbed.ledger): the span the ledger and logs share.
+_BOTH_COVER = re.compile(r"where both cover: (?P<units>\d+) units, (?P<lines>\d+) lines")
+# The timeline's line for a refused unit, in the demo's output.
+_TIMELINE_REFUSED = re.compile(
+    r"refused: service[12]'s unit \d+ REFUSED by ZooKeeper \((node_gone|older_token)\)"
+)
 
 
 def _run_demo(project: ComposeProject, verb: str) -> tuple[str, str, float, str]:
@@ -49,6 +55,7 @@ def _run_demo(project: ComposeProject, verb: str) -> tuple[str, str, float, str]
     leader, other = project.wait_steady()
     started = time.time()
     done = project.make(f"demo-{verb}")
+    project.forget_containers()  # demo-mid-work-pause recreates the workers
     output = f"{done.stdout}\n----- stderr\n{done.stderr}"
     assert done.returncode == 0, f"make demo-{verb} exited {done.returncode}:\n{output}"
     assert done.stderr.strip() == "", output
@@ -58,7 +65,19 @@ def _run_demo(project: ComposeProject, verb: str) -> tuple[str, str, float, str]
     project.wait_steady(timeout=15)
     ticks = project.ticks()
     assert violations(ticks) == [], summary(ticks)
+    _judged_from_the_ledger(project, started)
     return leader, other, started, done.stdout
+
+
+def _judged_from_the_ledger(project: ComposeProject, since: float) -> None:
+    """The ledger's judge finds no violation in the demo's window, and where the ledger
+    and the logs both reach, every unit has its processing line: as many of each."""
+    judged = project.judge(since)
+    assert judged.returncode == 0, f"{judged.stdout}\n{judged.stderr}"
+    counts = _BOTH_COVER.search(judged.stdout)
+    assert counts, judged.stdout
+    units, lines = int(counts["units"]), int(counts["lines"])
+    assert units == lines > 0, judged.stdout
 
 
 def _restarted_nodes(project: ComposeProject, since: float) -> dict[str, tuple[float, float]]:
@@ -152,6 +171,20 @@ def test_demo_zk_leader_right_after_quorum(project: ComposeProject, measure) -> 
     pause_s = _longest_gap(window)
     measure(f"demo-zk-leader ({node} stopped): longest pause in Processing", pause_s)
     assert pause_s < ZK_LEADER_PAUSE_BOUND_S, summary(window)
+
+
+def test_demo_mid_work_pause(project: ComposeProject) -> None:
+    """The leader frozen in the middle of a slow unit: on thaw its write reaches ZooKeeper
+    with its old token and is refused, shown by the demo, by the timeline it draws and
+    by the judge it runs; the workers are put back as they were (WORK_S=0, fenced)."""
+    _, _, _, output = _run_demo(project, "mid-work-pause")
+    assert "REFUSED: ZooKeeper turned down the stale leader's unit" in output, output
+    assert re.search(r"service[12]  Unit refused by ZooKeeper: ", output), output
+    assert _TIMELINE_REFUSED.search(output), output
+    assert "verdict: no violation" in output, output
+    for worker in ("service1", "service2"):
+        env = project.inspect(worker)["Config"]["Env"]
+        assert "WORK_S=0" in env and "LEDGER_FENCING=on" in env, env
 
 
 def test_demo_without_the_project_says_so_in_one_line(project: ComposeProject) -> None:

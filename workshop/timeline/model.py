@@ -60,7 +60,8 @@ class Span:
 @dataclass(frozen=True)
 class Happening:
     """Something that may explain a silence: `kind` is mark, docker, stop (the worker
-    shut down), lost (leadership or its lease) or zk (a connection state)."""
+    shut down), lost (leadership or its lease) or zk (a connection state). A unit the
+    ledger refused is no cause (it follows a silence): it is a UnitMark."""
 
     time: float
     lane: str | None
