@@ -329,6 +329,8 @@ class _Worker:
                 session_id=held.session_hex,
             )
         elif outcome.unconfirmed:
+            if self._metrics is not None:  # counted under its reason, "unanswered"
+                self._metrics.unit_refused(outcome.refused)
             self._unconfirmed(election, held, outcome)
         elif not outcome.stopped:
             if self._metrics is not None:
