@@ -24,17 +24,16 @@ reads everything again once a session is back.
 from __future__ import annotations
 
 import contextlib
-import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from kazoo.client import KazooClient, KazooState
+from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NoNodeError
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.states import WatchedEvent
 
 from .ledger import REFUSED_DIR, UNIT_PREFIX, Refusal, Unit, unit_name
+from .observer import ZkWatch
 from .zkclient import new_client, stop_within
 
 __all__ = ["LedgerView", "LedgerWatch", "merged", "read_view", "read_view_from"]
@@ -204,7 +203,7 @@ def merged(
     return entries[-last:] if last else entries
 
 
-class LedgerWatch:
+class LedgerWatch(ZkWatch[LedgerView]):
     """Calls ``on_view(view)`` (a LedgerView) whenever the ledger or the connection
     changes; the module docstring says how. Usage::
 
@@ -224,49 +223,14 @@ class LedgerWatch:
         min_gap_s: float = 0.25,
         session_timeout_s: float = 10.0,
     ) -> None:
-        self._on_view = on_view
-        self._min_gap_s = min_gap_s
+        super().__init__(
+            hosts,
+            on_view,
+            name="ledger-watch",
+            session_timeout_s=session_timeout_s,
+            min_gap_s=min_gap_s,
+        )
         self._reader = _Reader(path, keep)
-        self._client = new_client(hosts, session_timeout_s)
-        self._client.add_listener(self._on_state)
-        self._connection = "CONNECTING"
-        self._wake = threading.Event()
-        self._closed = False
-        self._last: LedgerView | None = None
-        self._thread = threading.Thread(target=self._run, name="ledger-watch", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-        self._client.start_async()
-        self._wake.set()
-
-    def close(self, within_s: float = 3.0) -> None:
-        """Close the session and end the thread, waiting for them at most ``within_s``."""
-        deadline = time.monotonic() + within_s
-        self._closed = True
-        self._wake.set()
-        stop_within(self._client, within_s)
-        if self._thread.is_alive():
-            self._thread.join(timeout=max(0.0, deadline - time.monotonic()))
-
-    # kazoo's thread: note and wake, nothing else.
-    def _on_state(self, state: KazooState) -> None:
-        self._connection = str(state)
-        self._wake.set()
-
-    def _poke(self, _event: WatchedEvent) -> None:
-        self._wake.set()
-
-    # The watch's own thread.
-    def _run(self) -> None:
-        while True:
-            self._wake.wait()
-            self._wake.clear()
-            if self._closed:
-                return
-            self._emit(self._read())
-            # At most one read per min_gap_s: what comes meanwhile waits for the next.
-            time.sleep(self._min_gap_s)
 
     def _read(self) -> LedgerView:
         connection = self._connection
@@ -277,12 +241,6 @@ class LedgerWatch:
         except Exception as exc:  # noqa: BLE001 - a display says what failed, and goes on
             return self._reader.view(connection, f"reading {self._reader.path} failed: {exc!r}")
         return self._reader.view(connection)
-
-    def _emit(self, view: LedgerView) -> None:
-        if view == self._last or self._closed:
-            return
-        self._last = view
-        self._on_view(view)
 
 
 def read_view_from(hosts: str, path: str, keep: int = 5, timeout_s: float = 5.0) -> LedgerView:

@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import BadVersionError, KazooException, NoAuthError, NoNodeError
@@ -36,11 +37,14 @@ from kazoo.protocol.states import WatchedEvent
 from .logs import printable
 from .zkclient import new_client, stop_within
 
+V = TypeVar("V")
+
 __all__ = [
     "Candidate",
     "Deposed",
     "ElectionView",
     "ElectionWatch",
+    "ZkWatch",
     "Roster",
     "Unavailable",
     "depose",
@@ -253,41 +257,31 @@ class ElectionView:
     error: str | None = None
 
 
-class ElectionWatch:
-    """Calls ``on_view(view)`` with the election's candidates whenever they change.
-
-    Usage::
-
-        watch = ElectionWatch("zoo1:2181", "/leader-election", on_view=queue.put)
-        watch.start()      # returns at once; connects, and reconnects, by itself
-        ...
-        watch.close()
-
-    Driven by ZooKeeper, not by polling: a child watch on the root (an exists watch
-    while the root is missing), a data watch on each candidate (its data, the identity,
-    can be set by anyone, and the watch also fires when it is deleted), and kazoo's
-    connection states. Every notification only wakes the watch's own thread, which
-    reads the candidates again (one getChildren, one getData each), sets the watches
-    again, and calls ``on_view`` from that thread when the view differs from the last.
-    After a reconnect or a new session everything is read and watched again.
-    """
+class ZkWatch(Generic[V]):
+    """The skeleton of a watch on ZooKeeper: a session of its own, kazoo's connection
+    states and every watch notification only wake the watch's own thread, which reads
+    (``_read``, the subclass's, setting its watches again with ``_poke``) and calls
+    ``on_view`` from that thread when the view differs from the last. ``min_gap_s``: at
+    most one read per that many seconds (what comes meanwhile waits for the next)."""
 
     def __init__(
         self,
         hosts: str,
-        path: str,
-        on_view: Callable[[ElectionView], None],
+        on_view: Callable[[V], None],
+        *,
+        name: str,
         session_timeout_s: float = 10.0,
+        min_gap_s: float = 0.0,
     ) -> None:
-        self._path = path
         self._on_view = on_view
+        self._min_gap_s = min_gap_s
         self._client = new_client(hosts, session_timeout_s)
         self._client.add_listener(self._on_state)
         self._connection = "CONNECTING"
         self._wake = threading.Event()
         self._closed = False
-        self._last: ElectionView | None = None
-        self._thread = threading.Thread(target=self._run, name="election-watch", daemon=True)
+        self._last: V | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -319,6 +313,47 @@ class ElectionWatch:
             if self._closed:
                 return
             self._emit(self._read())
+            if self._min_gap_s > 0:
+                time.sleep(self._min_gap_s)
+
+    def _read(self) -> V:
+        raise NotImplementedError
+
+    def _emit(self, view: V) -> None:
+        if view == self._last or self._closed:
+            return
+        self._last = view
+        self._on_view(view)
+
+
+class ElectionWatch(ZkWatch[ElectionView]):
+    """Calls ``on_view(view)`` with the election's candidates whenever they change.
+
+    Usage::
+
+        watch = ElectionWatch("zoo1:2181", "/leader-election", on_view=queue.put)
+        watch.start()      # returns at once; connects, and reconnects, by itself
+        ...
+        watch.close()
+
+    Driven by ZooKeeper, not by polling: a child watch on the root (an exists watch
+    while the root is missing), a data watch on each candidate (its data, the identity,
+    can be set by anyone, and the watch also fires when it is deleted), and kazoo's
+    connection states. Every notification only wakes the watch's own thread, which
+    reads the candidates again (one getChildren, one getData each), sets the watches
+    again, and calls ``on_view`` from that thread when the view differs from the last.
+    After a reconnect or a new session everything is read and watched again.
+    """
+
+    def __init__(
+        self,
+        hosts: str,
+        path: str,
+        on_view: Callable[[ElectionView], None],
+        session_timeout_s: float = 10.0,
+    ) -> None:
+        super().__init__(hosts, on_view, name="election-watch", session_timeout_s=session_timeout_s)
+        self._path = path
 
     def _read(self) -> ElectionView:
         connection = self._connection
@@ -338,9 +373,3 @@ class ElectionWatch:
                 self._wake.set()  # created between the two reads: read again
             return []
         return _candidates(self._client, self._path, names, watch=self._poke)
-
-    def _emit(self, view: ElectionView) -> None:
-        if view == self._last or self._closed:
-            return
-        self._last = view
-        self._on_view(view)
