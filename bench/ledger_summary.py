@@ -13,23 +13,11 @@ the summary can never disagree with the data it came from.
 
 from __future__ import annotations
 
-import statistics
 from typing import Any
 
+from bench.summary import spread
+
 MODES = ("off", "on")
-
-
-def spread(values: list[float | None]) -> dict[str, Any]:
-    """Median, min and max of the samples taken; ``of`` counts the ones that failed too."""
-    good = [float(v) for v in values if v is not None]
-    return {
-        "n": len(good),
-        "of": len(values),
-        "median": statistics.median(good) if good else None,
-        "min": min(good) if good else None,
-        "max": max(good) if good else None,
-        "samples": [None if v is None else round(float(v), 4) for v in values],
-    }
 
 
 def summarize_ledger(samples: list[dict[str, Any]]) -> dict[str, Any]:

@@ -35,7 +35,8 @@ def _tally(values: list[Any]) -> dict[str, Any]:
     }
 
 
-def _stats(values: list[float | None]) -> dict[str, Any]:
+def spread(values: list[float | None]) -> dict[str, Any]:
+    """Median, min and max of the samples taken; ``of`` counts the ones that failed too."""
     good = [float(v) for v in values if v is not None]
     return {
         "n": len(good),
@@ -57,7 +58,7 @@ def summarize(records: list[Record], keys: list[str]) -> dict[str, Any]:
             values: list[Any] = []
             for record in mine:
                 values += metric.extract(record)
-            per_metric[metric.key] = _tally(values) if metric.tally else _stats(values)
+            per_metric[metric.key] = _tally(values) if metric.tally else spread(values)
         summary["metrics"][key] = per_metric
         summary["outcomes"][key] = _outcomes(mine)
     ours = summary["metrics"].get("ours", {})

@@ -51,7 +51,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -80,6 +80,7 @@ __all__ = [
     "Unit",
     "Why",
     "read_history",
+    "read_units",
     "unit_name",
 ]
 
@@ -540,6 +541,19 @@ class History:
     head: Unit | None
 
 
+def read_units(client: KazooClient, path: str, seqs: Iterable[int]) -> list[Unit]:
+    """The units numbered ``seqs`` (all requests sent at once), in that order; those
+    pruned meanwhile, or unreadable, are left out."""
+    replies = [client.get_async(f"{path}/{unit_name(seq)}") for seq in seqs]
+    units = []
+    for reply in replies:
+        with contextlib.suppress(NoNodeError):  # pruned meanwhile
+            unit = Unit.decode(reply.get(timeout=_ONE_REQUEST_S)[0])
+            if unit is not None:
+                units.append(unit)
+    return units
+
+
 def read_history(client: KazooClient, path: str, *, limit: int | None = None) -> History:
     """Every unit still in the ledger (oldest first; the last ``limit`` if given), the
     kept refusals and the head. Read-only: world READ suffices. Raises NoNodeError when
@@ -548,13 +562,7 @@ def read_history(client: KazooClient, path: str, *, limit: int | None = None) ->
     names = sorted(n for n in client.get_children(path) if _seq_of(n) is not None)
     if limit is not None:
         names = names[-limit:]
-    replies = [client.get_async(f"{path}/{name}") for name in names]
-    units = []
-    for reply in replies:
-        with contextlib.suppress(NoNodeError):  # pruned meanwhile
-            unit = Unit.decode(reply.get(timeout=_ONE_REQUEST_S)[0])
-            if unit is not None:
-                units.append(unit)
+    units = read_units(client, path, [_seq_of(name) or 0 for name in names])
     refusals: list[Refusal] = []
     with contextlib.suppress(NoNodeError):
         base = f"{path}/{REFUSED_DIR}"

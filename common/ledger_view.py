@@ -32,7 +32,7 @@ from kazoo.exceptions import KazooException, NoNodeError
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.states import WatchedEvent
 
-from .ledger import REFUSED_DIR, UNIT_PREFIX, Refusal, Unit, unit_name
+from .ledger import REFUSED_DIR, UNIT_PREFIX, Refusal, Unit, read_units
 from .observer import ZkWatch
 from .zkclient import new_client, stop_within
 
@@ -121,14 +121,7 @@ class _Reader:
         self.units = (self.units + found + [head])[-self.keep :]
 
     def _fetch(self, client: KazooClient, seqs: Iterable[int]) -> list[Unit]:
-        replies = [client.get_async(f"{self.path}/{unit_name(seq)}") for seq in seqs]
-        found = []
-        for reply in replies:
-            with contextlib.suppress(NoNodeError):  # pruned meanwhile
-                unit = Unit.decode(reply.get(timeout=_ONE_REQUEST_S)[0])
-                if unit is not None:
-                    found.append(unit)
-        return found
+        return read_units(client, self.path, seqs)
 
     def _refusals(self, client: KazooClient, watch: Callable[[WatchedEvent], None] | None) -> None:
         base = f"{self.path}/{REFUSED_DIR}"
