@@ -231,14 +231,22 @@ class Verdict:
     findings: list[str] = field(default_factory=list)  # violations, one line each
 
     def both_cover(self) -> tuple[int, int]:
-        """(units, processing lines) from the first unit a line names to the last: the
-        span both sides cover, where each unit has its line (equal when all is well)."""
+        """(units, lines) from the first unit a line names to the last: the span both
+        sides cover, where each unit has its line (equal when all is well). A line is a
+        ``processing`` line, or an unconfirmed one whose unit did land; an unconfirmed
+        write that did not land (its number taken by the next leader) is no unit."""
         if not self.lines:
             return 0, 0
         low = min(line.seq for line in self.lines)
         high = max(line.seq for line in self.lines)
+        landed = {(u.worker, u.seq) for u in self.units}
         units = sum(1 for u in self.units if low <= u.seq <= high)
-        lines = sum(1 for line in self.lines if low <= line.seq <= high)
+        lines = sum(
+            1
+            for line in self.lines
+            if low <= line.seq <= high
+            and (not line.unconfirmed or (line.worker, line.seq) in landed)
+        )
         return units, lines
 
     def report(self) -> list[str]:
@@ -247,9 +255,13 @@ class Verdict:
         span = f"units {first}..{last}" if self.units else "no unit"
         workers = sorted({line.worker for line in self.lines})
         units, lines = self.both_cover()
+        unsure = sum(1 for line in self.lines if line.unconfirmed)
+        said = f"{len(self.lines) - unsure} processing lines"
+        if unsure:
+            said += f" and {unsure} unconfirmed"
         out = [
             f"ledger: {len(self.units)} units ({span}), {len(self.refusals)} refused; "
-            f"{len(self.lines)} processing lines ({', '.join(workers) or 'none'}); "
+            f"{said} ({', '.join(workers) or 'none'}); "
             f"where both cover: {units} units, {lines} lines"
         ]
         for r in self.refusals:

@@ -197,6 +197,21 @@ def test_verdict_judges_the_window_and_compares_only_what_the_logs_reach():
     assert missing.findings == ["no line: unit 8 by service1 (token 20)"]
 
 
+def test_both_cover_counts_an_unconfirmed_write_only_if_it_landed():
+    """The partition demo's cut-off leader: its write unanswered (unit_unconfirmed, 6),
+    the next leader's unit 6 recorded. Still as many units as lines; and when the cut
+    leader's unit did land, its unconfirmed line is that unit's line."""
+    units = run("service1", 10, A, 1, 5, 100.0) + run("service2", 20, B, 6, 3, 110.0)
+    unsure = Record(106.0, "service1", Event.UNIT_UNCONFIRMED, {"unit": 6, "fencing_token": 10})
+    lost = verdict(units, [*_records(units), unsure], tick_interval_s=1.0)
+    assert lost.findings == [] and lost.both_cover() == (8, 8)
+    assert "8 processing lines and 1 unconfirmed" in lost.report()[0], lost.report()[0]
+    landed = run("service1", 10, A, 1, 6, 100.0) + run("service2", 20, B, 7, 3, 110.0)
+    records = [*_records(landed, skip={6}), unsure]
+    found = verdict(landed, records, tick_interval_s=1.0)
+    assert found.findings == [] and found.both_cover() == (9, 9)
+
+
 def test_verdict_excuses_a_killed_workers_last_unit_only():
     units = run("service1", 10, A, 1, 3, 100.0) + run("service2", 20, B, 4, 3, 115.0)
     records = _records(units, skip={3}, started=[("service1", 90.0), ("service1", 120.0)])

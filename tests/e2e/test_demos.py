@@ -46,7 +46,8 @@ _SHOWN_TICK = re.compile(r"^  \d\d:\d\d:\d\d\.\d{3}  service[12]  Processing\.\.
 _BOTH_COVER = re.compile(r"where both cover: (?P<units>\d+) units, (?P<lines>\d+) lines")
 # The timeline's line for a refused unit, in the demo's output.
 _TIMELINE_REFUSED = re.compile(
-    r"refused: service[12]'s unit \d+ REFUSED by ZooKeeper \((node_gone|older_token)\)"
+    r"refused: service[12]'s unit \d+ \(token 0x[0-9a-f]+\) REFUSED by ZooKeeper: "
+    r"(node_gone|older_token)"
 )
 
 
