@@ -69,21 +69,25 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import socket
 import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from kazoo.exceptions import KazooException, NoNodeError
-from kazoo.handlers.threading import KazooTimeoutError
-
-from .ledger import Refusal, Unit, read_history
-from .ledger_view import LedgerView, LedgerWatch, merged, read_view_from
+from .ledger_status import (
+    HISTORY_SHOWN,
+    IDENTITY_LIMIT,
+    TROUBLE,
+    UNITS_SHOWN,
+    cut,
+    history,
+    ledger_json,
+    ledger_lines,
+)
+from .ledger_view import LedgerView, LedgerWatch, read_view_from
 from .logs import printable, quiet_kazoo, rfc3339
 from .observer import (
     Candidate,
@@ -93,50 +97,19 @@ from .observer import (
     depose,
     read_candidates,
 )
+from .roles import Role, Server, probe, probe_all
 from .settings import ConfigError, Settings, load, wants_color
 from .shutdown import StopSignals, Wakeup, exit_now
-from .zkclient import new_client, stop_within
 
 __all__ = ["Role", "Server", "Status", "changes", "main", "probe", "render", "to_json"]
 
-_FOUR_LETTER_TIMEOUT_S = 2.0
 _ROLES_EVERY_S = 2.0
 _HIGHLIGHT_S = 3.0
 _CHANGES_SHOWN = 6
 # On a stop signal: the time the observer's session is given to close. The watch exits
 # within about this long, whatever ZooKeeper does.
 _CLOSE_S = 0.5
-_IDENTITY_LIMIT = 64
-# The ledger's newest units shown (status), and the history's default length (--ledger).
-UNITS_SHOWN = 5
-HISTORY_SHOWN = 20
 _USAGE = "python -m common.status [--json] [--watch] [--depose] [--ledger [COUNT]]"
-
-
-@dataclass(frozen=True)
-class Server:
-    """A ZooKeeper server as dialled (``address``), with the name people know it by."""
-
-    address: str
-    name: str | None = None
-
-    @property
-    def label(self) -> str:
-        return f"{self.name}  {self.address}" if self.name else self.address
-
-
-@dataclass(frozen=True)
-class Role:
-    """A server's answer to ``srvr``: its ``mode`` (leader, follower, standalone), or
-    the ``error`` that stands in for one."""
-
-    server: Server
-    mode: str | None
-    error: str | None = None
-
-    @property
-    def text(self) -> str:
-        return self.mode or self.error or "?"
 
 
 @dataclass(frozen=True)
@@ -153,57 +126,11 @@ class Status:
     ledger: LedgerView | None = None  # None: LEDGER_PATH=off (no ledger to show)
 
 
-# ------------------------------------------------------------------ the ensemble
-
-
-def _split_host_port(entry: str) -> tuple[str, int]:
-    """`zoo1:2181`, `zoo1`, `[::1]:2181` or `[::1]` (the settings' forms) -> (host, port).
-
-    A missing port is 2181, as kazoo assumes.
-    """
-    entry = entry.strip()
-    if entry.startswith("["):
-        host, _, rest = entry[1:].partition("]")
-        return host, int(rest[1:]) if rest.startswith(":") else 2181
-    host, colon, port = entry.partition(":")
-    return host, int(port) if colon else 2181
-
-
-def probe(server: Server) -> Role:
-    """The `Mode:` line of a server's `srvr` answer, or why there is none."""
-    host, port = _split_host_port(server.address)
-    try:
-        with socket.create_connection((host, port), _FOUR_LETTER_TIMEOUT_S) as conn:
-            conn.sendall(b"srvr")
-            conn.settimeout(_FOUR_LETTER_TIMEOUT_S)
-            answer = b""
-            while chunk := conn.recv(4096):
-                answer += chunk
-    except OSError as exc:
-        return Role(server, None, f"unreachable ({exc.strerror or exc})")
-    for line in answer.decode(errors="replace").splitlines():
-        if line.startswith("Mode:"):
-            return Role(server, printable(line.split(":", 1)[1].strip(), 32))
-    if b"not in the whitelist" in answer:
-        return Role(server, None, "srvr is not whitelisted (4lw.commands.whitelist)")
-    if not answer:
-        return Role(server, None, "unreachable (closed without an answer)")
-    return Role(server, None, "serving no requests (no quorum?)")
-
-
-def probe_all(servers: Sequence[Server]) -> tuple[Role, ...]:
-    """Every server at once, so a silent one costs its timeout only once."""
-    if not servers:
-        return ()
-    with ThreadPoolExecutor(max_workers=len(servers)) as pool:
-        return tuple(pool.map(probe, servers))
-
-
 # -------------------------------------------------------------------- what changed
 
 
 def _name(candidate: Candidate) -> str:
-    return printable(candidate.identity, _IDENTITY_LIMIT)
+    return printable(candidate.identity, IDENTITY_LIMIT)
 
 
 def _short_node(node: str) -> str:
@@ -247,7 +174,6 @@ def changes(old: Sequence[Candidate] | None, new: Sequence[Candidate]) -> list[s
 _RESET = "\x1b[0m"
 _LEADER_NEW = "\x1b[1;7;32m"  # bold, reverse, green
 _JOINED_NEW = "\x1b[1;33m"  # bold yellow
-_TROUBLE = "\x1b[1;31m"  # bold red
 
 
 def render(
@@ -262,11 +188,11 @@ def render(
     head = f"election {status.election}"
     if status.connection is not None:
         head += f"  (ZooKeeper {status.connection})"
-    lines.append((head, "" if status.connection in (None, "CONNECTED") else _TROUBLE))
+    lines.append((head, "" if status.connection in (None, "CONNECTED") else TROUBLE))
     if status.error:
-        lines.append((f"  unreadable: {printable(status.error, 200)}", _TROUBLE))
+        lines.append((f"  unreadable: {printable(status.error, 200)}", TROUBLE))
     if status.candidates is not None and not status.candidates:
-        lines.append(("  no candidates: nobody leads", _TROUBLE))
+        lines.append(("  no candidates: nobody leads", TROUBLE))
     shown = list(status.candidates or ())
     width_name = max([len(_name(c)) for c in shown] + [1])
     for rank, c in enumerate(shown):
@@ -281,12 +207,12 @@ def render(
             tint = _LEADER_NEW if rank == 0 else _JOINED_NEW
         lines.append((text, tint))
     if status.ledger is not None:
-        lines += _ledger_lines(status.ledger, status.time)
+        lines += ledger_lines(status.ledger, status.time)
     if status.roles:
         lines.append(("ensemble", ""))
         label_width = max(len(r.server.label) for r in status.roles)
         for r in status.roles:
-            tint = "" if r.mode else _TROUBLE
+            tint = "" if r.mode else TROUBLE
             lines.append((f"  {r.server.label:<{label_width}}  {r.text}", tint))
     if status.changes:
         lines.append(("changes (UTC)", ""))
@@ -300,99 +226,6 @@ def render(
     return out
 
 
-def _age(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return f"{seconds:.1f} s ago"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min ago"
-    return f"{seconds / 3600:.1f} h ago"
-
-
-def _ledger_lines(view: LedgerView, now: float) -> list[tuple[str, str]]:
-    """The ledger's part of a screen: its newest units, newest first, and the refused
-    count with the newest refusal's reason."""
-    head = f"work, from the ledger {view.path}"
-    if view.connection != "CONNECTED":
-        head += f"  (ZooKeeper {view.connection})"
-    lines = [(head, "")]
-    if view.error:
-        lines.append((f"  unreadable: {printable(view.error, 200)}", _TROUBLE))
-    if not view.exists and view.connection == "CONNECTING":
-        lines.append(("  not read yet", ""))
-    elif not view.exists and not view.error:
-        lines.append(("  no ledger yet: the first leader creates it", ""))
-    elif view.exists and not view.units:
-        lines.append(("  no unit recorded yet", ""))
-    shown = list(reversed(view.units[-UNITS_SHOWN:]))
-    width_name = max([len(printable(u.worker, _IDENTITY_LIMIT)) for u in shown] + [1])
-    for unit in shown:
-        unfenced = "" if unit.fenced else "  UNFENCED"
-        lines.append(
-            (
-                f"  unit {unit.seq:<8} token 0x{unit.token:<9x}  "
-                f"{printable(unit.worker, _IDENTITY_LIMIT):<{width_name}}  "
-                f"{_age(now - unit.time)}{unfenced}",
-                "",
-            )
-        )
-    last = view.last_refusal
-    if last is not None:
-        kept = " (the last 100 kept)" if view.refused >= 100 else ""
-        lines.append(
-            (
-                f"  refused {view.refused}{kept}; the newest: unit {last.seq} by "
-                f"{printable(last.worker, _IDENTITY_LIMIT)}, token 0x{last.token:x}, "
-                f"{printable(last.reason, 32)}, {_age(now - last.time)}",
-                _TROUBLE,
-            )
-        )
-    elif view.exists:
-        lines.append(("  refused 0", ""))
-    return lines
-
-
-def _unit_json(unit: Unit, now: float) -> dict[str, Any]:
-    return {
-        "seq": unit.seq,
-        "fencing_token": unit.token,
-        "fencing_token_hex": f"0x{unit.token:x}",
-        "worker": _cut(unit.worker),
-        "session_id": _cut(unit.session),
-        "time": rfc3339(unit.time),
-        "age_s": round(now - unit.time, 3),
-        "fenced": unit.fenced,
-    }
-
-
-def _refusal_json(refusal: Refusal, now: float) -> dict[str, Any]:
-    return {
-        "seq": refusal.seq,
-        "fencing_token": refusal.token,
-        "fencing_token_hex": f"0x{refusal.token:x}",
-        "worker": _cut(refusal.worker),
-        "session_id": _cut(refusal.session),
-        "time": rfc3339(refusal.time),
-        "age_s": round(now - refusal.time, 3),
-        "reason": _cut(refusal.reason),
-    }
-
-
-def ledger_json(view: LedgerView | None, now: float) -> dict[str, Any] | None:
-    """The ``ledger`` key of the JSON object (the module docstring lists its keys)."""
-    if view is None:
-        return None
-    last = view.last_refusal
-    return {
-        "path": view.path,
-        "exists": view.exists,
-        "units": [_unit_json(u, now) for u in reversed(view.units[-UNITS_SHOWN:])],
-        "refused": view.refused,
-        "last_refusal": None if last is None else _refusal_json(last, now),
-        "error": view.error,
-    }
-
-
 def to_json(status: Status) -> dict[str, Any]:
     """One JSON object; the module docstring lists its keys."""
     shown = list(status.candidates or ())
@@ -400,12 +233,12 @@ def to_json(status: Status) -> dict[str, Any]:
         "time": rfc3339(status.time),
         "election": status.election,
         "connection": status.connection,
-        "leader": _cut(shown[0].identity) if shown else None,
+        "leader": cut(shown[0].identity) if shown else None,
         "candidates": [
             {
                 "rank": rank + 1,
                 "role": "leader" if rank == 0 else "candidate",
-                "identity": _cut(c.identity),
+                "identity": cut(c.identity),
                 "node": c.node,
                 "sequence": c.sequence,
                 "fencing_token": c.czxid,
@@ -422,11 +255,6 @@ def to_json(status: Status) -> dict[str, Any]:
         "error": status.error,
         "ledger": ledger_json(status.ledger, status.time),
     }
-
-
-def _cut(text: str) -> str:
-    """JSON escapes what it must; only the length is ours to bound."""
-    return text if len(text) <= _IDENTITY_LIMIT else text[: _IDENTITY_LIMIT - 1] + "…"
 
 
 # ---------------------------------------------------------------------- the verbs
@@ -453,78 +281,6 @@ def _once(settings: Settings, servers: Sequence[Server], as_json: bool, out: Tex
     else:
         print("\n".join(render(status)), file=out, flush=True)
     return 0 if candidates is not None else 1
-
-
-def history_lines(
-    path: str, entries: Sequence[Unit | Refusal], newest: Unit | None, kept_refusals: int
-) -> list[str]:
-    """``--ledger``: one line per unit, oldest first, refusals marked ``REFUSED``."""
-    if newest is None:
-        head = f"ledger {path}: no unit recorded yet"
-    else:
-        head = (
-            f"ledger {path}: the newest unit is {newest.seq}; {kept_refusals} "
-            f"refusal{'s' * (kept_refusals != 1)} kept; the last {len(entries)} below (UTC)"
-        )
-    lines = [head]
-    names = [printable(e.worker, _IDENTITY_LIMIT) for e in entries]
-    width_name = max([len(n) for n in names] + [1])
-    for entry, name in zip(entries, names, strict=True):
-        clock = rfc3339(entry.time, 3)[11:23]
-        what = "REFUSED" if isinstance(entry, Refusal) else "unit"
-        text = (
-            f"  {clock}  {what:<7} {entry.seq:<8} token 0x{entry.token:<9x}  "
-            f"{name:<{width_name}}  session {printable(entry.session, 24)}"
-        )
-        if isinstance(entry, Refusal):
-            text += f"  {printable(entry.reason, 32)}"
-        elif not entry.fenced:
-            text += "  UNFENCED"
-        lines.append(text)
-    return lines
-
-
-def _history(settings: Settings, count: int, as_json: bool, out: TextIO) -> int:
-    path = settings.ledger_path
-    if not path:
-        print("status: --ledger: LEDGER_PATH is off: there is no ledger", file=sys.stderr)
-        return 1
-    client = new_client(settings.zk_hosts, 10.0)
-    try:
-        client.start(timeout=5.0)
-        history = read_history(client, path, limit=count)
-    except NoNodeError:
-        print(
-            f"status: no ledger at {path}: no leader has recorded a unit yet "
-            "(or the workers run with another LEDGER_PATH)",
-            file=sys.stderr,
-        )
-        return 1
-    except (KazooException, KazooTimeoutError) as exc:
-        print(f"status: reading the ledger {path} failed: {exc!r}", file=sys.stderr)
-        return 1
-    finally:
-        stop_within(client, 1.0)
-    entries = merged(history.units, history.refusals, last=count)
-    now = time.time()
-    if as_json:
-        body = {
-            "time": rfc3339(now),
-            "ledger": path,
-            "newest": history.head.seq if history.head else None,
-            "refusals_kept": len(history.refusals),
-            "history": [
-                {"refused": True, **_refusal_json(e, now)}
-                if isinstance(e, Refusal)
-                else {"refused": False, **_unit_json(e, now)}
-                for e in entries
-            ],
-        }
-        print(json.dumps(body), file=out, flush=True)
-    else:
-        lines = history_lines(path, entries, history.head, len(history.refusals))
-        print("\n".join(lines), file=out, flush=True)
-    return 0
 
 
 def _depose(settings: Settings, out: TextIO) -> int:
@@ -696,7 +452,7 @@ class _Watch:
             return []  # the first view is no change
         seen = set(old.refusals)
         return [
-            f"unit {r.seq} of {printable(r.worker, _IDENTITY_LIMIT)} REFUSED ({r.reason}), "
+            f"unit {r.seq} of {printable(r.worker, IDENTITY_LIMIT)} REFUSED ({r.reason}), "
             f"token 0x{r.token:x}"
             for r in view.refusals
             if r not in seen
@@ -806,7 +562,7 @@ def main(
         if args.depose:
             return _depose(settings, stream)
         if args.ledger:
-            return _history(settings, args.ledger, args.json, stream)
+            return history(settings, args.ledger, args.json, stream)
         if args.watch:
             return _Watch(settings, servers, args.json, stream).run()
         return _once(settings, servers, args.json, stream)

@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from common.observer import Candidate, ElectionView
-from common.status import Role, Server, changes
+from common.roles import Role, Server
+from common.status import changes
 
 __all__ = ["Board", "Silence", "Span", "Unit", "quorum", "silences_between"]
 

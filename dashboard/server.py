@@ -37,9 +37,9 @@ from typing import Any
 from common.ledger_view import LedgerView, LedgerWatch
 from common.logs import printable, quiet_kazoo
 from common.observer import ElectionView, ElectionWatch
+from common.roles import Server, probe_all
 from common.settings import ConfigError, Settings
 from common.shutdown import StopSignals, Wakeup
-from common.status import Server, probe_all
 
 from .board import Board, Unit
 

@@ -24,7 +24,7 @@ from common.ledger import Refusal
 from common.ledger import Unit as LedgerUnit
 from common.ledger_view import LedgerView
 from common.observer import Candidate, ElectionView
-from common.status import Role, Server
+from common.roles import Role, Server
 from dashboard.board import Board, Unit, quorum, silences_between
 from dashboard.server import board_units
 from testbed.ensemble import free_ports

@@ -6,21 +6,13 @@ import sys
 import pytest
 
 from common.ledger import Refusal, Unit
+from common.ledger_status import history_lines, ledger_json
 from common.ledger_view import LedgerView, merged
 from common.logs import rfc3339
 from common.observer import Candidate
+from common.roles import Role, Server, _split_host_port
 from common.settings import Settings
-from common.status import (
-    Role,
-    Server,
-    Status,
-    _split_host_port,
-    changes,
-    history_lines,
-    ledger_json,
-    render,
-    to_json,
-)
+from common.status import Status, changes, render, to_json
 from testbed.processes import REPO_ROOT
 
 
