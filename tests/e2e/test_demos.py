@@ -44,10 +44,10 @@ pytestmark = pytest.mark.e2e
 _SHOWN_TICK = re.compile(r"^  \d\d:\d\d:\d\d\.\d{3}  service[12]  Processing\.\.\. ", re.M)
 # The judge's first line (python -m testbed.ledger): the span the ledger and logs share.
 _BOTH_COVER = re.compile(r"where both cover: (?P<units>\d+) units, (?P<lines>\d+) lines")
-# The timeline's line for a refused unit, in the demo's output.
+# The timeline's line for a refused unit, in the demo's output (wrapped where it is long).
 _TIMELINE_REFUSED = re.compile(
-    r"refused: service[12]'s unit \d+ \(token 0x[0-9a-f]+\) REFUSED by ZooKeeper: "
-    r"(node_gone|older_token)"
+    r"refused:\s+service[12]'s\s+unit\s+\d+\s+\(token\s+0x[0-9a-f]+\)\s+REFUSED\s+by\s+"
+    r"ZooKeeper:\s+(node_gone|older_token)"
 )
 
 

@@ -10,6 +10,7 @@ taken port, with its fix.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -67,7 +68,8 @@ def test_tools_run_with_docker_and_no_python(project: ComposeProject, tmp_path: 
     piped = f"{compose} logs --timestamps service1 service2 | {compose} run --rm -T tools"
     logs = _shell(project, path, f"{piped} logs")
     assert logs.returncode == 0, logs.stderr
-    assert f"{leader}  Processing... token 0x" in logs.stdout, logs.stdout[-2000:]
+    tick = re.compile(rf"{leader}  Processing\.\.\. unit \d+, token 0x")
+    assert tick.search(logs.stdout), logs.stdout[-2000:]
     timeline = _shell(project, path, f"{piped} timeline --last 60")
     assert timeline.returncode == 0, timeline.stderr
     assert leader in timeline.stdout and "PNG" not in timeline.stdout
