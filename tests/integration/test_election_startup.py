@@ -114,9 +114,15 @@ def test_join_after_lets_the_named_candidate_join_first(ensemble, spawn_worker) 
         lambda e: e.get("event") == Event.JOIN_WAIT_OVER, timeout=20, message="the wait ends"
     )
     assert over["found"] is True
-    (joined_first,) = events_named(first, Event.JOINED)
-    (joined_second,) = events_named(second, Event.JOINED)
-    assert event_time(joined_first) < event_time(joined_second)
+    # Each worker logs "joined" once its create returns: the order of the lines is the
+    # scheduler's, the order of the nodes is ZooKeeper's. Wait for both, compare nodes.
+    joined_first = first.wait_for_event(
+        lambda e: e.get("event") == Event.JOINED, timeout=15, message="service1 joined"
+    )
+    joined_second = second.wait_for_event(
+        lambda e: e.get("event") == Event.JOINED, timeout=15, message="service2 joined"
+    )
+    assert joined_first["node"] < joined_second["node"], (joined_first, joined_second)
     wait_until(lambda: worker_ticks(first), 15, message="service1 leads")
     second.wait_for_event(
         lambda e: e.get("event") == Event.FOLLOWING, timeout=15, message="service2 follows"
