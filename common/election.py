@@ -29,8 +29,8 @@ What is guaranteed, first:
   to join and says why.
 * A depose request (a client with the credentials sets the leader's node's data: same
   bytes, a new version; ``python -m common.status --depose``) makes the leader stop
-  working, then delete its node and join again at the back: the next candidate is
-  notified only after the old leader stopped.
+  working, then delete its node and, once ZooKeeper confirms that, join again at the
+  back: the next candidate is notified only after the old leader stopped.
 * Every wait is bounded, whatever the endpoints do (see common/zkclient.py); close()
   returns within about 1.5 s, having resigned when the ensemble could be reached.
 
@@ -108,6 +108,7 @@ _RESIGN_S = 0.5
 _STOP_S = 0.8
 _STOP_UNANSWERED_S = 0.2
 _JOIN_THREAD_S = 0.3
+_DELETE_S = 2.0  # one attempt to delete a node of ours (deposed, or adopted twice)
 _CONNECTION_ERRORS = (ConnectionLoss, SessionExpiredError, KazooTimeoutError)
 
 
@@ -204,7 +205,7 @@ class LeaderElection:
         self._watching_own: str | None = None  # our node, while a watch is set on it
         self._renew_at = 0.0  # monotonic time of the next lease renewal read
         self._roster = Roster()  # which children are candidates; others reported once
-        self._deposed: str | None = None  # our node, after someone asked it to resign
+        self._deposed: str | None = None  # our node, to delete before joining again
         self._problem: tuple[str, float] | None = None  # (what, since), see `problem`
         # Written by kazoo's connection thread, read by the election's:
         self._suspended_at: float | None = None
@@ -272,9 +273,7 @@ class LeaderElection:
         """
         if self.leadership != lead:
             return
-        self._deposed = lead.node
-        self._revoke(reason, only_if=lead)
-        self._rank_again()
+        self._depose(lead, reason)
 
     def close(self) -> None:
         """Resign: stop leading, delete our node, close the session. Idempotent."""
@@ -339,8 +338,7 @@ class LeaderElection:
             if event.type == EventType.DELETED:
                 self._revoke(Reason.NODE_GONE, only_if=lead)
             elif event.type == EventType.CHANGED:
-                self._deposed = lead.node
-                self._revoke(Reason.DEPOSED, only_if=lead)
+                self._depose(lead, Reason.DEPOSED)
         self._rank_again()
 
     def _on_predecessor(self, event: WatchedEvent) -> None:
@@ -350,6 +348,14 @@ class LeaderElection:
         self._rank_again()
 
     # ------------------------------------------------------------------ both threads
+
+    def _depose(self, lead: Leadership, reason: str) -> None:
+        """Stop leading ``lead`` and mark its node to be given up: the election thread
+        deletes it, and knows it is gone, before it joins again (_resign_and_rejoin)."""
+        self._deposed = lead.node
+        self._revoke(reason, only_if=lead)
+        self._later(say.deposed, lead.node)
+        self._rank_again()
 
     def _revoke(self, reason: str, only_if: Leadership | None = None) -> None:
         change = self._rules.revoke(
@@ -430,7 +436,7 @@ class LeaderElection:
             return
         session_id = client_id[0]
         if self._deposed is not None and self._deposed == self._node:
-            self._resign_and_rejoin()
+            self._resign_and_rejoin(self._deposed)
         if self._node is None or self._node_session != session_id:
             self._join(session_id)
         assert self._node is not None
@@ -465,10 +471,11 @@ class LeaderElection:
         # renewal. Set after leading, so the handoff waits for no extra round trip.
         self._watching_own = lead.node
         stat = self._client.exists(lead.node, watch=self._on_own_node)
-        if stat is None or stat.version != 0:  # gone, or deposed, since the listing
-            self._deposed = lead.node if stat is not None else None
-            self._revoke(Reason.NODE_GONE if stat is None else Reason.DEPOSED, only_if=lead)
+        if stat is None:  # gone since the listing
+            self._revoke(Reason.NODE_GONE, only_if=lead)
             self._rank_again()
+        elif stat.version != 0:  # deposed since the listing
+            self._depose(lead, Reason.DEPOSED)
 
     def _follow(self, predecessor_name: str, leader_name: str) -> None:
         """Not lowest: stop leading if we did, and watch the node just below ours."""
@@ -512,9 +519,7 @@ class LeaderElection:
             self._rank_again()
             return
         if stat.version != 0:  # its data was set: a depose request whose watch we missed
-            self._deposed = lead.node
-            self._revoke(Reason.DEPOSED, only_if=lead)
-            self._rank_again()
+            self._depose(lead, Reason.DEPOSED)
             return
         self._grant(
             self._rules.renew(lead, confirmed_at=sent, epoch=epoch, now=time.monotonic()), sent
@@ -555,21 +560,30 @@ class LeaderElection:
         if not ours:
             return False
         for extra in ours[1:]:
-            delete_best_effort(self._client, extra.node)
+            self._delete_own(extra.node)  # unanswered: raises, and the next join adopts again
         path, czxid = ours[0].node, ours[0].czxid
         self._orphan_session = None
         self._node, self._node_token, self._node_session = path, czxid, session_id
         say.joined(path, czxid, session_id, adopted=True)
         return True
 
-    def _resign_and_rejoin(self) -> None:
-        """Asked to resign (our node's data was set): leadership is gone already; give
-        the node up so the next candidate leads, and join again at the back."""
-        node, self._deposed = self._deposed, None
-        assert node is not None
-        say.deposed(node)
-        delete_best_effort(self._client, node, 2.0)
-        self._node = None
+    def _resign_and_rejoin(self, node: str) -> None:
+        """Deposed (asked to resign, or a caller's step_down): leadership is gone
+        already; give the node up so the next candidate leads, then join again at the
+        back, only once ZooKeeper says the node is gone: one left on our live session
+        ranks ahead of our new one, and everyone, we too, waits behind it while the
+        session lives. An unanswered delete raises; the thread tries again (_run)."""
+        self._delete_own(node)
+        self._deposed = self._node = None
+
+    def _delete_own(self, node: str) -> None:
+        """Delete a node of ours and know it: gone already is done; no answer raises
+        (KazooTimeoutError, ConnectionLoss). Sequential names are never reused: a retry
+        cannot delete another candidate's node."""
+        try:
+            self._client.delete_async(node).get(timeout=_DELETE_S)
+        except NoNodeError:
+            pass
 
     def _report_problem(self, exc: Exception, retry_step_s: float) -> float:
         """Log a persistent error once, with its cause and the fix; the next wait."""

@@ -23,16 +23,18 @@ pytestmark = pytest.mark.integration
 
 SESSION_S = 4.0
 LEASE_S = SESSION_S / 2
+# A cut a little longer than the election's wait for one delete's answer (2 s).
+CUT_S = 2.5
 
 
 class Candidate:
     """A LeaderElection with a counter of its notify() calls, as a worker would hold it."""
 
-    def __init__(self, hosts: str, path: str, name: str) -> None:
+    def __init__(self, hosts: str, path: str, name: str, session_s: float = SESSION_S) -> None:
         self.notified = 0
         self._event = threading.Event()
         self.election = LeaderElection(
-            hosts, path, name, session_timeout_s=SESSION_S, notify=self._notify
+            hosts, path, name, session_timeout_s=session_s, notify=self._notify
         )
 
     def _notify(self) -> None:
@@ -122,6 +124,46 @@ def test_api_close_hands_over_to_the_next_candidate(ensemble, candidate, electio
     assert second.token > first.token, "fencing tokens grow from one leader to the next"
     assert handoff < 1.0, f"close() -> next leads took {handoff:.3f} s"
     c1.election.close()  # idempotent
+
+
+def test_api_step_down_gives_its_node_up_before_it_joins_again(
+    ensemble, election_path, proxy
+) -> None:
+    """step_down() while the ensemble is silent (the ledger refused a unit during a cut):
+    the delete of the old node gets no answer, and the connection comes back on the same
+    session. The old node must go before the candidate joins again. Left on the live
+    session it ranks ahead of everyone: the other candidate waits behind it, the stepped
+    down one behind the other, and nobody leads while that session lives (an hour-long
+    soak found a 55 s leaderless stretch so). Session 10 s here, the servers' most, so the
+    cut below (the delete's 2 s wait and some) ends well before the session could expire:
+    only the candidate's own delete can remove the node."""
+    hosts = ensemble.connect_string()
+    faults = proxy()
+    c1 = Candidate(faults.connect_string(), election_path, "c1", session_s=10.0)
+    c2 = Candidate(hosts, election_path, "c2", session_s=10.0)
+    try:
+        c1.start()
+        lead = c1.leads()
+        c2.start()
+        queue = lambda: [c.identity for c in read_candidates(hosts, election_path)]  # noqa: E731
+        wait_until(lambda: queue() == ["c1", "c2"], 10, message="c2 queued behind c1")
+
+        faults.blackhole()
+        c1.election.step_down(lead, "refused")
+        assert c1.election.leadership is None and c1.election.lease() is None
+        time.sleep(CUT_S)  # the fault's length: the step-down's delete goes unanswered
+        faults.forward()  # closes the cut connection; c1 reconnects on the same session
+
+        second = c2.leads(timeout=10.0)
+        assert second.token > lead.token
+        wait_until(lambda: queue() == ["c2", "c1"], 10, message="c1 joined again behind c2")
+        old_gone = [c for c in read_candidates(hosts, election_path) if c.node == lead.node]
+        assert not old_gone, f"the stepped-down node {lead.node} is still there"
+        assert c1.election.leadership is None
+        assert c1.election.session_hex == f"0x{lead.session_id:x}", "same session throughout"
+    finally:
+        c2.election.close()
+        c1.election.close()
 
 
 def test_api_start_twice_and_start_after_close_are_refused(ensemble, candidate) -> None:
