@@ -213,21 +213,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ComposeError as exc:
         print(f"demo_numbers: {exc}", file=sys.stderr)
         return 1
-    windows: list[tuple[int, str, float, float]] = []
+    samples: list[Sample] = []
     began = time.time()
     for round_ in range(1, args.rounds + 1):
         for demo in DEMOS:
             start = time.time()
             drawn = args.timelines / f"timeline-{demo}.png" if args.timelines else None
             _make(demo, " ".join(compose), drawn if round_ == 1 else None)
-            windows.append((round_, demo, start, time.time()))
+            end = time.time()
+            # Judged now: a demo that recreates the workers (mid-work-pause) takes the
+            # old containers' logs with them, so a read at the end would miss the rest.
+            logs = run(
+                [*compose, "logs", "--no-color", "--timestamps", "service1", "service2"], 120
+            )
+            records = [r for r in read_lines(logs.splitlines()) if r.time >= start]
+            samples.append(judge(round_, demo, records, start, end))
             if args.timelines is not None and round_ == 1:
                 assert drawn is not None
                 if not drawn.exists() or drawn.stat().st_mtime < start:  # not by the demo
                     _draw(demo, compose, time.time() - start + 3, args.timelines)
-    logs = run([*compose, "logs", "--no-color", "--timestamps", "service1", "service2"], 120)
-    records = [r for r in read_lines(logs.splitlines()) if r.time >= began]
-    samples = [judge(r, demo, records, start, end) for r, demo, start, end in windows]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = _provenance(compose, args.rounds, began)
     payload = {"meta": meta, "samples": [asdict(s) for s in samples]}
