@@ -174,7 +174,9 @@ def _against_logs(
     units: list[Unit], lines: list[Logged], readers: set[str], crashed: set[str]
 ) -> list[str]:
     found = []
-    unsure = {(line.worker, line.seq) for line in lines if line.unconfirmed}
+    # By token too: a worker whose unanswered unit was lost may lead again and record
+    # that number itself; its unconfirmed line is not the new unit's line.
+    unsure = {(line.worker, line.seq, line.token) for line in lines if line.unconfirmed}
     lines = [line for line in lines if not line.unconfirmed]
     if not units:
         return [f"no unit: {len(lines)} processing lines, an empty ledger"] if lines else []
@@ -194,11 +196,11 @@ def _against_logs(
         elif counts[line.seq] > 1:
             found.append(f"no unit: unit {line.seq} was logged {counts[line.seq]} times")
             counts[line.seq] = 1  # said once
-    said = {(line.worker, line.seq) for line in lines} | unsure
+    said = {(line.worker, line.seq, line.token) for line in lines} | unsure
     last_of = {key: own[-1].seq for key, own in _by_leadership(units).items()}
     newest_logged = max((line.seq for line in lines), default=0)
     for unit in units:
-        if unit.worker not in readers or (unit.worker, unit.seq) in said:
+        if unit.worker not in readers or (unit.worker, unit.seq, unit.token) in said:
             continue
         if unit.seq > newest_logged and unit is units[-1]:
             continue  # written as the logs were read: its line may not be out yet
@@ -233,19 +235,20 @@ class Verdict:
     def both_cover(self) -> tuple[int, int]:
         """(units, lines) from the first unit a line names to the last: the span both
         sides cover, where each unit has its line (equal when all is well). A line is a
-        ``processing`` line, or an unconfirmed one whose unit did land; an unconfirmed
-        write that did not land (its number taken by the next leader) is no unit."""
+        ``processing`` line, or an unconfirmed one whose unit did land (same worker,
+        number and token); an unconfirmed write that did not land (its number taken by
+        the next leader, or by the same worker leading again) is no unit."""
         if not self.lines:
             return 0, 0
         low = min(line.seq for line in self.lines)
         high = max(line.seq for line in self.lines)
-        landed = {(u.worker, u.seq) for u in self.units}
+        landed = {(u.worker, u.seq, u.token) for u in self.units}
         units = sum(1 for u in self.units if low <= u.seq <= high)
         lines = sum(
             1
             for line in self.lines
             if low <= line.seq <= high
-            and (not line.unconfirmed or (line.worker, line.seq) in landed)
+            and (not line.unconfirmed or (line.worker, line.seq, line.token) in landed)
         )
         return units, lines
 

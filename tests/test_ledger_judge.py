@@ -212,6 +212,19 @@ def test_both_cover_counts_an_unconfirmed_write_only_if_it_landed():
     assert found.findings == [] and found.both_cover() == (9, 9)
 
 
+def test_an_unconfirmed_line_is_not_the_unit_its_own_worker_wrote_later_under_a_new_token():
+    """The quorum demo's leader: its write of unit 6 unanswered (the proposal lost with
+    the quorum), then the same worker leads again and records unit 6 under its new
+    token. The unconfirmed line is not that unit's line: 8 units, 8 lines (CI saw 8, 9),
+    and a missing processing line for the new unit is still a finding."""
+    units = run("service1", 10, A, 1, 5, 100.0) + run("service1", 20, B, 6, 3, 110.0)
+    unsure = Record(106.0, "service1", Event.UNIT_UNCONFIRMED, {"unit": 6, "fencing_token": 10})
+    found = verdict(units, [*_records(units), unsure], tick_interval_s=1.0)
+    assert found.findings == [] and found.both_cover() == (8, 8)
+    silent = verdict(units, [*_records(units, skip={6}), unsure], tick_interval_s=1.0)
+    assert silent.findings == ["no line: unit 6 by service1 (token 20)"]
+
+
 def test_verdict_excuses_a_killed_workers_last_unit_only():
     units = run("service1", 10, A, 1, 3, 100.0) + run("service2", 20, B, 4, 3, 115.0)
     records = _records(units, skip={3}, started=[("service1", 90.0), ("service1", 120.0)])
