@@ -57,8 +57,9 @@ compose-v2: ## Install Compose v2 (`docker compose`) as a Docker CLI plugin, fro
 curator: ## Fetch Curator 5.7.1 and the ZooKeeper 3.9.3 client (Debian 13's) for the benchmark, into .build/
 	bench/install-curator.sh
 
-standins: ## Build the stand-in images (no registry here: CI) and name them in .env
+standins: ## Build the stand-in images (no registry here: CI), name them in .env, warm the build cache
 	docker/standins/build.sh --env-file .env
+	docker/standins/warm-build-cache.sh
 
 up: ## Build and start the ensemble and both workers, in the background
 	$(COMPOSE) up -d --build

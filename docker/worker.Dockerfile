@@ -8,19 +8,16 @@
 ARG PYTHON_IMAGE=python:3.12-slim
 FROM ${PYTHON_IMAGE}
 
-ARG SERVICE
-RUN test -n "${SERVICE}" || { echo "the SERVICE build argument is missing (service1 or service2)" >&2; exit 1; }
-
-# PYTHONUNBUFFERED: each JSON log line reaches `docker compose logs` when it is written.
-# HEALTH_FILE: the worker rewrites it every tick; the HEALTHCHECK below reads it.
-# WORKER_MODULE: what CMD runs; the image's record of which service it is.
+# Up to the pip install, the same steps as dashboard/Dockerfile, word for word: the four
+# images of the compose file share these layers, so a build installs the requirements
+# once, not four times. (The classic builder commits a layer per step; on a slow storage
+# driver each costs seconds.) SERVICE is declared after them for the same reason: a build
+# argument in scope is part of every later RUN's cache key.
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PIP_ROOT_USER_ACTION=ignore \
-    HEALTH_FILE=/tmp/health \
-    WORKER_MODULE=${SERVICE}
+    PIP_ROOT_USER_ACTION=ignore
 
 WORKDIR /app
 
@@ -28,7 +25,15 @@ WORKDIR /app
 COPY requirements.txt ./
 RUN python -m pip install -r requirements.txt
 
-RUN useradd --system --user-group --uid 10001 --no-create-home --home-dir /app worker
+ARG SERVICE
+RUN test -n "${SERVICE}" || { echo "the SERVICE build argument is missing (service1 or service2)" >&2; exit 1; } \
+    && useradd --system --user-group --uid 10001 --no-create-home --home-dir /app worker
+
+# PYTHONUNBUFFERED (above): each log line reaches `docker compose logs` when it is written.
+# HEALTH_FILE: the worker rewrites it every tick; the HEALTHCHECK below reads it.
+# WORKER_MODULE: what CMD runs; the image's record of which service it is.
+ENV HEALTH_FILE=/tmp/health \
+    WORKER_MODULE=${SERVICE}
 
 COPY common/ common/
 COPY ${SERVICE}/ ${SERVICE}/
