@@ -249,6 +249,9 @@ def compare_sentence(data: dict[str, Any]) -> str:
 # -- the demos' ranges -------------------------------------------------------------------
 
 
+_NUMBERS = {6: "six", 7: "seven", 8: "eight", 9: "nine", 10: "ten"}
+
+
 def _range(values: list[float], unit: str) -> str:
     def show(v: float) -> str:
         return f"{v * 1000:.0f}" if unit == "ms" else f"{v:.1f}"
@@ -265,9 +268,11 @@ def demo_phrases(demos: dict[str, Any]) -> dict[str, str]:
     placeholder = (
         "; a short run, a placeholder until ten rounds replace it" if meta["rounds"] < 10 else ""
     )
+    ran = len({s["demo"] for s in samples})
     found = {
         "demo.run": (
-            f"{meta['rounds']} round{'s' if meta['rounds'] != 1 else ''} of all six back to "
+            f"{meta['rounds']} round{'s' if meta['rounds'] != 1 else ''} of all "
+            f"{_NUMBERS.get(ran, str(ran))} back to "
             f"back on commit {meta['commit']}, {meta['started']} (`make demo-numbers`, "
             f"{meta['compose']}, {meta['images']}, on {meta['machine']}{placeholder})"
         )

@@ -16,7 +16,8 @@
 #
 # demo-mid-work-pause recreates the workers (a slow unit of work), so it shows its run's
 # timeline and the ledger judge's verdict itself before it puts them back (with .venv from
-# `make install`); DEMO_TIMELINE_OUT names the PNG it draws (make demo-numbers sets it).
+# `make install`); DEMO_TIMELINE_OUT names the PNG it draws, and DEMO_LOGS_OUT a file it
+# writes the slow workers' logs to (`logs --timestamps`): make demo-numbers sets both.
 #
 # COMPOSE names the Compose command (the Makefile passes `docker compose` or
 # `docker-compose`); COMPOSE_PROJECT_NAME, COMPOSE_FILE and `.env` work as for Compose
@@ -754,6 +755,9 @@ demo_mid_work_pause() {
     _python_tool testbed.ledger --compose "${compose[*]}" --since "$began" || judged=$?
     if [[ "$fencing" == on ]] && ((judged != 0)); then
         _fail "the ledger judge found a violation with fencing on (see above)"
+    fi
+    if [[ -n "${DEMO_LOGS_OUT:-}" ]]; then
+        "${compose[@]}" logs --no-color --timestamps "${worker_services[@]}" >"$DEMO_LOGS_OUT" 2>/dev/null || true
     fi
     _say "Putting the workers back: WORK_S=${was_work:-0} LEDGER_FENCING=${was_fencing:-on}."
     _recreate_workers "${was_work:-0}" "${was_fencing:-on}"

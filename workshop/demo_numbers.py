@@ -149,11 +149,13 @@ def summary(samples: Sequence[Sample]) -> list[str]:
     return lines
 
 
-def _make(demo: str, compose: str, timeline: Path | None = None) -> None:
-    """`make demo-<demo>`; ``timeline``: where a demo that draws its own run's timeline
-    (demo-mid-work-pause, whose slow workers and their logs are gone when it returns)
-    writes it (DEMO_TIMELINE_OUT)."""
-    extra = {"DEMO_TIMELINE_OUT": str(timeline)} if timeline is not None else {}
+def _make(demo: str, compose: str, logs: Path, timeline: Path | None = None) -> None:
+    """`make demo-<demo>`. A demo that recreates the workers (demo-mid-work-pause: its
+    slow workers and their logs are gone when it returns) writes their logs to ``logs``
+    (DEMO_LOGS_OUT) and its run's timeline to ``timeline`` (DEMO_TIMELINE_OUT)."""
+    extra = {"DEMO_LOGS_OUT": str(logs)}
+    if timeline is not None:
+        extra["DEMO_TIMELINE_OUT"] = str(timeline)
     done = subprocess.run(
         ["make", "--no-print-directory", f"demo-{demo}"],
         env={**os.environ, "COMPOSE": compose, **extra},
@@ -215,24 +217,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     samples: list[Sample] = []
     began = time.time()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     for round_ in range(1, args.rounds + 1):
         for demo in DEMOS:
             start = time.time()
             drawn = args.timelines / f"timeline-{demo}.png" if args.timelines else None
-            _make(demo, " ".join(compose), drawn if round_ == 1 else None)
+            saved = args.out.parent / f".demo-logs-{os.getpid()}.txt"
+            saved.unlink(missing_ok=True)
+            _make(demo, " ".join(compose), saved, drawn if round_ == 1 else None)
             end = time.time()
-            # Judged now: a demo that recreates the workers (mid-work-pause) takes the
-            # old containers' logs with them, so a read at the end would miss the rest.
-            logs = run(
-                [*compose, "logs", "--no-color", "--timestamps", "service1", "service2"], 120
-            )
+            # Judged now, from the logs of the workers the demo ran on: a demo that
+            # recreates them (mid-work-pause) saved theirs before (DEMO_LOGS_OUT); a
+            # read of the new containers would see none of its run.
+            if saved.exists():
+                logs = saved.read_text(encoding="utf-8", errors="replace")
+                saved.unlink()
+            else:
+                argv = [*compose, "logs", "--no-color", "--timestamps", "service1", "service2"]
+                logs = run(argv, 120)
             records = [r for r in read_lines(logs.splitlines()) if r.time >= start]
             samples.append(judge(round_, demo, records, start, end))
             if args.timelines is not None and round_ == 1:
                 assert drawn is not None
                 if not drawn.exists() or drawn.stat().st_mtime < start:  # not by the demo
                     _draw(demo, compose, time.time() - start + 3, args.timelines)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = _provenance(compose, args.rounds, began)
     payload = {"meta": meta, "samples": [asdict(s) for s in samples]}
     args.out.write_text(json.dumps(payload, indent=1) + "\n")
