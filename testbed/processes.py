@@ -33,6 +33,10 @@ from common.shutdown import STOP_SIGNALS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# The modules (``python -m``) that unblock the stop signals themselves: the workers
+# (common/shutdown.py, once its handlers are in place) and bench/crowd.py (sigwait).
+UNBLOCKS_STOP_SIGNALS = frozenset({"service1", "service2", "bench.crowd"})
+
 T = TypeVar("T")
 
 
@@ -88,6 +92,15 @@ class WorkerProcess:
     def __repr__(self) -> str:
         return f"WorkerProcess({self.name!r}, module={self.module!r}, pid={self.pid})"
 
+    @property
+    def unblocks_stop_signals(self) -> bool:
+        """Whether the program unblocks the stop signals itself once it can take them:
+        ours (common/shutdown.py; bench/crowd.py takes them with sigwait), which are
+        therefore started with them blocked."""
+        return self.argv == [sys.executable, "-m", self.module] and (
+            self.module in UNBLOCKS_STOP_SIGNALS
+        )
+
     # -- life cycle ----------------------------------------------------------------
 
     def start(self) -> WorkerProcess:
@@ -103,9 +116,11 @@ class WorkerProcess:
                 # (a test decides which signal each one gets). Our Python workers start
                 # with the stop signals blocked, so that one sent while the interpreter
                 # starts waits for their handlers (common/shutdown.py unblocks them)
-                # instead of killing them by its default action.
-                ours = self.argv[:2] == [sys.executable, "-m"]
-                with stop_signals_blocked() if ours else contextlib.nullcontext():
+                # instead of killing them by its default action. Only ours: any other
+                # program (the kazoo baseline) never unblocks them, and would never
+                # see a SIGTERM at all.
+                blocked = self.unblocks_stop_signals
+                with stop_signals_blocked() if blocked else contextlib.nullcontext():
                     self._process = start_process(
                         self.argv,
                         cwd=self.cwd,
