@@ -96,7 +96,7 @@ $(DEMO_VERBS): demo-%:
 demo-numbers: .venv/installed ## The demos' ranges: ROUNDS rounds of them all back to back, measured from the logs
 	$(PY) -m workshop.demo_numbers --compose "$(COMPOSE)" --rounds $(or $(ROUNDS),10)
 
-bench: .venv/installed curator ## Failover, ZooKeeper-fault, cost and growth benchmark (about 50 min); publishes to bench/published
+bench: .venv/installed curator ## Failover, ZooKeeper-fault, cost and growth benchmark (about 40 min); publishes to bench/published
 	$(PY) -m bench
 
 soak: .venv/installed ## Ten minutes of random faults against the election, checked from the logs

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m bench                 # default: 4 runs, every phase, about 50 minutes on
+    python -m bench                 # default: 4 runs, every phase, about 40 minutes on
                                     # 2 cores; publishes, then regenerates the pages
     python -m bench --quick         # a smoke run: the failover phase once, 5 candidates,
                                     # short windows, all side by side: about 3 minutes
