@@ -233,23 +233,38 @@ class Verdict:
     findings: list[str] = field(default_factory=list)  # violations, one line each
 
     def both_cover(self) -> tuple[int, int]:
-        """(units, lines) from the first unit a line names to the last: the span both
-        sides cover, where each unit has its line (equal when all is well). A line is a
-        ``processing`` line, or an unconfirmed one whose unit did land (same worker,
-        number and token); an unconfirmed write that did not land (its number taken by
-        the next leader, or by the same worker leading again) is no unit."""
+        """(units, lines) over the span both sides cover, where each unit has its line
+        (equal when all is well). The span runs from the first unit number both the
+        ledger's window and the lines reach to the last: a unit recorded just before the
+        window began has its line just after it (the line follows the write), and a
+        unit written as the logs were read has none yet; a line whose unit is missing
+        inside the ledger's range is a finding of the judge's, not a count here.
+
+        A line is a ``processing`` line, or an unconfirmed one whose unit did land (same
+        worker, number and token) and has no ``processing`` line of its own: an
+        unconfirmed write that did not land is no unit, whether the next leader took
+        its number or the same worker, leading again (with a new token, or with the
+        same one after a quorum loss), recorded that number itself."""
         if not self.lines:
             return 0, 0
+
+        def key(item: Unit | Logged) -> tuple[str, int, int | None]:
+            return item.worker, item.seq, item.token
+
+        processed = {key(line) for line in self.lines if not line.unconfirmed}
+        landed = {key(u) for u in self.units}
+        counted = [
+            line
+            for line in self.lines
+            if not line.unconfirmed or (key(line) in landed and key(line) not in processed)
+        ]
         low = min(line.seq for line in self.lines)
         high = max(line.seq for line in self.lines)
-        landed = {(u.worker, u.seq, u.token) for u in self.units}
+        if self.units:
+            low = max(low, self.units[0].seq)
+            high = min(high, self.units[-1].seq)
         units = sum(1 for u in self.units if low <= u.seq <= high)
-        lines = sum(
-            1
-            for line in self.lines
-            if low <= line.seq <= high
-            and (not line.unconfirmed or (line.worker, line.seq, line.token) in landed)
-        )
+        lines = sum(1 for line in counted if low <= line.seq <= high)
         return units, lines
 
     def report(self) -> list[str]:

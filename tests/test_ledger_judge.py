@@ -225,6 +225,29 @@ def test_an_unconfirmed_line_is_not_the_unit_its_own_worker_wrote_later_under_a_
     assert silent.findings == ["no line: unit 6 by service1 (token 20)"]
 
 
+def test_an_unconfirmed_line_is_not_the_unit_the_same_leader_wrote_again_after_a_quorum_loss():
+    """The quorum demo on Compose v1: service2's unit 31 unanswered (the quorum lost
+    it), service2 leads again on the same session, node and token, and records unit 31
+    itself. Its processing line is the unit's line; the unconfirmed one is not a
+    second (the e2e test saw 13 units, 14 lines)."""
+    units = run("service2", 10, A, 1, 8, 100.0)
+    unsure = Record(105.5, "service2", Event.UNIT_UNCONFIRMED, {"unit": 6, "fencing_token": 10})
+    found = verdict(units, [*_records(units), unsure], tick_interval_s=1.0)
+    assert found.findings == [] and found.both_cover() == (8, 8)
+
+
+def test_both_cover_starts_where_the_ledgers_window_does():
+    """demo-stop on Compose v1: unit 3 recorded 10 ms before the window's start, its
+    line 10 ms after it. The line is before what the window reads of the ledger, so
+    neither side counts it (the e2e test saw 17 units, 18 lines)."""
+    units = run("service1", 10, A, 1, 10, 100.0)
+    found = verdict(units, _records(units), tick_interval_s=1.0, since=102.005)
+    assert [u.seq for u in found.units] == list(range(4, 11))
+    assert found.findings == [] and found.both_cover() == (7, 7)
+    missing = verdict(units, _records(units, skip={5}), tick_interval_s=1.0, since=102.005)
+    assert missing.findings == ["no line: unit 5 by service1 (token 10)"]
+
+
 def test_verdict_excuses_a_killed_workers_last_unit_only():
     units = run("service1", 10, A, 1, 3, 100.0) + run("service2", 20, B, 4, 3, 115.0)
     records = _records(units, skip={3}, started=[("service1", 90.0), ("service1", 120.0)])
