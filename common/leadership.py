@@ -49,15 +49,13 @@ _SUSPENDED, _LOST = "SUSPENDED", "LOST"
 # A lease lasts half a session timeout from its read's sending: the ensemble cannot
 # expire the session sooner than a whole one, the rest is margin for clock rates.
 LEASE_FRACTION = 0.5
-# Renew every 0.4 session timeouts. Not more often: kazoo only checks a connection for
-# liveness when it has sent nothing for 1/3 of a session timeout (a request counts as a
-# ping but its missing reply is never noticed: kazoo/protocol/connection.py, the
-# heartbeat of python-zk/kazoo#67), so reads at a faster pace would hide a dead
-# connection from it until the session is gone. Reads at 0.4 leave kazoo room to
-# ping and notice a silent server after ~2/3 of a session timeout (later when a read
-# went out meanwhile: up to 1.15 of it, measured at 4 s; the servers expire a session
-# only at the ZooKeeper tick after its timeout), usually in time to move to another
-# server with the session alive.
+# Renew every 0.4 session timeouts. kazoo alone only checks a connection for liveness
+# when it has sent nothing for 1/3 of a session timeout (a request counts as a ping but
+# its missing reply is never noticed: kazoo/protocol/connection.py, the heartbeat of
+# python-zk/kazoo#67), so reads at a faster pace, or the worker's ledger writes, hid a
+# dead connection from it until the session was gone. common/zkclient.py now drops a
+# connection silent for 2/3 of the session whatever is sent, as ZooKeeper's own client
+# does; reads at 0.4 still leave kazoo its own pings, and cost the ensemble little.
 RENEW_EVERY_FRACTION = 0.4
 
 

@@ -16,6 +16,13 @@ length prefix, a blackholed address):
   (by default a third of the session timeout, kazoo's own ping interval) is too.
   Either drops the connection, and kazoo moves to the next server as after any network
   error.
+* A connection that has received nothing for the read timeout (2/3 of the granted
+  session timeout, ZooKeeper's own client's rule) is dropped the same way. kazoo 2.11
+  only notices a dead connection when it has sent nothing, request or ping, for half
+  that long twice in a row ("Requests act as implicit pings": the heartbeat of
+  python-zk/kazoo#67); a worker that writes every second, or a busy machine that runs
+  kazoo's loop late, keeps that from happening, and the client stays on a silent server
+  until its session is gone instead of moving to a live one with it.
 * ``stop_within`` closes the session but waits for kazoo at most the time given:
   kazoo's ``stop()`` joins its connection thread, however long that thread waits;
   ``delete_best_effort`` deletes a node, waiting for the answer at most that long.
@@ -125,14 +132,26 @@ class _FramedSocket:
         self._header = b""  # the length prefix read so far
         self._body_left = 0  # bytes of the current frame still to come
         self._started = 0.0  # when the current frame's first byte came
+        self.heard = time.monotonic()  # when the last bytes came (or the connect)
+        self._silent_s: float | None = None  # set when the silence limit dropped it
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
 
     def recv(self, size: int, *flags: int) -> bytes:
+        if self._silent_s is not None:
+            raise OSError(
+                errno.ETIMEDOUT, f"the ZooKeeper server sent nothing for {self._silent_s:.1f} s"
+            )
         data = self._sock.recv(size, *flags)
+        if data:
+            self.heard = time.monotonic()
         self._account(data)
         return data
+
+    def drop_as_silent(self, now: float) -> None:
+        """Its next ``recv`` raises: the server has been silent too long."""
+        self._silent_s = now - self.heard
 
     def _account(self, data: bytes) -> None:
         now = time.monotonic()
@@ -164,16 +183,56 @@ class _FramedSocket:
 
 
 class _BoundedHandler(SequentialThreadingHandler):
-    """kazoo's threading handler, with capped connects and framed sockets."""
+    """kazoo's threading handler, with capped connects and framed sockets, and a limit
+    on a connection's silence once the servers have granted a session timeout.
+
+    kazoo waits for its socket only in ``select``; here a wait ends when the socket has
+    been silent for ``silence_limit_s``, and the socket is returned as readable and
+    marked, so kazoo's next read of it raises as a broken connection's would.
+    """
 
     def __init__(self, frame_deadline_s: float) -> None:
         super().__init__()
         self._frame_deadline_s = frame_deadline_s
+        self.silence_limit_s: float | None = None  # none until a session timeout is granted
+
+    def session_granted(self, timeout_ms: int) -> None:
+        """The read timeout of ZooKeeper's own client, and kazoo's: 2/3 of the session."""
+        if timeout_ms > 0:
+            self.silence_limit_s = timeout_ms / 1000.0 * 2.0 / 3.0
 
     def create_connection(self, *args: Any, **kwargs: Any) -> Any:
         timeout = kwargs.get("timeout")
         kwargs["timeout"] = min(timeout or TCP_CONNECT_TIMEOUT_S, TCP_CONNECT_TIMEOUT_S)
         return _FramedSocket(super().create_connection(*args, **kwargs), self._frame_deadline_s)
+
+    def select(self, rlist: Any, wlist: Any, xlist: Any, timeout: float | None = None) -> Any:
+        limit = self.silence_limit_s
+        watched = [s for s in rlist if isinstance(s, _FramedSocket)]
+        if limit is None or not watched:
+            return super().select(rlist, wlist, xlist, timeout)
+        began = time.monotonic()
+        while True:
+            now = time.monotonic()
+            silent_from = min(s.heard for s in watched) + limit
+            waited = now - began
+            if timeout is not None and waited >= timeout and now < silent_from:
+                return [], [], []
+            wait = max(0.0, silent_from - now)
+            if timeout is not None:
+                wait = min(wait, max(0.0, timeout - waited))
+            ready = super().select(rlist, wlist, xlist, wait)
+            if any(s in ready[0] for s in watched):
+                return ready  # bytes (or their end) first: the silence is over
+            now = time.monotonic()
+            # Past the limit, a request waiting to go out does not put the check off.
+            silent = [s for s in watched if now >= s.heard + limit]
+            if silent:
+                for s in silent:
+                    s.drop_as_silent(now)
+                return silent, [], []
+            if any(ready):
+                return ready
 
 
 def election_acl(auth: str) -> list[ACL]:
@@ -250,13 +309,18 @@ def new_client(
     ``on_state`` is added as the connection listener.
     """
     kazoo_log = logging.getLogger("kazoo.client")
-    tap = KazooLogTap(
-        kazoo_log, on_granted or (lambda _ms: None), on_connecting or (lambda _where: None)
-    )
+    handler = _BoundedHandler(frame_deadline_s or session_timeout_s / 3)
+
+    def granted(timeout_ms: int) -> None:
+        handler.session_granted(timeout_ms)
+        if on_granted is not None:
+            on_granted(timeout_ms)
+
+    tap = KazooLogTap(kazoo_log, granted, on_connecting or (lambda _where: None))
     client = KazooClient(
         hosts=hosts,
         timeout=session_timeout_s,
-        handler=_BoundedHandler(frame_deadline_s or session_timeout_s / 3),
+        handler=handler,
         logger=tap,
         auth_data=[("digest", auth)] if auth else None,
         default_acl=election_acl(auth) if auth else None,

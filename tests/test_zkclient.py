@@ -10,9 +10,12 @@ calls in the installed kazoo's source. The framed socket is fed bytes by hand.
 from __future__ import annotations
 
 import ast
+import errno
 import inspect
 import logging
+import socket
 import textwrap
+import time
 
 import pytest
 from kazoo.loggingsupport import BLATHER
@@ -192,6 +195,102 @@ def test_bounded_handler_caps_the_tcp_connect_timeout(monkeypatch) -> None:
     assert isinstance(sock, _FramedSocket)
     handler.create_connection(address=("127.0.0.1", 1), timeout=0.2)
     assert seen["timeout"] == 0.2
+
+
+@pytest.fixture
+def pair():
+    """A connected pair of local sockets: (ours, framed as kazoo gets it; the server's)."""
+    ours, theirs = socket.socketpair()
+    try:
+        yield _FramedSocket(ours, frame_deadline_s=5), theirs
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def _silent_handler(limit_s: float | None) -> _BoundedHandler:
+    handler = _BoundedHandler(frame_deadline_s=5)
+    if limit_s is not None:
+        handler.session_granted(int(limit_s * 1500))  # 2/3 of it is the limit
+    return handler
+
+
+def test_a_connection_silent_past_the_limit_is_given_back_as_broken(pair) -> None:
+    ours, _theirs = pair
+    handler = _silent_handler(0.3)
+    assert handler.silence_limit_s == pytest.approx(0.3)
+    began = time.monotonic()
+    readable, _, _ = handler.select([ours], [], [], 30.0)  # kazoo's wait, far longer
+    assert readable == [ours]
+    assert 0.3 <= time.monotonic() - began < 10.0
+    with pytest.raises(OSError, match=r"sent nothing for \d+\.\d s") as raised:
+        ours.recv(4)
+    assert raised.value.errno == errno.ETIMEDOUT
+    said = float(raised.value.strerror.split("for ")[1].split(" s")[0])
+    assert said >= 0.3  # how long it was silent, at least the limit (later on a busy machine)
+
+
+def test_a_request_waiting_to_go_out_does_not_put_the_silence_off(pair) -> None:
+    """kazoo's loop wakes for each request it sends ("requests act as implicit pings"):
+    a wake-up socket that is always ready must not keep a silent server on the line."""
+    ours, _theirs = pair
+    wake, waker = socket.socketpair()
+    try:
+        waker.send(b"x")  # never read: ready at every select
+        handler = _silent_handler(0.3)
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            readable, _, _ = handler.select([ours, wake], [], [], 1.0)
+            if ours in readable:
+                break
+            assert readable == [wake]
+        assert readable == [ours]
+        with pytest.raises(OSError, match="sent nothing"):
+            ours.recv(4)
+    finally:
+        wake.close()
+        waker.close()
+
+
+def test_a_connection_that_answers_is_never_given_back_as_broken(pair) -> None:
+    ours, theirs = pair
+    handler = _silent_handler(1.0)
+    for _ in range(8):  # 0.2 s apart: well within the limit, on any machine
+        theirs.send(_frame(b""))  # a reply with no body, as a ping's is short
+        readable, _, _ = handler.select([ours], [], [], 30.0)
+        assert readable == [ours]
+        assert ours.recv(4) == _frame(b"")
+        time.sleep(0.2)
+
+
+def test_kazoo_own_timeout_still_ends_the_wait_before_the_limit(pair) -> None:
+    ours, _theirs = pair
+    handler = _silent_handler(30.0)
+    assert handler.select([ours], [], [], 0.05) == ([], [], [])
+    assert handler.select([ours], [], [], 0.0) == ([], [], [])
+
+
+def test_before_a_session_timeout_is_granted_there_is_no_limit(pair) -> None:
+    ours, _theirs = pair
+    handler = _silent_handler(None)
+    time.sleep(0.05)
+    assert handler.select([ours], [], [], 0.1) == ([], [], [])
+    handler.session_granted(0)  # an expired session's answer: no new limit
+    assert handler.silence_limit_s is None
+
+
+def test_the_installed_kazoo_waits_for_its_socket_through_the_handler() -> None:
+    """The silence limit lives in the handler's select: kazoo's connection loop and its
+    reads must still wait there (pinned 2.11.0)."""
+    for method in (ConnectionHandler._connect_attempt, ConnectionHandler._read):
+        tree = ast.parse(textwrap.dedent(inspect.getsource(method)))
+        selects = [
+            node
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and ast.unparse(node.func) == "self.handler.select"
+        ]
+        assert selects, f"kazoo's {method.__name__} no longer waits in handler.select"
+        assert "self._socket" in ast.unparse(selects[0].args[0])
 
 
 def test_election_acl_gives_all_to_the_identity_and_read_to_the_world() -> None:
