@@ -214,13 +214,9 @@ class _BoundedHandler(SequentialThreadingHandler):
         began = time.monotonic()
         while True:
             now = time.monotonic()
-            silent_from = min(s.heard for s in watched) + limit
-            waited = now - began
-            if timeout is not None and waited >= timeout and now < silent_from:
-                return [], [], []
-            wait = max(0.0, silent_from - now)
+            wait = max(0.0, min(s.heard for s in watched) + limit - now)
             if timeout is not None:
-                wait = min(wait, max(0.0, timeout - waited))
+                wait = min(wait, max(0.0, timeout - (now - began)))
             ready = super().select(rlist, wlist, xlist, wait)
             if any(s in ready[0] for s in watched):
                 return ready  # bytes (or their end) first: the silence is over
@@ -231,7 +227,7 @@ class _BoundedHandler(SequentialThreadingHandler):
                 for s in silent:
                     s.drop_as_silent(now)
                 return silent, [], []
-            if any(ready):
+            if any(ready) or (timeout is not None and now - began >= timeout):
                 return ready
 
 

@@ -264,10 +264,12 @@ def test_a_connection_that_answers_is_never_given_back_as_broken(pair) -> None:
 
 
 def test_kazoo_own_timeout_still_ends_the_wait_before_the_limit(pair) -> None:
-    ours, _theirs = pair
+    ours, theirs = pair
     handler = _silent_handler(30.0)
     assert handler.select([ours], [], [], 0.05) == ([], [], [])
     assert handler.select([ours], [], [], 0.0) == ([], [], [])
+    theirs.send(_frame(b""))
+    assert handler.select([ours], [], [], 0.0)[0] == [ours]  # a poll still sees bytes
 
 
 def test_before_a_session_timeout_is_granted_there_is_no_limit(pair) -> None:
