@@ -16,6 +16,7 @@ import pytest
 from common.logs import Event
 from testbed.ensemble import MISSING_MESSAGE, find_zookeeper
 from testbed.processes import WorkerProcess, event_named, wait_until
+from testbed.zklog import forming_exceptions
 from tests.support import in_ci, require
 
 # Prints a JSON line, a plain line, a half line; then one JSON line per SIGUSR1 and
@@ -161,3 +162,51 @@ def test_test_modules_have_unique_basenames() -> None:
     for module in tests.rglob("test_*.py"):
         seen.setdefault(module.name, []).append(str(module.relative_to(tests)))
     assert {name: paths for name, paths in seen.items() if len(paths) > 1} == {}
+
+
+# A follower whose elected leader never led, as `docker compose logs` prints it (Compose v2
+# names, the pattern of docker/zookeeper/logback.xml), with another node's line between.
+_RETRY = (
+    "zoo1-1  | 2026-12-02 17:40:01,123 [myid:1] - ERROR [LeaderConnector-zoo2/172.20.0.3:2888"
+    ":Learner$LeaderConnector@440] - Unexpected exception, retries exceeded. tries=4,"
+    " remaining init limit=19581, connecting to zoo2/172.20.0.3:2888\n"
+    "zoo3-1  | 2026-12-02 17:40:01,130 [myid:3] - WARN  [main:ZooKeeperServer@1000] - a line\n"
+    "zoo1-1  | java.net.ConnectException: Connection refused\n"
+    "zoo1-1  | 2026-12-02 17:40:01,124 [myid:1] - ERROR [LeaderConnector-zoo2/172.20.0.3:2888"
+    ":Learner$LeaderConnector@401] - Failed connect to zoo2/172.20.0.3:2888\n"
+    "zoo1-1  | java.net.ConnectException: Connection refused\n"
+)
+
+
+def test_forming_exceptions_excuse_only_an_elections_retry_and_its_refusals() -> None:
+    named, excused = forming_exceptions(_RETRY)
+    assert named == []
+    assert len(excused) == 4
+    assert all("zoo1-1" in line for line in excused)
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        # the same exception from another logger: a peer not reachable is not excused
+        "zoo1-1  | 2026-12-02 17:40:02,000 [myid:1] - WARN  [QuorumConnectionThread-[myid=1]-2"
+        ":QuorumCnxManager@401] - Cannot open channel to 2\nzoo1-1  | java.net.ConnectException: x",
+        # a refusal printed by another node right after zoo1's retry
+        "zoo2-1  | java.net.ConnectException: Connection refused",
+        # another exception after the retry
+        "zoo1-1  | java.io.IOException: Missing signature",
+        # the refusal after another line of the same node
+        "zoo1-1  | 2026-12-02 17:40:02,000 [myid:1] - ERROR [x:Follower@1] - other\n"
+        "zoo1-1  | java.net.ConnectException: Connection refused",
+    ],
+)
+def test_forming_exceptions_name_every_other_exception(after: str) -> None:
+    named, _ = forming_exceptions(_RETRY + after + "\n")
+    assert len(named) == 1 and "Exception" in named[0], named
+
+
+def test_forming_exceptions_read_compose_v1_and_lines_without_a_prefix() -> None:
+    v1 = _RETRY.replace("zoo1-1  |", "zoo1_1  |").replace("zoo3-1  |", "zoo3_1  |")
+    assert forming_exceptions(v1)[0] == []
+    bare = "java.lang.InterruptedException: null\n"
+    assert forming_exceptions(bare) == (["java.lang.InterruptedException: null"], [])

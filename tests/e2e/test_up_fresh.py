@@ -2,7 +2,9 @@
 
 After a fresh `docker compose up` (the ensemble's volumes removed in between, `down
 -v`), the ZooKeeper nodes form the ensemble without a Java exception's name in their
-logs, and service1 leads first, every time: by construction, since service2 lets
+logs (but for ZooKeeper's own election retrying, which a busy machine shows now and
+then: testbed/zklog.py says why it is routine and what exactly is excused), and
+service1 leads first, every time: by construction, since service2 lets
 service1 join first (JOIN_AFTER: it watches the election for service1's node). Then
 `docker compose stop service1` hands over to service2, each time.
 
@@ -12,27 +14,25 @@ project and images, so no image is built again.
 
 from __future__ import annotations
 
-import re
 import time
 
 import pytest
 
 from testbed.checker import first_tick_after, summary, violations
 from testbed.processes import wait_until
+from testbed.zklog import forming_exceptions
 from tests.e2e.compose_project import ComposeProject
 
 pytestmark = pytest.mark.e2e
 
 FRESH_UPS = 10
-# A Java exception's name in a ZooKeeper line ("java.net.ConnectException: ...",
-# "java.lang.InterruptedException: null"): the forming must not read like a failure.
-_JAVA_EXCEPTION = re.compile(r"\b(?:java|javax|org)\.[\w.$]+(?:Exception|Error)\b")
 
 
 def test_fresh_up_ten_times_service1_leads_and_stop_hands_over(
     project: ComposeProject, measure
 ) -> None:
     took = []
+    retried = 0
     for round_ in range(FRESH_UPS):
         began = time.time()
         project.compose("down", "--volumes", "--timeout", "5", timeout=300)
@@ -48,8 +48,11 @@ def test_fresh_up_ten_times_service1_leads_and_stop_hands_over(
         assert first.service == "service1", f"round {round_ + 1}: {summary(project.ticks())}"
         project.wait_following("service2", started, timeout=60)
         zookeeper = project.compose("logs", "--no-color", "zoo1", "zoo2", "zoo3")
-        named = [line for line in zookeeper.splitlines() if _JAVA_EXCEPTION.search(line)]
+        named, excused = forming_exceptions(zookeeper)
         assert named == [], f"round {round_ + 1}: the forming, as exceptions:\n" + "\n".join(named)
+        if excused:
+            retried += 1
+            print(f"round {round_ + 1}: ZooKeeper's election retried:\n" + "\n".join(excused))
 
         issued = time.time()
         project.compose("stop", "service1")
@@ -69,5 +72,6 @@ def test_fresh_up_ten_times_service1_leads_and_stop_hands_over(
         took.append(time.time() - began)
     measure("fresh up: one round (down -v, up -d, service1 leads, stop hands over)", max(took))
     measure("fresh up: all rounds", sum(took))
+    measure("fresh up: rounds where a node's elected leader never led", retried, "rounds")
     project.compose("start", "service1")
     project.wait_following("service1", issued, timeout=60)
