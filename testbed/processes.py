@@ -321,10 +321,23 @@ def stop_every_process() -> int:
     return len(running)
 
 
-def children_of(parent: int) -> list[tuple[int, str]]:
-    """(pid, command line) of each live child of ``parent`` (zombies left out)."""
+# The kernel's PF_EXITING (include/linux/sched.h), in /proc/PID/stat's flags field: set
+# as a process enters do_exit, before it lets go of its memory and files. From then on
+# it ends without running another instruction of its own.
+_PF_EXITING = 0x4
+
+
+def children_of(
+    parent: int, *, exiting: bool = True, proc: Path = Path("/proc")
+) -> list[tuple[int, str]]:
+    """(pid, command line) of each live child of ``parent`` (zombies left out).
+
+    ``exiting=False`` leaves out the children already in their exit, too: past the
+    point of no return, and past reading a command line (it reads empty once the
+    memory is gone), but not yet zombies.
+    """
     found = []
-    for entry in Path("/proc").iterdir():
+    for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
         try:

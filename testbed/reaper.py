@@ -67,7 +67,12 @@ def main(argv: list[str]) -> int:
     code = child.wait()
     code = 128 - code if code < 0 else code
     _reap_zombies()
-    left = children_of(os.getpid())
+    # A process already in its exit is not left running, it is ending: a bash process
+    # substitution, say, that CMD cannot wait for. CMD may well have waited for the
+    # end of its output (a pipe's reader sees EOF when the writer's files are closed,
+    # in the middle of the writer's exit), so such a child can still be there for a
+    # moment: not counted, and waited for below.
+    left = children_of(os.getpid(), exiting=False)
     for pid, _cmd in left:
         try:
             os.kill(pid, signal.SIGKILL)
@@ -78,8 +83,29 @@ def main(argv: list[str]) -> int:
             os.waitpid(pid, 0)
         except ChildProcessError:
             pass
+    left += _await_exits(_EXITING_WITHIN_S)
     print(json.dumps({"reaper": "ended", "exit": code, "left": left}), file=sys.stderr, flush=True)
     return code
+
+
+# How long a child already in its exit may take to become a zombie: the rest of the
+# kernel's do_exit, some milliseconds even with both cores busy.
+_EXITING_WITHIN_S = 10.0
+
+
+def _await_exits(within_s: float) -> list[tuple[int, str]]:
+    """Reap the children that were ending; those still there after ``within_s`` (none
+    should be) are killed and returned."""
+    deadline = time.monotonic() + within_s
+    while (ending := children_of(os.getpid())) and time.monotonic() < deadline:
+        time.sleep(0.01)
+        _reap_zombies()
+    for pid, _cmd in ending:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+    return ending
 
 
 def _default_signals() -> None:

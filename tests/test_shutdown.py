@@ -19,7 +19,7 @@ import pytest
 from common.shutdown import STOP_SIGNALS, StopSignals, Wakeup, signal_name
 from testbed.ensemble import free_ports
 from testbed.load import CpuHogs, alive, catches, spray_signals
-from testbed.processes import REPO_ROOT, wait_until
+from testbed.processes import REPO_ROOT, children_of, wait_until
 from testbed.reaper import Reaped
 
 # A program shaped like the worker: threads that post news, a main thread that waits on
@@ -138,6 +138,34 @@ def test_reaper_reports_and_stops_what_a_command_leaves_behind(tmp_path: Path) -
     assert ended["exit"] == 3
     assert [command for _pid, command in ended["left"]] == ["sleep 300 "]
     assert not alive(ended["left"][0][0])
+
+
+def test_children_of_leaves_out_zombies_and_on_request_the_children_in_their_exit(
+    tmp_path: Path,
+) -> None:
+    """/proc as the kernel writes it: a name with spaces and parentheses, a zombie, a
+    process of another parent, and one in its exit (PF_EXITING, its command line already
+    empty), which the demo's process substitutions can be as the demo returns."""
+
+    def process(pid: int, comm: str, state: str, ppid: int, flags: int, cmdline: bytes) -> None:
+        (tmp_path / str(pid)).mkdir()
+        (tmp_path / str(pid) / "stat").write_text(
+            f"{pid} ({comm}) {state} {ppid} {pid} {pid} 0 -1 {flags} 0 0 0 0 1 2 3 4 20 0 1\n"
+        )
+        (tmp_path / str(pid) / "cmdline").write_bytes(cmdline)
+
+    process(11, "sleep", "S", 7, 0x400000, b"sleep\x00300\x00")
+    process(12, "odd) (name", "R", 7, 0x400040, b"odd\x00")
+    process(13, "bash", "Z", 7, 0x40002C, b"")
+    process(14, "bash", "R", 7, 0x40004C, b"")  # PF_EXITING: in do_exit
+    process(15, "sleep", "S", 8, 0x400000, b"sleep\x001\x00")
+    (tmp_path / "self").mkdir()  # not a process directory
+    found = sorted(children_of(7, proc=tmp_path))
+    assert found == [(11, "sleep 300 "), (12, "odd "), (14, "")]
+    assert sorted(children_of(7, exiting=False, proc=tmp_path)) == [
+        (11, "sleep 300 "),
+        (12, "odd "),
+    ]
 
 
 def test_reaper_reports_nothing_left_and_a_death_by_signal(tmp_path: Path) -> None:
