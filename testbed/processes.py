@@ -262,6 +262,27 @@ _STARTED: set[subprocess.Popen[Any]] = set()
 _closed = False
 
 
+def hangups_reach_children() -> bool:
+    """A session started under ``nohup`` (or by anything else that ignores SIGHUP) still
+    starts its programs with SIGHUP at its default action; True when that needed doing.
+
+    An ignored signal stays ignored across fork and exec, and the programs keep it so on
+    purpose (common/shutdown.py: ``nohup`` asked them to outlive their terminal); a test
+    of what SIGHUP does to them would wait for a handler that never comes. A caught
+    signal is reset to its default by exec, so catching SIGHUP here, and doing nothing
+    with it, gives every program started from now on its default, by construction,
+    while this process goes on ignoring hangups as ``nohup`` asked. Main thread only.
+    """
+    if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:
+        return False
+    signal.signal(signal.SIGHUP, _hangup_ignored)
+    return True
+
+
+def _hangup_ignored(_signum: int, _frame: object) -> None:
+    """Caught only so that exec resets it: the session ignores hangups, as asked."""
+
+
 @contextlib.contextmanager
 def stop_signals_blocked() -> Iterator[None]:
     """Block the stop signals in this thread while the body runs: a child forked and
@@ -345,10 +366,15 @@ def children_of(
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue  # gone meanwhile
-        # pid (comm) state ppid ...: comm may hold spaces and parentheses.
-        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
-        if int(ppid) == parent and state != "Z":
-            found.append((int(entry.name), cmdline.replace(b"\0", b" ").decode(errors="replace")))
+        # pid (comm) state ppid pgrp session tty_nr tpgid flags ...: comm may hold
+        # spaces and parentheses.
+        fields = stat.rsplit(")", 1)[1].split()
+        state, ppid, flags = fields[0], int(fields[1]), int(fields[6])
+        if ppid != parent or state == "Z":
+            continue
+        if not exiting and flags & _PF_EXITING:
+            continue
+        found.append((int(entry.name), cmdline.replace(b"\0", b" ").decode(errors="replace")))
     return found
 
 

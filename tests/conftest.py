@@ -39,7 +39,7 @@ from hypothesis import settings as hypothesis_settings
 from testbed.ensemble import MISSING_MESSAGE, Ensemble, find_zookeeper
 from testbed.faultproxy import FaultProxy
 from testbed.load import CpuHogs
-from testbed.processes import WorkerProcess
+from testbed.processes import WorkerProcess, hangups_reach_children
 from tests.support import ci_gate, in_ci, require
 
 # Test defaults for workers: a short session so expiry takes seconds, not ten.
@@ -98,6 +98,8 @@ def busy_machine(cpu_hogs: CpuHogs) -> Iterator[CpuHogs]:
 def pytest_configure(config: pytest.Config) -> None:
     # Under CI, a skip fails and a full run without an integration or e2e test is refused.
     config.pluginmanager.register(ci_gate, "ci_gate")
+    # Under nohup, the programs the tests start still get SIGHUP's default action.
+    hangups_reach_children()
 
 
 _MEASUREMENTS: list[tuple[str, str, float, str]] = []

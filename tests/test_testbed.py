@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 
 from common.logs import Event
 from testbed.ensemble import MISSING_MESSAGE, find_zookeeper
-from testbed.processes import WorkerProcess, event_named, wait_until
+from testbed.processes import REPO_ROOT, WorkerProcess, event_named, run_process, wait_until
 from testbed.zklog import forming_exceptions
 from tests.support import in_ci, require
 
@@ -127,6 +128,34 @@ def test_a_program_not_ours_starts_with_its_stop_signals_as_they_are(tmp_path: P
     assert WorkerProcess("service1", {}, tmp_path / "w.log", name="w").unblocks_stop_signals
     crowd = WorkerProcess("bench.crowd", {}, tmp_path / "c.log", name="c")
     assert crowd.unblocks_stop_signals
+
+
+def test_a_session_under_nohup_starts_its_programs_with_sighup_at_default() -> None:
+    """A test session started under ``nohup`` ignores SIGHUP, and so would every program
+    it starts (an ignored signal survives exec), which then keeps it ignored on purpose:
+    the signal tests would wait for a SIGHUP handler that never comes. The session
+    catches it instead: it survives a hangup, and its programs start at the default."""
+    program = textwrap.dedent(
+        """
+        import os, signal, subprocess, sys
+        from testbed.processes import hangups_reach_children
+
+        def child():
+            look = "import signal; print(signal.getsignal(signal.SIGHUP).name)"
+            return subprocess.run([sys.executable, "-c", look], capture_output=True,
+                                  text=True, check=True).stdout.strip()
+
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN, "not under nohup"
+        print("before:", child())
+        assert hangups_reach_children()
+        assert not hangups_reach_children()  # once is enough
+        os.kill(os.getpid(), signal.SIGHUP)  # the session lives on
+        print("after:", child())
+        """
+    )
+    done = run_process(["nohup", sys.executable, "-c", program], timeout=60, cwd=REPO_ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["before: SIG_IGN", "after: SIG_DFL"], done.stdout
 
 
 def test_worker_process_stop_kills_a_paused_or_stubborn_process(tmp_path: Path) -> None:
