@@ -69,7 +69,7 @@ class Tick:
     (the fencing token; None from a worker that logs none, like the baselines)."""
 
     service: str
-    time: float  # epoch seconds, from the log line
+    time: float  # epoch seconds: the line's, or its unit's sending for a late line
     token: int | None
 
 
@@ -167,8 +167,19 @@ class LogReader:
 
 def ticks_of(records: Iterable[Record]) -> list[Tick]:
     """The Processing... records as Ticks, in time order (ties keep their order)."""
-    ticks = [Tick(r.service, r.time, r.token) for r in records if r.event == Event.PROCESSING]
+    ticks = [
+        Tick(r.service, _work_time(r), r.token) for r in records if r.event == Event.PROCESSING
+    ]
     return sorted(ticks, key=lambda tick: tick.time)
+
+
+def _work_time(record: Record) -> float:
+    """When a Processing line's work was done: its line's time, or, for a unit whose
+    answer came after its lease ended (``confirmed_after_s``), when it was sent."""
+    late = record.fields.get("confirmed_after_s")
+    if isinstance(late, int | float) and not isinstance(late, bool) and 0 <= late < 86400:
+        return record.time - float(late)
+    return record.time
 
 
 def longest_silence(

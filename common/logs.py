@@ -213,7 +213,10 @@ TEXT_VIEWS: dict[str, str] = {
     Event.FOLLOWING: "following {leader}, watching {predecessor}",
     Event.WATCH_FIRED: "predecessor {path} changed; ranking again",
     Event.LEADER_ELECTED: "LEADING the election, token {fencing_token:hex}",
-    Event.PROCESSING: "Processing... {[unit {unit:int}, ]}token {fencing_token:hex}",
+    Event.PROCESSING: (
+        "Processing... {[unit {unit:int}, ]}token {fencing_token:hex}"
+        "{[, confirmed {confirmed_after_s:num} s after sending]}"
+    ),
     Event.LEADERSHIP_LOST: "leadership lost ({reason:word}), token {fencing_token:hex}",
     Event.LEASE_RENEWAL_LATE: (
         "lease renewal late, no work until it answers; token {fencing_token:hex}"

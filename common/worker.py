@@ -320,13 +320,23 @@ class _Worker:
             assert unit is not None
             if self._metrics is not None:
                 self._metrics.unit_recorded()
+            message, late = f"Processing... unit {unit.seq} recorded", {}
+            if not election.holds(lease):
+                # The answer came after the lease ended: the worker was frozen, or the
+                # answer slow, while the write was out. The ledger took the unit when it
+                # came, under the lease; this line is late, and says by how much, so that
+                # a reader places the work when it was sent, not next to a successor's.
+                after = max(0.0, round(time.time() - unit.time, 3))
+                message += f" (confirmed {after:g} s after it was sent, under the lease)"
+                late["confirmed_after_s"] = after
             log_event(
                 log,
                 Event.PROCESSING,
-                f"Processing... unit {unit.seq} recorded",
+                message,
                 unit=unit.seq,
                 fencing_token=held.token,
                 session_id=held.session_hex,
+                **late,
             )
         elif outcome.unconfirmed:
             if self._metrics is not None:  # counted under its reason, "unanswered"

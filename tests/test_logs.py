@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from common.logreader import LogReader, ticks_of
 from common.logs import (
     EVENTS,
     JSON_STRING_LIMIT,
@@ -243,6 +244,27 @@ def test_text_line_fits_the_projector_and_reads_back(capture, event):
     for key in ("fencing_token", "state", "reason", "signal", "exit_code", "leader", "node"):
         if key in fields and key in TEXT_VIEWS.get(event, ""):
             assert parsed.fields[key] == fields[key], (key, line)
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_a_late_processing_line_places_its_work_when_the_unit_was_sent(capture, log_format):
+    """A unit whose answer came after its lease ended (a worker frozen with the write
+    out): the line says so, fits the projector, and its tick is where the work was."""
+    setup("service1", log_format, "INFO", stream=capture)
+    message = "Processing... unit 42 recorded (confirmed 12.3 s after it was sent, under the lease)"
+    late = {"unit": 42, "fencing_token": 0x200000014, "session_id": _SESSION}
+    log_event(logging.getLogger("t"), Event.PROCESSING, message, confirmed_after_s=12.3, **late)
+    log_event(logging.getLogger("t"), Event.PROCESSING, "Processing... unit 43 recorded", **late)
+    lines = capture.getvalue().splitlines()
+    if log_format == "text":
+        assert all(len(_PREFIX + line) <= 100 for line in lines), lines
+        assert lines[0].endswith("confirmed 12.3 s after sending"), lines[0]
+    reader = LogReader("service1")
+    first, second = (reader.read(line) for line in lines)
+    assert first is not None and second is not None
+    (tick, plain) = ticks_of([first, second])
+    assert tick.time == pytest.approx(first.time - 12.3, abs=0.001)
+    assert plain.time == second.time  # an answer in time: the line's own time
 
 
 def test_text_tokens_are_hex_and_json_keeps_the_integer(capture):
