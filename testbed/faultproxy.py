@@ -35,6 +35,13 @@ swallowed and the connection closed, so the client gets ConnectionLoss for a nod
 that exists. ``trap.sprung`` is set when it fired; ``trap.node`` is the path the
 server created (reply only).
 
+``hold_next_reply`` arms another one-shot trap, on the same terms: the next request
+that names a path under a prefix (a create, or any operation of a multi, as the
+ledger's writes are) reaches the server and is applied, but its reply, and everything
+after it on that connection, waits in the proxy until ``hold.release()``. While it
+waits, the test can freeze the client with its write out: the answer then reaches it
+only after it thaws. ``hold.held`` is set when the reply has come.
+
 A stream whose bytes were discarded cannot go on (ZooKeeper's framing is lost), so
 ``forward()`` after ``blackhole()`` closes every connection that lived through the
 blackhole; the client reconnects, as it would have after its read timeout in a real
@@ -120,6 +127,72 @@ def create_request(packet: bytes) -> tuple[int, str] | None:
     return None if path is None else (xid, path)
 
 
+# A multi's operations that name a path, and what follows the path in each
+# (ZooKeeper's jute records): the version (check, delete), data and version (setData),
+# data, ACLs and flags (the creates; createTTL adds the TTL).
+MULTI_OPCODE = 14
+_CHECK, _DELETE, _SET_DATA = 13, 2, 5
+
+
+def _skip_buffer(packet: bytes, offset: int) -> int | None:
+    """The offset after a jute buffer (int32 length, -1 for null, then bytes)."""
+    if len(packet) < offset + 4:
+        return None
+    (length,) = struct.unpack_from(">i", packet, offset)
+    end = offset + 4 + max(length, 0)
+    return end if end <= len(packet) else None
+
+
+def _after_op(packet: bytes, kind: int, offset: int) -> int | None:
+    """The offset after a multi operation's request whose path ended at ``offset``."""
+    if kind in (_CHECK, _DELETE):
+        return offset + 4
+    if kind == _SET_DATA:
+        end = _skip_buffer(packet, offset)
+        return None if end is None else end + 4
+    if kind in CREATE_OPCODES:
+        end = _skip_buffer(packet, offset)
+        if end is None or len(packet) < end + 4:
+            return None
+        (acls,) = struct.unpack_from(">i", packet, end)
+        end += 4
+        for _ in range(max(acls, 0)):
+            end += 4  # perms
+            for _part in ("scheme", "id"):
+                if _string_at(packet, end) is None:
+                    return None
+                end += 4 + struct.unpack_from(">i", packet, end)[0]
+        return end + 4 + (8 if kind == 21 else 0)  # flags (and the TTL)
+    return None
+
+
+def request_paths(packet: bytes) -> tuple[int, list[str]] | None:
+    """(xid, paths) if ``packet`` is a create, or a multi with at least one operation
+    that names a path (its paths in order, as far as they parse); else None."""
+    if len(packet) < 12:
+        return None
+    xid, opcode = struct.unpack_from(">ii", packet, 4)
+    if opcode in CREATE_OPCODES:
+        path = _string_at(packet, 12)
+        return None if path is None else (xid, [path])
+    if opcode != MULTI_OPCODE:
+        return None
+    paths: list[str] = []
+    offset = 12
+    while len(packet) >= offset + 9:
+        kind, done = struct.unpack_from(">i?", packet, offset)
+        offset += 9  # type, done, err
+        path = None if done else _string_at(packet, offset)
+        if path is None:
+            break
+        paths.append(path)
+        after = _after_op(packet, kind, offset + 4 + len(path.encode()))
+        if after is None:
+            break
+        offset = after
+    return (xid, paths) if paths else None
+
+
 def reply_xid(packet: bytes) -> int | None:
     """The xid of a reply packet (xid, zxid, err, body), or None if too short."""
     return struct.unpack_from(">i", packet, 4)[0] if len(packet) >= 20 else None
@@ -145,6 +218,27 @@ class CreateTrap:
         self.node: str | None = None  # the node the server made (part="reply")
 
 
+class ReplyHold:
+    """A one-shot ``hold_next_reply``: whose reply to hold, and when it came."""
+
+    def __init__(
+        self, prefix: str, within_s: float, on_held: Callable[[], object] | None = None
+    ) -> None:
+        self.prefix = prefix
+        self.within_s = within_s  # released by then whatever happens: no pump waits forever
+        self.on_held = on_held  # called (on the proxy's thread) as the reply comes
+        self.held = threading.Event()  # the reply came and waits
+        self.path: str | None = None  # the request's path under the prefix
+        self._released = threading.Event()
+
+    def release(self) -> None:
+        """Let the held reply, and what came after it, go on to the client."""
+        self._released.set()
+
+    def wait_released(self) -> None:
+        self._released.wait(self.within_s)
+
+
 class _Connection:
     """One accepted client socket and (when forwarding) its upstream socket."""
 
@@ -155,10 +249,10 @@ class _Connection:
         # Set once a byte was discarded or the connection was born in a blackhole:
         # such a stream is closed when forwarding resumes.
         self.blackholed = upstream is None
-        # Set when a create trap was armed at accept: both directions are parsed.
-        self.trap: CreateTrap | None = None
+        # Set when a trap was armed at accept: both directions are parsed.
+        self.trap: CreateTrap | ReplyHold | None = None
         self.frames: dict[socket.socket, Frames] = {}
-        self.doomed_xid: int | None = None  # lose the reply with this xid
+        self.doomed_xid: int | None = None  # lose (or hold) the reply with this xid
         self._lock = threading.Lock()
         self._closed = False
 
@@ -204,7 +298,8 @@ class FaultProxy:
         self._acceptor: threading.Thread | None = None
         self._stopping = threading.Event()
         self._pumps: list[threading.Thread] = []
-        self._trap: CreateTrap | None = None  # armed, not yet sprung; guarded by _lock
+        # Armed, not yet sprung; guarded by _lock.
+        self._trap: CreateTrap | ReplyHold | None = None
         self.ports: list[int] = []
 
     def __enter__(self) -> FaultProxy:
@@ -289,6 +384,21 @@ class FaultProxy:
         with self._lock:
             self._trap = trap
         return trap
+
+    def hold_next_reply(
+        self, prefix: str, within_s: float = 120.0, on_held: Callable[[], object] | None = None
+    ) -> ReplyHold:
+        """Hold the reply to the next request naming a path under ``prefix`` (a create,
+        or a multi's operation) until ``release()``, or ``within_s`` at most.
+
+        ``on_held`` runs the moment the reply comes, before anything waits: freezing
+        the client there leaves it no time to give up on the answer. Only connections
+        accepted from now on are watched; the trap fires once.
+        """
+        hold = ReplyHold(prefix, within_s, on_held)
+        with self._lock:
+            self._trap = hold
+        return hold
 
     def _set_mode(
         self, mode: str, index: int | None, pick: Callable[[_Connection], bool]
@@ -419,6 +529,11 @@ class FaultProxy:
                     conn.blackholed = True
             if not forwarding or sink is None:
                 continue
+            if isinstance(conn.trap, ReplyHold):
+                if not self._pass_holding(conn, source, sink, data):
+                    self._forget(conn)
+                    return
+                continue
             if conn.trap is not None:
                 data, sprung = self._spring(conn, source, data)
                 if sprung:
@@ -466,6 +581,37 @@ class FaultProxy:
                 return b"".join(passed), True
             passed.append(packet)
         return b"".join(passed), False
+
+    def _pass_holding(
+        self, conn: _Connection, source: socket.socket, sink: socket.socket, data: bytes
+    ) -> bool:
+        """Send ``data`` on, packet by packet, holding the reply the trap names until it
+        is released; False when the sink is gone."""
+        hold = conn.trap
+        assert isinstance(hold, ReplyHold)
+        for packet, parse in conn.frames[source].feed(data):
+            if parse and source is conn.client:
+                request = request_paths(packet)
+                mine = [p for p in request[1] if p.startswith(hold.prefix)] if request else []
+                with self._lock:
+                    hit = self._trap is hold and bool(mine)
+                    if hit:
+                        self._trap = None  # one shot
+                if hit:
+                    assert request is not None
+                    hold.path = mine[0]
+                    conn.doomed_xid = request[0]
+            elif parse and conn.doomed_xid is not None and reply_xid(packet) == conn.doomed_xid:
+                conn.doomed_xid = None
+                if hold.on_held is not None:
+                    hold.on_held()
+                hold.held.set()
+                hold.wait_released()
+            try:
+                sink.sendall(packet)
+            except OSError:
+                return False
+        return True
 
     def _source_closed(self, conn: _Connection, source: socket.socket) -> None:
         with self._lock:

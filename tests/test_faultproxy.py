@@ -14,14 +14,18 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from kazoo.protocol.serialization import CheckVersion, Create, SetData, Transaction
+from kazoo.security import OPEN_ACL_UNSAFE
 
 from testbed.ensemble import free_ports
 from testbed.faultproxy import (
+    MULTI_OPCODE,
     FaultProxy,
     Frames,
     create_request,
     created_path,
     reply_xid,
+    request_paths,
 )
 from testbed.processes import wait_until
 
@@ -382,3 +386,45 @@ def test_proxy_create_trap_leaves_older_connections_and_plain_bytes_alone(
         with _connect(plain) as sock:  # not ZooKeeper's framing: piped untouched
             sock.sendall(b"\xff\xff\xff\xffhello")
             assert _recv_exact(sock, 9) == b"\xff\xff\xff\xffhello"
+
+
+# -- holding one reply -------------------------------------------------------------
+
+
+def test_request_paths_reads_a_multi_as_kazoo_writes_the_ledger_unit() -> None:
+    """The ledger's write (check the election node, set the head, create the unit), in
+    kazoo's own bytes: every path, in order; other requests name none."""
+    txn = Transaction(
+        [
+            CheckVersion("/e/n_0000000003", 0),
+            SetData("/e-work", b'{"seq": 7}', 12),
+            Create("/e-work/u_0000000007", b'{"seq": 7}', OPEN_ACL_UNSAFE, 0),
+        ]
+    )
+    packet = _packet(struct.pack(">ii", 41, MULTI_OPCODE) + bytes(txn.serialize()))
+    assert request_paths(packet) == (41, ["/e/n_0000000003", "/e-work", "/e-work/u_0000000007"])
+    assert request_paths(_request(8, CREATE2, "/e/n_")) == (8, ["/e/n_"])
+    assert request_paths(_request(9, GET_DATA, "/e/n_")) is None
+    cut = packet[: len(packet) - 60]  # the create's path cut short: what parses is kept
+    assert request_paths(cut) == (41, ["/e/n_0000000003", "/e-work"])
+
+
+def test_proxy_holds_one_reply_until_released_then_passes_the_rest(framed: FramedServer) -> None:
+    """The request reaches the server; its reply, and the replies after it, wait in the
+    proxy until the test lets them go; then the stream goes on, in order."""
+    with FaultProxy([("127.0.0.1", framed.port)]) as proxy:
+        hold = proxy.hold_next_reply("/e-work/")
+        sock = _session(proxy)
+        sock.sendall(_request(1, GET_DATA, "/e-work/u_1"))  # names no path to hold
+        assert reply_xid(_recv_packet(sock) or b"") == 1
+        sock.sendall(_request(2, CREATE2, "/e-work/u_"))
+        wait_until(hold.held.is_set, 10, message="the create's reply held")
+        sock.sendall(_request(3, GET_DATA, "/e/other"))
+        wait_until(lambda: len(framed.requests) == 3, 10, message="the requests at the server")
+        assert _silent(sock), "a held reply, or one after it, reached the client"
+        assert hold.path == "/e-work/u_"
+        hold.release()
+        assert [reply_xid(_recv_packet(sock) or b"") for _ in range(2)] == [2, 3]
+        sock.sendall(_request(4, CREATE2, "/e-work/u_"))  # one shot: not held again
+        assert reply_xid(_recv_packet(sock) or b"") == 4
+        sock.close()

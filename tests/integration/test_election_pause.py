@@ -5,8 +5,11 @@ The property codes (E1-E12) are defined in docs/properties.md.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from common.ledger import UNIT_PREFIX
 from common.logs import Event
 from testbed.checker import ticks_after
 from testbed.processes import wait_until
@@ -19,6 +22,7 @@ from tests.integration.helpers import (
     event_time,
     events_named,
     leader_and_followers,
+    ledger_verdict,
     now,
     wait_following,
     worker_ticks,
@@ -112,4 +116,63 @@ def test_election_lease_follows_the_session_timeout_the_servers_granted(
     for worker in (leader, other):
         (granted,) = events_named(worker, Event.SESSION_TIMEOUT)
         assert granted["requested_s"] == ASKED_S and granted["granted_s"] == GRANTED_S, granted
+    assert_no_traceback(leader, other)
+
+
+def _stopped(pid: int) -> bool:
+    """True once ``pid`` is in the stopped state (SIGSTOP has taken hold)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat.rsplit(")", 1)[1].split()[0] == "T"
+
+
+def test_election_leader_frozen_with_its_write_out_owns_the_unit_where_the_work_was(
+    ensemble, spawn_worker, proxy, election_path, measure
+) -> None:
+    """A leader frozen between sending a unit and hearing the answer (a SIGSTOP, a
+    `docker pause` at that millisecond): the ensemble took the unit under the lease; the
+    answer reaches the worker only once it thaws, when a successor leads. The unit has
+    its line all the same, one of two: its wait for the answer ran out during the freeze,
+    so "unconfirmed", naming it; or the answer was read first, so "Processing" saying it
+    came late and by how much (the judges place that work when it was sent). Either way
+    one leader at a time, by the lines and by the ledger, and the ledger holds the unit.
+    The proxy holds the first unit's answer, freezes the worker the moment it comes, then
+    lets it go on to the frozen worker."""
+    fault = proxy()
+    leader = spawn_worker("service1", hosts=fault.connect_string(), start=False)
+    hold = fault.hold_next_reply(f"{election_path}-work/{UNIT_PREFIX}", on_held=leader.pause)
+    leader.start()
+    try:
+        wait_until(hold.held.is_set, 30, message="service1's first unit answered, and held")
+        wait_until(lambda: _stopped(leader.pid), 10, message="service1 frozen")
+        hold.release()  # into the frozen worker's socket
+        frozen = now()
+        other = spawn_worker("service2")
+        first = other.wait_for_event(
+            lambda e: e.get("event") == Event.PROCESSING,
+            timeout=SESSION_TIMEOUT_S + 15,
+            message="service2 takes over from the frozen service1",
+        )
+    finally:
+        leader.resume()
+    thawed = now()
+
+    line = leader.wait_for_event(
+        lambda e: e.get("event") in (Event.PROCESSING, Event.UNIT_UNCONFIRMED),
+        timeout=15,
+        message="service1's line for the unit it had sent",
+    )
+    assert event_time(line) >= thawed, f"the answer reached the frozen worker: {line}"
+    if line["event"] == Event.PROCESSING:
+        assert line.get("confirmed_after_s", 0) >= thawed - frozen, line
+        assert "after it was sent" in line["message"], line
+    read = line["event"] == Event.PROCESSING
+    measure("frozen with the write out: answer read late (1) or unit unconfirmed (0)", read, "")
+    wait_following(leader, timeout=15, after=thawed)
+    wait_until(lambda: len(worker_ticks(other, after=thawed)) >= 2, 5, message="new leader ticks")
+    ticks = assert_one_leader_history([leader, other])
+    assert ticks_after(ticks, leader.name, event_time(first)) == []
+    verdict = ledger_verdict([leader, other])
+    assert verdict is not None
+    units = [u.seq for u in verdict.units if u.worker == leader.name]
+    assert units == [line["unit"]], verdict.text
     assert_no_traceback(leader, other)

@@ -14,7 +14,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError, NoNodeError
 
 from common.leadership import Leadership
-from common.ledger import REFUSED_DIR, Ledger, Why, read_history, unit_name
+from common.ledger import REFUSED_DIR, UNIT_PREFIX, Ledger, Why, read_history, unit_name
 from common.logs import Event
 from testbed.ledger import judge, logged_units
 from testbed.processes import event_named, wait_until
@@ -22,11 +22,13 @@ from tests.integration.helpers import (
     SESSION_TIMEOUT_S,
     assert_no_traceback,
     assert_one_leader_history,
+    event_time,
     events_named,
     leader_and_followers,
     ledger_of,
     ledger_verdict,
     read_ledger,
+    worker_ticks,
 )
 
 pytestmark = pytest.mark.integration
@@ -150,6 +152,39 @@ def test_with_fencing_off_the_stale_unit_is_accepted_and_the_judge_says_so(
 def _after_successor(event: dict, successor) -> bool:
     firsts = events_named(successor, Event.PROCESSING)
     return bool(firsts) and event["unit"] > firsts[0]["unit"]
+
+
+def test_a_unit_answered_after_its_lease_ran_out_has_a_late_line_where_the_work_was(
+    ensemble, spawn_worker, proxy, election_path
+) -> None:
+    """The first unit's answer is held by the proxy: the request landed, the worker hears
+    nothing on that connection (nor its lease renewals, queued behind), drops it as
+    silent, finds its session again on another server and, reading, finds the unit
+    there. The unit was written under its lease; the line comes after the lease ran out
+    and says by how much, and the judges place the work when it was sent."""
+    fault = proxy()
+    hold = fault.hold_next_reply(f"{election_path}-work/{UNIT_PREFIX}")
+    leader = spawn_worker("service1", hosts=fault.connect_string())
+    try:
+        wait_until(hold.held.is_set, 30, message="service1's first unit answered, and held")
+        line = leader.wait_for_event(
+            lambda e: e.get("event") in (Event.PROCESSING, Event.UNIT_UNCONFIRMED),
+            timeout=SESSION_TIMEOUT_S + 10,
+            message="service1's line for the unit it had sent",
+        )
+    finally:
+        hold.release()
+    assert line["event"] == Event.PROCESSING, line
+    assert line["confirmed_after_s"] > SESSION_TIMEOUT_S / 2, line  # a lease's length
+    assert line["message"].endswith("after it was sent, under the lease)"), line
+    lost = [e for e in events_named(leader, Event.ZK_STATE) if e["state"] == "SUSPENDED"]
+    assert lost and event_time(lost[0]) < event_time(line), "answered on the held connection"
+    wait_until(lambda: len(worker_ticks(leader)) >= 3, 15, message="service1 works on")
+    ticks = assert_one_leader_history([leader])
+    assert ticks[0].time == pytest.approx(event_time(line) - line["confirmed_after_s"], abs=0.01)
+    verdict = ledger_verdict([leader])
+    assert verdict is not None and verdict.units[0].seq == line["unit"], verdict and verdict.text
+    assert_no_traceback(leader)
 
 
 def test_ledger_off_writes_nowhere(ensemble, spawn_worker, zk) -> None:
