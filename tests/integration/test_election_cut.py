@@ -138,14 +138,32 @@ def test_election_long_cut_other_takes_over_and_old_leader_rejoins(
     measure(f"long {mode}: cut -> old leader's last tick", last_old.time - cut)
     measure(f"long {mode}: cut -> old leader stops (leadership_lost)", event_time(lost[0]) - cut)
     assert event_time(lost[0]) < first_new.time, "the old leader noticed only after takeover"
-    # Its silence has a reason in its own log by its next tick: the lease ran out, or it
-    # lost leadership (SUSPENDED), whichever came first.
+    # Its silence has a reason in its own log: the lease ran out, or it lost leadership
+    # (SUSPENDED), whichever came first. Which one, and by when, depends on a race the
+    # test does not steer: the cut comes about one renewal period (0.4 sessions) after
+    # the election, as the lease's first renewal is sent.
+    # - That renewal unanswered: the next tick finds the lease gone and says so.
+    # - That renewal answered just before the cut: the next tick holds a good lease and
+    #   sends its unit into the cut, then waits for the answer; the reason comes when the
+    #   client drops the silent connection, 2/3 of the session after the last byte it got
+    #   (before the cut), and the unit is later said to be unconfirmed (seen under load:
+    #   leadership_lost 2.667 s after the cut, the renewal's answer its last byte).
     said = [
         e
         for e in leader.events()
         if e.get("event") in (Event.LEASE_LAPSED, Event.LEADERSHIP_LOST) and event_time(e) > cut
     ]
-    assert said and event_time(said[0]) <= last_old.time + TICK_INTERVAL_S + 0.5, said[:1]
+    assert said, "no reason for the silence in the old leader's log"
+    unit_out = events_named(leader, Event.UNIT_UNCONFIRMED, after=cut)
+    measure(
+        f"long {mode}: the next tick's unit was out in the cut (1) or not (0)", len(unit_out), ""
+    )
+    if unit_out:
+        assert unit_out[0]["fencing_token"] == elected["fencing_token"], unit_out[0]
+        said_by = cut + SESSION_TIMEOUT_S * 2 / 3 + 0.5
+    else:
+        said_by = last_old.time + TICK_INTERVAL_S + 0.5
+    assert event_time(said[0]) <= said_by, said[:1]
     assert_alive(leader, other)
     assert_no_traceback(leader, other)
 
