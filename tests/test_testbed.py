@@ -234,6 +234,58 @@ def test_forming_exceptions_name_every_other_exception(after: str) -> None:
     assert len(named) == 1 and "Exception" in named[0], named
 
 
+# A follower leaving and rejoining: its leader's side as a real ensemble of the stand-in
+# image (ZooKeeper 3.8.0) printed it through `docker compose logs` (v2.26, its erase-line
+# prefix kept), the follower paused, then the leader paused, for 7 s each.
+_LEAVER_AT_ITS_LEADER = (
+    "\x1b[2Kzoo2-1  | 2026-12-04 08:22:08,036 [myid:] - ERROR [LearnerHandler-/172.18.0.3:59910"
+    ":o.a.z.s.q.LearnerHandler@719] - Unexpected exception in LearnerHandler: \n"
+    "\x1b[2Kzoo2-1  | java.net.SocketTimeoutException: Read timed out\n"
+    "\x1b[2Kzoo2-1  | 2026-12-04 08:22:28,632 [myid:] - ERROR [LearnerHandler-/172.18.0.2:49692"
+    ":o.a.z.s.q.LearnerHandler@719] - Unexpected exception in LearnerHandler: \n"
+    "\x1b[2Kzoo2-1  | java.io.EOFException: null\n"
+)
+# The follower rejoining, its data-tree bean left registered (ZooKeeper 3.8.0's lines,
+# LearnerZooKeeperServer.java:104 and MBeanRegistry's exception).
+_REJOINED = (
+    "zoo1-1  | 2026-12-04 08:22:30,101 [myid:] - WARN  [QuorumPeer[myid=1](plain=0.0.0.0:2181)"
+    "(secure=disabled):o.a.z.s.q.LearnerZooKeeperServer@104] - Failed to register with JMX\n"
+    "zoo1-1  | javax.management.InstanceAlreadyExistsException: org.apache.ZooKeeperService:"
+    "name0=ReplicatedServer_id1,name1=replica.1,name2=Follower,name3=InMemoryDataTree\n"
+)
+
+
+def test_forming_exceptions_excuse_a_follower_leaving_and_rejoining() -> None:
+    named, excused = forming_exceptions(_RETRY + _LEAVER_AT_ITS_LEADER + _REJOINED)
+    assert named == []
+    assert len(excused) == 4 + 4 + 2
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        # the leader stepping down, after a learner ended (the same run's next line)
+        _LEAVER_AT_ITS_LEADER + "\x1b[2Kzoo2-1  | 2026-12-04 08:22:29,637 [myid:] - WARN  "
+        "[LearnerCnxAcceptorHandler-zoo2/172.18.0.4:2888:o.a.z.s.q.Leader$LearnerCnxAcceptor"
+        "$LearnerCnxAcceptorHandler@530] - Exception while shutting down acceptor.\n"
+        "\x1b[2Kzoo2-1  | java.net.SocketException: Socket closed\n",
+        # the learner's reader ending another way
+        _LEAVER_AT_ITS_LEADER.replace("java.io.EOFException: null", "java.io.IOException: x"),
+        # its other failure ("LearnerHandler.", with a period)
+        "zoo2-1  | 2026-12-04 08:22:28,632 [myid:] - ERROR [LearnerHandler-/172.18.0.2:49692"
+        ":o.a.z.s.q.LearnerHandler@722] - Unexpected exception in LearnerHandler.\n"
+        "zoo2-1  | java.lang.InterruptedException: null\n",
+        # another bean than a follower's data tree
+        _REJOINED.replace("name2=Follower,name3=InMemoryDataTree", "name2=Leader"),
+        # the bean's exception from another node than the one that warned
+        _REJOINED.replace("zoo1-1  | javax", "zoo3-1  | javax"),
+    ],
+)
+def test_forming_exceptions_name_what_a_rejoin_does_not_print(lines: str) -> None:
+    named, _ = forming_exceptions(lines)
+    assert len(named) == 1 and "Exception" in named[0], named
+
+
 def test_forming_exceptions_read_compose_v1_and_lines_without_a_prefix() -> None:
     v1 = _RETRY.replace("zoo1-1  |", "zoo1_1  |").replace("zoo3-1  |", "zoo3_1  |")
     assert forming_exceptions(v1)[0] == []

@@ -2,8 +2,9 @@
 
 After a fresh `docker compose up` (the ensemble's volumes removed in between, `down
 -v`), the ZooKeeper nodes form the ensemble without a Java exception's name in their
-logs (but for ZooKeeper's own election retrying, which a busy machine shows now and
-then: testbed/zklog.py says why it is routine and what exactly is excused), and
+logs (but for ZooKeeper's own election retrying, and a follower leaving and syncing
+again, which a busy machine shows now and then: testbed/zklog.py says why they are
+routine and what exactly is excused), and
 service1 leads first, every time: by construction, since service2 lets
 service1 join first (JOIN_AFTER: it watches the election for service1's node). Then
 `docker compose stop service1` hands over to service2, each time.
@@ -52,7 +53,7 @@ def test_fresh_up_ten_times_service1_leads_and_stop_hands_over(
         assert named == [], f"round {round_ + 1}: the forming, as exceptions:\n" + "\n".join(named)
         if excused:
             retried += 1
-            print(f"round {round_ + 1}: ZooKeeper's election retried:\n" + "\n".join(excused))
+            print(f"round {round_ + 1}: ZooKeeper retried, routinely:\n" + "\n".join(excused))
 
         issued = time.time()
         project.compose("stop", "service1")
@@ -72,6 +73,6 @@ def test_fresh_up_ten_times_service1_leads_and_stop_hands_over(
         took.append(time.time() - began)
     measure("fresh up: one round (down -v, up -d, service1 leads, stop hands over)", max(took))
     measure("fresh up: all rounds", sum(took))
-    measure("fresh up: rounds where a node's elected leader never led", retried, "rounds")
+    measure("fresh up: rounds where ZooKeeper retried, routinely", retried, "rounds")
     project.compose("start", "service1")
     project.wait_following("service1", issued, timeout=60)
