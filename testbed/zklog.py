@@ -38,6 +38,16 @@ nodes. Two of its lines stay on the screen whatever the compose file's logging s
   through the logger ``org.apache.zookeeper.server.ZooKeeperServer``, whose other
   warnings are wanted.
 
+A third is **ZooKeeper 3.8's bug ZOOKEEPER-4409** (fixed in 3.9.3; the compose file's
+official image, 3.9.4, does not have it, the stand-in's Debian 3.8.0 does). When that
+follower leaves while its sync thread is sending an acknowledgement, the sync thread
+closes a learner socket the leaving has already set to null, and dies:
+``ZooKeeperCriticalThread`` logs ``ERROR ... Severe unrecoverable error, from thread :
+SyncThread:1`` with ``java.lang.NullPointerException: Cannot invoke
+"java.net.Socket.isClosed()" because "this.learner.sock" is null``. The thread belongs
+to the server object the follower is leaving (a quorum peer's server has no handler for
+that ERROR state); the next sync makes a new one, and the node follows again.
+
 Excused is exactly: each sequence's opening line, and the exception headers named above
 that follow it from the same node. Any other exception's name, from any logger, and
 those headers after any other line, stay failures.
@@ -67,6 +77,12 @@ _FOLLOWER_REGISTERS_AGAIN = re.compile(
     r"LearnerZooKeeperServer@\d+\] - Failed to register with JMX$"
 )
 
+# A follower's sync thread ending on ZOOKEEPER-4409 (3.8: SendAckRequestProcessor.flush
+# closing learner.sock after the follower's leaving set it to null).
+_SYNC_THREAD_ENDED = re.compile(
+    r"ZooKeeperCriticalThread@\d+\] - Severe unrecoverable error, from thread : SyncThread:\d+$"
+)
+
 # Each routine sequence: the line that opens it, and the exception headers the pattern
 # prints after it (%ex{0}) that are part of it.
 _ROUTINE = (
@@ -83,6 +99,13 @@ _ROUTINE = (
         re.compile(
             r"^javax\.management\.InstanceAlreadyExistsException: org\.apache\.ZooKeeperService:"
             r"name0=ReplicatedServer_id\d+,name1=replica\.\d+,name2=Follower,name3=InMemoryDataTree$"
+        ),
+    ),
+    (
+        _SYNC_THREAD_ENDED,
+        re.compile(
+            r'^java\.lang\.NullPointerException: Cannot invoke "java\.net\.Socket\.isClosed\(\)"'
+            r' because "this\.learner\.sock" is null$'
         ),
     ),
 )
