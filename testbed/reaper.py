@@ -10,7 +10,8 @@ code (128 + N when a signal N ended it).
 Two JSON lines on stderr, among anything CMD wrote there:
 
     {"reaper": "started", "pid": 1234}
-    {"reaper": "ended", "exit": 130, "left": [[1301, "java ... QuorumPeerMain ..."]]}
+    {"reaper": "ended", "exit": 130, "left": [[1301, "java ... QuorumPeerMain ..."]],
+     "seen": {"1301": "state S, in futex_wait_queue; fds 0 /dev/null, 1 pipe:[4127], ..."}}
 
 The first comes as soon as CMD runs, so a test can signal CMD by its PID. The reaper
 ignores the stop signals itself: they are for CMD. ``Reaped`` is the test's side:
@@ -36,7 +37,7 @@ from typing import Any
 
 from .processes import REPO_ROOT, children_of, wait_until
 
-__all__ = ["Reaped", "main"]
+__all__ = ["Reaped", "describe", "main"]
 
 _PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
 
@@ -73,6 +74,7 @@ def main(argv: list[str]) -> int:
     # in the middle of the writer's exit), so such a child can still be there for a
     # moment: not counted, and waited for below.
     left = children_of(os.getpid(), exiting=False)
+    seen = {str(pid): describe(pid) for pid, _cmd in left}
     for pid, _cmd in left:
         try:
             os.kill(pid, signal.SIGKILL)
@@ -84,7 +86,10 @@ def main(argv: list[str]) -> int:
         except ChildProcessError:
             pass
     left += _await_exits(_EXITING_WITHIN_S)
-    print(json.dumps({"reaper": "ended", "exit": code, "left": left}), file=sys.stderr, flush=True)
+    report: dict[str, Any] = {"reaper": "ended", "exit": code, "left": left}
+    if seen:
+        report["seen"] = seen
+    print(json.dumps(report), file=sys.stderr, flush=True)
     return code
 
 
@@ -106,6 +111,23 @@ def _await_exits(within_s: float) -> list[tuple[int, str]]:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
     return ending
+
+
+def describe(pid: int, proc: Path = Path("/proc")) -> str:
+    """What a process left running was doing, for the report: its state, where it
+    waits in the kernel, and its open files ("state S, in pipe_read; fds 0 pipe:[123],
+    1 /tmp/x"). Read before it is killed; "" once it is gone."""
+    base = proc / str(pid)
+    try:
+        fields = (base / "stat").read_text().rsplit(")", 1)[1].split()
+        wchan = (base / "wchan").read_text().strip() or "-"
+        fds = []
+        for fd in sorted((base / "fd").iterdir(), key=lambda entry: int(entry.name)):
+            with contextlib.suppress(OSError):
+                fds.append(f"{fd.name} {os.readlink(fd)}")
+    except OSError:
+        return ""
+    return f"state {fields[0]}, in {wchan}; fds {', '.join(fds)}"
 
 
 def _default_signals() -> None:

@@ -133,11 +133,14 @@ def test_cpu_hogs_run_until_stopped() -> None:
 def test_reaper_reports_and_stops_what_a_command_leaves_behind(tmp_path: Path) -> None:
     """A command that starts a grandchild and exits: the reaper adopts it, lists it,
     kills it, and exits with the command's code."""
-    run = Reaped(["sh", "-c", "sleep 300 & exit 3"], tmp_path / "run.log")
+    run = Reaped(["sh", "-c", "sleep 300 </dev/null & exit 3"], tmp_path / "run.log")
     ended, _output = run.finish(timeout=30)
     assert ended["exit"] == 3
     assert [command for _pid, command in ended["left"]] == ["sleep 300 "]
     assert not alive(ended["left"][0][0])
+    # What it was doing when found: asleep, its open files named.
+    seen = ended["seen"][str(ended["left"][0][0])]
+    assert seen.startswith("state S, in ") and "fds 0 /dev/null, 1 " in seen, seen
 
 
 def test_children_of_leaves_out_zombies_and_on_request_the_children_in_their_exit(

@@ -61,7 +61,9 @@ def _spray(run: Reaped, rng: random.Random, *, group: bool) -> tuple[float, int]
 
 def _judge(ended: dict, output: str, took: float, bound_s: float, sent: int) -> None:
     assert ended, f"the reaper was killed: the command hung\n{output[-4000:]}"
-    assert ended["left"] == [], f"left running: {ended['left']}\n{output[-4000:]}"
+    assert ended["left"] == [], (
+        f"left running: {ended['left']}, seen as {ended.get('seen')}\n{output[-4000:]}"
+    )
     assert took <= bound_s, f"{took:.2f} s to end after {sent} signals\n{output[-2000:]}"
     for bad in _BAD_OUTPUT:
         assert bad not in output, f"wrote {bad!r}:\n{output[-4000:]}"

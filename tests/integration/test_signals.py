@@ -180,7 +180,9 @@ def _interrupt_run(argv: list[str], tmp_path: Path, seed: int, moment_s: float) 
         run.kill()
     name = signal.Signals(first_signal).name
     assert ended, f"the reaper did not report (it was killed):\n{text[-4000:]}"
-    assert ended["left"] == [], f"left running after {name}: {ended['left']}\n{text[-4000:]}"
+    assert ended["left"] == [], (
+        f"left running after {name}: {ended['left']}, seen as {ended.get('seen')}\n{text[-4000:]}"
+    )
     # Several signals pending at once are handled in number order, not arrival order: the
     # exit names one that was sent, and the same one as the line on stderr.
     code = ended["exit"]
