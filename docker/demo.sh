@@ -111,20 +111,35 @@ _open_output() {
     exec 3>"$_work/lines"
 }
 
+_reap() {
+    # Wait until child $1 has ended. After a stop signal `wait` alone does not: a second
+    # one that came before _end_once ignored them stays pending in bash, and while a
+    # trap is pending every `wait` returns at once, 128 + its number, the child still
+    # running (bash 5.2's wait builtin). So the child is also polled until it is gone.
+    local pid="$1"
+    wait "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do
+        sleep 0.05
+        wait "$pid" 2>/dev/null || true
+    done
+}
+
 _close_output() {
     # Stop the followers, let the printer write what they sent, and wait for all of them:
-    # nothing of the demo prints after it returns.
+    # nothing of the demo prints after it returns, nothing of it runs on. (A follower's
+    # line namer, its process substitution, holds the printer's FIFO open until it
+    # exits: the printer's end is the namers' end too.)
     local pid
     for pid in "${_follower_pids[@]}"; do
         kill "$pid" 2>/dev/null || true
     done
     for pid in "${_follower_pids[@]}"; do
-        wait "$pid" 2>/dev/null || true
+        _reap "$pid"
     done
     _follower_pids=()
     if [[ -n "$_printer_pid" ]]; then
         exec 3>&-
-        wait "$_printer_pid" 2>/dev/null || true
+        _reap "$_printer_pid"
         _printer_pid=""
     fi
     if [[ -n "$_work" ]]; then rm -rf "$_work"; fi

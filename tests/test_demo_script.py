@@ -9,12 +9,16 @@ defines its functions and runs nothing.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from common.logs import Event
+from testbed.processes import wait_until
+from testbed.reaper import Reaped
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "docker" / "demo.sh"
@@ -133,3 +137,63 @@ def test_the_clock_works_with_gnu_and_bsd_date(tmp_path: Path, date_says: str, e
         check=True,
     )
     assert done.stdout == expected + "\n"
+
+
+# A `docker` for the stop demo with a project of two workers and one ZooKeeper node:
+# service1 leads and keeps leading, so the demo waits for service2 to lead until it gives
+# up (15 s). Its `logs -f` prints a worker line every 0.2 s and, like a real follower
+# under load, takes a second to end after SIGTERM.
+FAKE_DOCKER = r"""#!/usr/bin/env bash
+case "$1" in
+compose)
+    if [[ "$2" == ps ]]; then echo "id-${!#}"; fi ;;
+inspect)
+    case "$3" in
+    "{{.Name}}") echo "/demo-${4#id-}-1" ;;
+    *com.docker.compose.service*) echo "${4#id-}" ;;
+    "{{.State.Status}}") echo running ;;
+    *State.Health*) echo healthy ;;
+    "{{.State.ExitCode}}") echo 0 ;;
+    *) echo "ZK_SESSION_TIMEOUT_S=10" ;;
+    esac ;;
+exec)
+    case "$2" in
+    id-service1) echo '{"state": "leader"}' ;;
+    id-service2) echo '{"state": "follower"}' ;;
+    *) echo "Mode: leader" ;;
+    esac ;;
+logs)
+    exec python3 -u -c '
+import signal, sys, time
+signal.signal(signal.SIGTERM, lambda *_: (time.sleep(1.0), sys.exit(0)))
+while True:
+    print("{\"time\": \"2026-12-04T12:00:00.000Z\", \"message\": \"Processing...\"}")
+    time.sleep(0.2)
+' ;;
+esac
+"""
+
+
+def test_two_stop_signals_at_once_leave_nothing_running(tmp_path: Path) -> None:
+    """The stop demo interrupted by two stop signals that come together, while it waits
+    (its `sleep 1`): bash runs the handler for one and keeps the other pending, and
+    while a trap is pending, every `wait` returns at once (bash 5.2). The demo still
+    waits until each follower and the printer have ended (a follower here takes a second
+    after SIGTERM); in CI it returned with its printer still running."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text(FAKE_DOCKER)
+    (bin_dir / "docker").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "COMPOSE": "docker compose"}
+    run = Reaped([str(DEMO), "stop"], tmp_path / "demo.log", env=env)
+    try:
+        wait_until(lambda: "waiting for service2 to lead" in run.output(), 30, interval=0.05)
+        os.kill(run.pid, signal.SIGHUP)
+        os.kill(run.pid, signal.SIGTERM)
+        ended, output = run.finish(timeout=30)
+    finally:
+        run.kill()
+    assert ended["left"] == [], f"left running: {ended['left']}, seen as {ended.get('seen')}"
+    assert ended["exit"] == 130, output
+    assert output.endswith("demo: interrupted; put back what it had changed\n"), output
+    assert "service1  Processing..." in output
