@@ -18,16 +18,16 @@ from kazoo.protocol.serialization import CheckVersion, Create, SetData, Transact
 from kazoo.security import OPEN_ACL_UNSAFE
 
 from testbed.ensemble import free_ports
-from testbed.faultproxy import (
+from testbed.faultproxy import FaultProxy
+from testbed.processes import wait_until
+from testbed.zkwire import (
     MULTI_OPCODE,
-    FaultProxy,
     Frames,
     create_request,
     created_path,
     reply_xid,
     request_paths,
 )
-from testbed.processes import wait_until
 
 _QUIET_S = 0.5  # long enough to tell "nothing arrives" on loopback
 
