@@ -48,6 +48,15 @@ SyncThread:1`` with ``java.lang.NullPointerException: Cannot invoke
 to the server object the follower is leaving (a quorum peer's server has no handler for
 that ERROR state); the next sync makes a new one, and the node follows again.
 
+A fourth is **an election connection replaced before its sender ran** (ZooKeeper 3.8 and
+3.9). While the ensemble forms, each pair of nodes dials each other on the election port
+(3888) and keeps one connection; taking a new one, ``QuorumCnxManager`` closes the
+sender thread of the one it replaces. A sender thread starts by sending the last vote it
+sent before; started a moment late (both cores busy), it finds its socket closed and
+logs ``ERROR [SendWorker:1:...QuorumCnxManager$SendWorker@1265] - Failed to send last
+message. Shutting down thread.`` with ``java.net.SocketException: Socket closed``. The
+new connection carries the votes; the election goes on.
+
 Excused is exactly: each sequence's opening line, and the exception headers named above
 that follow it from the same node. Any other exception's name, from any logger, and
 those headers after any other line, stay failures.
@@ -83,6 +92,12 @@ _SYNC_THREAD_ENDED = re.compile(
     r"ZooKeeperCriticalThread@\d+\] - Severe unrecoverable error, from thread : SyncThread:\d+$"
 )
 
+# An election connection's sender thread, its socket closed by the connection that
+# replaced it, before it resent its last vote.
+_ELECTION_SENDER_REPLACED = re.compile(
+    r"QuorumCnxManager\$SendWorker@\d+\] - Failed to send last message\. Shutting down thread\.$"
+)
+
 # Each routine sequence: the line that opens it, and the exception headers the pattern
 # prints after it (%ex{0}) that are part of it.
 _ROUTINE = (
@@ -108,6 +123,7 @@ _ROUTINE = (
             r' because "this\.learner\.sock" is null$'
         ),
     ),
+    (_ELECTION_SENDER_REPLACED, re.compile(r"^java\.net\.SocketException: Socket closed$")),
 )
 
 

@@ -266,6 +266,21 @@ _SYNC_THREAD_ENDED = (
 )
 
 
+# An election connection's sender thread, its socket closed by the connection that
+# replaced it (the stand-in's ZooKeeper 3.8.0, through Compose v2, in a fresh up).
+_SENDER_REPLACED = (
+    "\x1b[2Kzoo2-1  | 2026-12-04 13:54:43,978 [myid:] - ERROR [SendWorker:1:o.a.z.s.q."
+    "QuorumCnxManager$SendWorker@1265] - Failed to send last message. Shutting down thread.\n"
+    "\x1b[2Kzoo2-1  | java.net.SocketException: Socket closed\n"
+)
+
+
+def test_forming_exceptions_excuse_an_election_connection_replaced() -> None:
+    named, excused = forming_exceptions(_RETRY + _SENDER_REPLACED)
+    assert named == []
+    assert len(excused) == 4 + 2
+
+
 def test_forming_exceptions_excuse_a_follower_leaving_and_rejoining() -> None:
     named, excused = forming_exceptions(
         _RETRY + _LEAVER_AT_ITS_LEADER + _SYNC_THREAD_ENDED + _REJOINED
@@ -298,6 +313,12 @@ def test_forming_exceptions_excuse_a_follower_leaving_and_rejoining() -> None:
         _SYNC_THREAD_ENDED.replace('"this.learner.sock" is null', '"this.zk" is null'),
         # the sync thread's exception printed by another node
         _SYNC_THREAD_ENDED.replace("zoo1-1  | java.lang", "zoo2-1  | java.lang"),
+        # the sender failing on a connection its peer reset
+        _SENDER_REPLACED.replace("Socket closed", "Connection reset"),
+        # the sender's exception printed by another node
+        _SENDER_REPLACED.replace("zoo2-1  | java.net", "zoo3-1  | java.net"),
+        # "Socket closed" after another of the election's errors
+        _SENDER_REPLACED.replace("Failed to send last message.", "Failed to send."),
     ],
 )
 def test_forming_exceptions_name_what_a_rejoin_does_not_print(lines: str) -> None:
