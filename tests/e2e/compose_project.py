@@ -322,6 +322,14 @@ class ComposeProject:
             steady, timeout=timeout, interval=0.5, message="one worker ticking, the other following"
         )
 
+    def gave_up_at(self, service: str, since: float) -> float:
+        """When ``service`` logged giving up its leadership (a stop's SIGTERM) after
+        ``since``: where a handover starts, whatever the command that stopped it took to
+        reach it (Compose v1's CLI alone took 1.3 s once, both cores busy)."""
+        found = self.events_after(service, Event.LEADERSHIP_LOST, since)
+        assert found, f"{service} logged no {Event.LEADERSHIP_LOST} after the stop"
+        return parse_time(str(found[0]["time"]))
+
     def wait_following(self, service: str, since: float, timeout: float) -> float:
         """Wait until `service` logs `following` after `since`; that line's time."""
         found = wait_until(

@@ -156,7 +156,12 @@ def test_stop_leader_hands_over_at_once_and_exits_zero(project: ComposeProject, 
     takeover_s = first.time - issued
     measure("stop: command to the other's first Processing", takeover_s)
     assert first.service == other
-    assert takeover_s < 2.0, summary(project.ticks())
+    # The handover from the leader's giving up (its SIGTERM), not from the command, whose
+    # CLI may take a second to start on a busy machine; the 10 s wait above already says
+    # no session timeout was waited for.
+    handover_s = first.time - project.gave_up_at(leader, issued)
+    measure("stop: the leader giving up to the other's first Processing", handover_s)
+    assert handover_s < 2.0, summary(project.ticks())
 
     state = project.state(leader)
     exited_s = docker_time(state["FinishedAt"]) - issued
