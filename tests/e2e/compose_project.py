@@ -220,8 +220,8 @@ class ComposeProject:
             check=False,
         )
 
-    def all_running_and_healthy(self) -> list[str]:
-        """Containers that are not running and healthy, as `service: status` (empty: all are)."""
+    def not_running_and_healthy(self) -> list[str]:
+        """The containers not running and healthy, as `service: status` (empty: all are)."""
         wrong = []
         for service in (*ZK_NODES, *WORKERS):
             state = self.state(service)

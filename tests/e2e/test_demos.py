@@ -61,7 +61,7 @@ def _run_demo(project: ComposeProject, verb: str) -> tuple[str, str, float, str]
     assert done.returncode == 0, f"make demo-{verb} exited {done.returncode}:\n{output}"
     assert done.stderr.strip() == "", output
     assert "==> " in done.stdout and _SHOWN_TICK.search(done.stdout), output
-    wrong = project.all_running_and_healthy()
+    wrong = project.not_running_and_healthy()
     assert not wrong, f"make demo-{verb} returned with {wrong}:\n{output}"
     project.wait_steady(timeout=15)
     ticks = project.ticks()

@@ -124,7 +124,7 @@ def test_demo_signals_at_random_moments_put_back_and_leave_nothing(
     # Put back, not waited for: a Ctrl-C ends the demo promptly, and a restarted worker's
     # health check passes a few seconds later.
     wait_until(
-        lambda: not project.all_running_and_healthy(),
+        lambda: not project.not_running_and_healthy(),
         90,
         interval=0.5,
         message=f"every container running and healthy after the interrupted demo\n{output[-4000:]}",
