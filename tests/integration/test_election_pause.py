@@ -49,8 +49,8 @@ def test_election_sigstop_leader_never_ticks_after_the_new_leader(ensemble, spaw
         # Stay frozen for two session timeouts in all, then thaw.
         wait_until(lambda: now() - paused >= 2 * SESSION_TIMEOUT_S, 3 * SESSION_TIMEOUT_S)
     finally:
+        thawed = now()  # before the SIGCONT: the thawed worker writes nothing earlier
         leader.resume()
-    thawed = now()
 
     rejoined = leader.wait_for_event(
         lambda e: e.get("event") == Event.JOINED and event_time(e) > thawed,
@@ -105,8 +105,8 @@ def test_election_lease_follows_the_session_timeout_the_servers_granted(
         assert now() < thaw_at, f"the takeover came too late to test the window: {takeover:.1f} s"
         wait_until(lambda: now() >= thaw_at, ASKED_S)
     finally:
+        thawed = now()  # before the SIGCONT: the thawed worker writes nothing earlier
         leader.resume()
-    thawed = now()
 
     wait_following(leader, timeout=15, after=thawed)
     wait_until(lambda: len(worker_ticks(other, after=thawed)) >= 2, 5, message="new leader ticks")
@@ -153,8 +153,8 @@ def test_election_leader_frozen_with_its_write_out_owns_the_unit_where_the_work_
             message="service2 takes over from the frozen service1",
         )
     finally:
+        thawed = now()  # before the SIGCONT: the thawed worker writes nothing earlier
         leader.resume()
-    thawed = now()
 
     line = leader.wait_for_event(
         lambda e: e.get("event") in (Event.PROCESSING, Event.UNIT_UNCONFIRMED),
