@@ -37,6 +37,9 @@ WORKERS = ("service1", "service2")
 ZK_NODES = ("zoo1", "zoo2", "zoo3")
 # The compose file's ZK_SESSION_TIMEOUT_S: the demo's own setting, not a test setting.
 SESSION_TIMEOUT_S = 10.0
+# ZooKeeper's tickTime in the images (their default, which the compose file keeps): the
+# servers expire sessions in buckets of one tick.
+ZK_TICK_S = 2.0
 # A worker leader's longest pause in work when the ZooKeeper node in Mode: leader stops:
 # the client finds another server and goes on with its session and token.
 ZK_LEADER_PAUSE_BOUND_S = 3.0

@@ -33,6 +33,7 @@ from tests.e2e.compose_project import (
     WORKERS,
     ZK_LEADER_PAUSE_BOUND_S,
     ZK_NODES,
+    ZK_TICK_S,
     ComposeProject,
 )
 from workshop.compose import docker_time
@@ -186,11 +187,18 @@ def test_kill_leader_fails_over_within_session_timeout(project: ComposeProject, 
     issued = time.time()
     project.compose("kill", leader)
     first = _takeover(project, leader, issued, timeout=SESSION_TIMEOUT_S + 10)
-    takeover_s = first.time - issued
-    measure("kill: command to the other's first Processing", takeover_s)
+    measure("kill: command to the other's first Processing", first.time - issued)
     assert first.service == other
-    assert takeover_s <= SESSION_TIMEOUT_S + 3, summary(project.ticks())
-    assert project.state(leader)["ExitCode"] == 137  # SIGKILL
+    state = project.state(leader)
+    assert state["ExitCode"] == 137  # SIGKILL
+    # From the leader's death (its container's exit), not from the command, whose CLI
+    # took 0.5 s to reach it once with both cores busy. ZooKeeper expires a session in
+    # buckets of one tickTime (the images' 2 s): between the timeout and the timeout plus
+    # a tick after the last packet it heard, which came before the death. Then 1 s for
+    # the close to reach the other and its first unit to be written.
+    takeover_s = first.time - docker_time(state["FinishedAt"])
+    measure("kill: the leader's death to the other's first Processing", takeover_s)
+    assert takeover_s <= SESSION_TIMEOUT_S + ZK_TICK_S + 1, summary(project.ticks())
 
     restarted = time.time()
     project.compose("start", leader)
