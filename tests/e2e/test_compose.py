@@ -192,7 +192,7 @@ def test_kill_leader_fails_over_within_session_timeout(project: ComposeProject, 
     state = project.state(leader)
     assert state["ExitCode"] == 137  # SIGKILL
     # From the leader's death (its container's exit), not from the command, whose CLI
-    # took 0.5 s to reach it once with both cores busy. ZooKeeper expires a session in
+    # took over 0.5 s to reach it once with both cores busy. ZooKeeper expires a session in
     # buckets of one tickTime (the images' 2 s): between the timeout and the timeout plus
     # a tick after the last packet it heard, which came before the death. Then 1 s for
     # the close to reach the other and its first unit to be written.
