@@ -121,8 +121,13 @@ def ledger_verdict(
     (path,) = paths
     hosts = ours[0].ledger_hosts
     assert hosts, f"{ours[0].name} was not started by spawn_worker: no ensemble to read"
-    history = read_ledger(hosts, path)
+    # The lines first, then the ledger, as `make judge` reads them: a worker says
+    # "recorded" only once ZooKeeper has its unit, so every unit read in the lines is in
+    # the ledger read after; a unit written in between is the newest, with no line yet,
+    # which the judge allows. The other order once caught a live worker's line for a
+    # unit recorded after the ledger was read, and called it work that was not recorded.
     records = [r for w in workers for r in w.records()]
+    history = read_ledger(hosts, path)
     interval = float(ours[0].env.get("TICK_INTERVAL_S", TICK_INTERVAL_S))
     found = judge(
         history.units,
