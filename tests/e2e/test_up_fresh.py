@@ -2,8 +2,9 @@
 
 After a fresh `docker compose up` (the ensemble's volumes removed in between, `down
 -v`), the ZooKeeper nodes form the ensemble without a Java exception's name in their
-logs (but for ZooKeeper's own election retrying, a follower leaving and syncing again,
-and an election connection replaced, which a busy machine shows now and then:
+logs (but for ZooKeeper's own election retrying, a leader stepping down to follow
+another, a follower leaving and syncing again, and an election connection replaced,
+which a busy machine shows now and then:
 testbed/zklog.py says why they are routine and what exactly is excused), and
 service1 leads first, every time: by construction, since service2 lets
 service1 join first (JOIN_AFTER: it watches the election for service1's node). Then
