@@ -8,8 +8,10 @@
 Containers are found with ``<compose> ps -a -q`` and read with ``docker inspect``, so
 a stopped ZooKeeper node still has its published port (from its port bindings) and a
 worker that exited still has its exit code. Docker's own events for the project's
-containers (``docker events``, and ``docker inspect`` for the exits its buffer forgot)
-come as Records beside the workers' own, for the timeline.
+containers and their networks come as Records beside the workers' own, for the
+timeline: from ``docker events``, from ``docker inspect`` for the exits the daemon's
+buffer forgot, and from the events the demos saved as they made each fault
+(``.build/docker-events.jsonl``), for the pauses and cuts it forgot.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from common.logreader import Record
 
@@ -34,6 +37,7 @@ __all__ = [
     "containers",
     "docker_events",
     "docker_time",
+    "event_records",
     "run",
 ]
 
@@ -161,39 +165,116 @@ def _published(d: dict) -> str | None:
     return None
 
 
-def docker_events(compose: Sequence[str], since: float, workers: Sequence[str]) -> list[Record]:
+# Where the demos keep Docker's own record of each fault they make, as soon as they make
+# it (docker/demo.sh, `docker events` lines): the daemon keeps only its last 256 events,
+# and six containers' health checks every 2 s make about nine a second, so a cut made
+# half a minute before `make timeline` asks is gone from the daemon by then.
+SAVED_EVENTS = Path(".build/docker-events.jsonl")
+# A container's network wiring as it exits (Docker disconnects it about 60 ms after its
+# `die`) and starts (connects it about 0.5 s before its `start`): no cut, no reconnect.
+_WIRING_S = 2.0
+
+
+def docker_events(
+    compose: Sequence[str],
+    since: float,
+    workers: Sequence[str],
+    saved: Path | None = SAVED_EVENTS,
+) -> list[Record]:
     """The project's container and network events since `since`, as Records whose
-    events start with DOCKER_EVENTS (a killed worker logs nothing: Docker tells)."""
+    events start with DOCKER_EVENTS (a killed worker logs nothing: Docker tells): the
+    daemon's, and those `saved` kept (docker/demo.sh) that it has forgotten."""
     found = containers(compose)
     projects = {c.project for c in found if c.project}
     service_of = {c.id: c.service for c in found}
-    out: list[Record] = []
-    out += _inspect_records(found, since, workers)
-    for project in projects:
-        text = run(
+    until = time.time()
+    lines: list[str] = []
+    # A container's events carry the project's label; a network's carry no labels (its
+    # attributes name the container), so they are asked for by type and kept by the
+    # container's id.
+    filters = [["--filter", f"label=com.docker.compose.project={p}"] for p in projects]
+    if projects:
+        filters.append(["--filter", "type=network"])
+    for only in filters:
+        lines += run(
             [
                 "docker",
                 "events",
                 "--since",
                 f"{since:.3f}",
                 "--until",
-                f"{time.time():.3f}",
-                "--filter",
-                f"label=com.docker.compose.project={project}",
+                f"{until:.3f}",
+                *only,
                 "--format",
                 "{{json .}}",
             ]
-        )
-        for line in text.splitlines():
-            record = _docker_record(line, service_of)
-            if record is not None and not any(
+        ).splitlines()
+    lines += _saved_lines(saved)
+    known = _inspect_records(found, since, workers)
+    return event_records(lines, known, service_of, projects, since, until)
+
+
+def event_records(
+    lines: Sequence[str],
+    known: Sequence[Record],
+    service_of: dict[str, str],
+    projects: set[str],
+    since: float,
+    until: float,
+) -> list[Record]:
+    """`known` and the events of `lines` (`docker events --format '{{json .}}'`, the
+    daemon's and the saved ones) between `since` and `until`: those of `projects`'
+    containers, and network events of the containers in `service_of` (id -> service),
+    each once (the same event twice within a second is one: Docker reports a `network
+    disconnect` twice, 5 ms apart), without a container's wiring as it exits or starts."""
+    out = list(known)
+    for line in lines:
+        record = _docker_record(line, service_of, projects)
+        if (
+            record is not None
+            and since <= record.time <= until
+            and not any(
                 o.service == record.service
                 and o.event == record.event
                 and abs(o.time - record.time) < 1
                 for o in out
-            ):
-                out.append(record)
-    return out
+            )
+        ):
+            out.append(record)
+    return _without_wiring(out)
+
+
+def _saved_lines(saved: Path | None) -> list[str]:
+    if saved is None:
+        return []
+    try:
+        return saved.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:  # none saved yet
+        return []
+
+
+def _without_wiring(records: Sequence[Record]) -> list[Record]:
+    """`records` without the network events of a container exiting or starting: Docker
+    disconnects a container from its networks as it exits and connects it before it
+    starts, and neither is a cut or a reconnection."""
+
+    def near(lane: str, event: str, start: float, end: float) -> bool:
+        return any(
+            r.service == lane and r.event == event and start <= r.time <= end for r in records
+        )
+
+    return [
+        r
+        for r in records
+        if not (
+            r.event == "network_disconnect"
+            and near(r.service, "container_die", r.time - _WIRING_S, r.time)
+        )
+        and not (
+            r.event == "network_connect"
+            and near(r.service, "container_start", r.time, r.time + _WIRING_S)
+        )
+    ]
 
 
 def _inspect_records(
@@ -216,17 +297,25 @@ def _inspect_records(
     return out
 
 
-def _docker_record(line: str, service_of: dict[str, str]) -> Record | None:
+def _docker_record(
+    line: str, service_of: dict[str, str], projects: set[str] | None = None
+) -> Record | None:
+    """One `docker events` line as a Record of its container's service, or None: not a
+    line, not an event the timeline draws, or not of `projects` (or, for a network's
+    event, not of a container in `service_of`)."""
     try:
         event = json.loads(line)
     except ValueError:
+        return None
+    if not isinstance(event, dict):
         return None
     kind, action = event.get("Type"), str(event.get("Action", ""))
     attributes = (event.get("Actor") or {}).get("Attributes") or {}
     when = int(event.get("timeNano") or 0) / 1e9
     if kind == "container" and action in ("kill", "die", "stop", "pause", "unpause", "start"):
         lane = attributes.get("com.docker.compose.service")
-        if not lane:
+        project = attributes.get("com.docker.compose.project")
+        if not lane or (projects is not None and project not in projects):
             return None
         fields: dict[str, object] = {}
         if action == "kill":
