@@ -198,10 +198,12 @@ _on_interrupt() {
 
 _put_back() {
     # The undo steps of a demo that did not finish (best effort, quietly).
-    local step
+    local step since
+    since="$(_now)"
     for step in "${_undo[@]}"; do
         eval "$step" >/dev/null 2>&1 || true
     done
+    if ((${#_undo[@]})); then _keep_events "$since"; fi
     _undo=()
 }
 
@@ -253,13 +255,40 @@ _target() {
 
 _act() {
     # Run `_target VERB ID` (shown as the demo's own command) for each ID.
-    local verb="$1" id command
+    local verb="$1" id command since
     shift
     for id in "$@"; do
         command="$(_target "$verb" "$id")"
+        since="$(_now)"
         # shellcheck disable=SC2086  # the command is words: "docker compose stop zoo1"
         _run ${command}
+        _keep_events "$since"
     done
+}
+
+_saved_events=.build/docker-events.jsonl
+
+_keep_events() {
+    # Docker's own record of what the demo just did to the project's containers (since
+    # $1), kept where `make timeline` reads it: the daemon keeps only its last 256
+    # events, and the health checks alone make about nine a second, so a pause or a cut
+    # made half a minute before is gone from the daemon when the timeline asks.
+    local since="$1" until id ids=()
+    until="$(_now)"
+    case "$until" in
+    *.*) ;;
+    *) until=$((until + 1)) ;; # whole seconds (no %N): up to the next one
+    esac
+    for id in "${workers[@]}" "${nodes[@]}"; do ids+=(-e "$id"); done
+    mkdir -p "${_saved_events%/*}" 2>/dev/null || return 0
+    {
+        docker events --since "$since" --until "$until" --filter type=container \
+            --filter event=kill --filter event=die --filter event=stop --filter event=pause \
+            --filter event=unpause --filter event=start --format '{{json .}}'
+        # A network's events name the container only in their attributes.
+        docker events --since "$since" --until "$until" --filter type=network \
+            --filter event=connect --filter event=disconnect --format '{{json .}}'
+    } 2>/dev/null | grep -F "${ids[@]}" >>"$_saved_events" 2>/dev/null || true
 }
 
 workers=()
@@ -575,7 +604,7 @@ demo_pause() {
 }
 
 demo_partition() {
-    local leader others timeout_s network name alias
+    local leader others timeout_s network name alias since
     _start_demo
     _wait_for 30 "a worker to lead" -- _find_leader
     leader="$_found"
@@ -591,14 +620,18 @@ demo_partition() {
         "session timeout, cannot be renewed), before ZooKeeper expires its session; $others" \
         "leads after about ${timeout_s} s, when the session expires."
     _undo+=("docker network connect --alias $alias $network $leader")
+    since="$(_now)"
     _run docker network disconnect "$network" "$leader"
+    _keep_events "$since"
     _wait_for $((timeout_s + 25)) "$(_label "$leader")'s session to expire and $others to lead" \
         "$timeout_s" -- _another_leads "$leader"
     _countdown 3 "until $(_label "$leader") is reconnected"
     _say "docker network connect --alias $alias $network $name: back on the network."
     _note "Watch: $(_label "$leader") finds its session expired, joins again with a new node and" \
         "follows; no restart."
+    since="$(_now)"
     _run docker network connect --alias "$alias" "$network" "$leader"
+    _keep_events "$since"
     _wait_for 45 "$(_label "$leader") to follow" -- _state_is "$leader" follower
     _finish_demo
 }

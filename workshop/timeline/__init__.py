@@ -8,6 +8,8 @@ Reads the workers' log lines (``docker compose logs --timestamps``, or files: JS
 text format, with or without Compose's prefixes; see workshop.records) and, for the
 compose project, Docker's own events for its containers (kill, die, stop, pause,
 network disconnect), which say what the logs cannot: a killed worker logs nothing.
+The daemon keeps only its last 256 events; those the demos saved as they made each
+fault (``.build/docker-events.jsonl``) fill in what it forgot.
 
 The picture: one lane per worker; a tick for each "Processing...", coloured by its
 fencing token (with a ledger, each is a unit it recorded, and the legend says which
