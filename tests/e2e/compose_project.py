@@ -190,6 +190,23 @@ class ComposeProject:
             check=False,
         )
 
+    def timeline(self, since: float) -> str:
+        """`python -m workshop.timeline` (what `make timeline` runs) on this project, as
+        text, from `since` (epoch seconds) on; it must exit 0."""
+        done = subprocess.run(
+            [sys.executable, "-m", "workshop.timeline", "--compose", self.command_words]
+            + ["--no-png", "--width", "120", "--last", f"{time.time() - since:.0f}"],
+            cwd=self.root,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+        return done.stdout
+
     # -- containers -------------------------------------------------------------------
 
     def container(self, service: str) -> str:

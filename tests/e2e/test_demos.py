@@ -30,6 +30,7 @@ from testbed.checker import (
     ticks_between,
     violations,
 )
+from testbed.processes import wait_until
 from tests.e2e.compose_project import (
     SESSION_TIMEOUT_S,
     ZK_LEADER_PAUSE_BOUND_S,
@@ -132,6 +133,7 @@ def test_demo_pause(project: ComposeProject) -> None:
     late = ticks_after(ticks, leader, first.time)
     assert late == [], f"{leader} processed after {other} took over: {late}"
     assert project.role(leader) == Event.FOLLOWING
+    _assert_drawn_over(project.timeline(started), leader, "=", "frozen (docker pause)")
 
 
 def test_demo_partition(project: ComposeProject) -> None:
@@ -144,6 +146,32 @@ def test_demo_partition(project: ComposeProject) -> None:
     assert ticks_after(ticks, leader, first.time) == [], "it led again after rejoining"
     assert project.state(leader)["StartedAt"] == leader_started_at, "the worker restarted"
     assert project.role(leader) == Event.FOLLOWING
+    # The timeline draws the cut once the daemon has forgotten it (it keeps its last 256
+    # events, the health checks make several a second): from the demo's saved events.
+    wait_until(
+        lambda: not _daemon_remembers_a_cut(project, leader, started),
+        timeout=120,
+        interval=2,
+        message="Docker's daemon to forget the demo's network disconnect",
+    )
+    _assert_drawn_over(project.timeline(started), leader, "x", "cut off (network disconnect)")
+
+
+def _daemon_remembers_a_cut(project: ComposeProject, service: str, since: float) -> bool:
+    events = project.docker(
+        "events", "--since", f"{since:.3f}", "--until", f"{time.time():.3f}",
+        "--filter", "type=network", "--filter", "event=disconnect",
+        "--format", "{{.Actor.Attributes.container}}",
+    )  # fmt: skip
+    return project.container(service) in events.split()
+
+
+def _assert_drawn_over(timeline: str, lane: str, char: str, legend: str) -> None:
+    """The timeline's text shows `lane` with `char` over some of its row, and the legend
+    names it."""
+    rows = [line for line in timeline.splitlines() if line.startswith(f"{lane} ")]
+    assert len(rows) == 1 and char in rows[0][len(lane) :], timeline
+    assert f"'{char}' {legend}" in " ".join(timeline.split()), timeline
 
 
 def test_demo_quorum(project: ComposeProject, measure) -> None:
