@@ -178,24 +178,26 @@ class ComposeProject:
     def judge(self, since: float) -> subprocess.CompletedProcess[str]:
         """`python -m testbed.ledger` (what `make judge` runs) on this project, for the
         units and log lines from `since` (epoch seconds): its result, never raising."""
-        return subprocess.run(
-            [sys.executable, "-m", "testbed.ledger", "--compose", self.command_words]
-            + ["--since", f"{since:.3f}"],
-            cwd=self.root,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        return self._tool("testbed.ledger", "--since", f"{since:.3f}")
 
     def timeline(self, since: float) -> str:
         """`python -m workshop.timeline` (what `make timeline` runs) on this project, as
         text, from `since` (epoch seconds) on; it must exit 0."""
-        done = subprocess.run(
-            [sys.executable, "-m", "workshop.timeline", "--compose", self.command_words]
-            + ["--no-png", "--width", "120", "--last", f"{time.time() - since:.0f}"],
+        done = self._tool(
+            "workshop.timeline",
+            "--no-png",
+            "--width",
+            "120",
+            "--last",
+            f"{time.time() - since:.0f}",
+        )
+        assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+        return done.stdout
+
+    def _tool(self, module: str, *args: str) -> subprocess.CompletedProcess[str]:
+        """A host tool of the workshop on this project, run as its make verb runs it."""
+        return subprocess.run(
+            [sys.executable, "-m", module, "--compose", self.command_words, *args],
             cwd=self.root,
             env=self.env,
             stdin=subprocess.DEVNULL,
@@ -204,8 +206,6 @@ class ComposeProject:
             timeout=120,
             check=False,
         )
-        assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
-        return done.stdout
 
     # -- containers -------------------------------------------------------------------
 
