@@ -169,7 +169,8 @@ def _daemon_remembers_a_cut(project: ComposeProject, service: str, since: float)
 def _assert_drawn_over(timeline: str, lane: str, char: str, legend: str) -> None:
     """The timeline's text shows `lane` with `char` over some of its row, and the legend
     names it."""
-    rows = [line for line in timeline.splitlines() if line.startswith(f"{lane} ")]
+    # The lane's row: its name padded to the labels' width, then the row ("service1  AA==").
+    rows = [line for line in timeline.splitlines() if re.match(rf"{lane}  +\S", line)]
     assert len(rows) == 1 and char in rows[0][len(lane) :], timeline
     assert f"'{char}' {legend}" in " ".join(timeline.split()), timeline
 
