@@ -133,7 +133,10 @@ def test_cpu_hogs_run_until_stopped() -> None:
 def test_reaper_reports_and_stops_what_a_command_leaves_behind(tmp_path: Path) -> None:
     """A command that starts a grandchild and exits: the reaper adopts it, lists it,
     kills it, and exits with the command's code."""
-    run = Reaped(["sh", "-c", "sleep 300 </dev/null & exit 3"], tmp_path / "run.log")
+    # The command exits once its grandchild is `sleep`, asleep: until its exec, a forked
+    # child is still `sh -c ...` (with both cores busy the reaper once found it so).
+    asleep = 'until [ "$(cut -d" " -f2,3 /proc/$!/stat)" = "(sleep) S" ]; do :; done'
+    run = Reaped(["sh", "-c", f"sleep 300 </dev/null & {asleep}; exit 3"], tmp_path / "run.log")
     ended, _output = run.finish(timeout=30)
     assert ended["exit"] == 3
     assert [command for _pid, command in ended["left"]] == ["sleep 300 "]
