@@ -267,6 +267,7 @@ _act() {
 }
 
 _saved_events=.build/docker-events.jsonl
+_saved_events_kept=2000 # lines, the newest: each fault a demo makes adds two to six
 
 _keep_events() {
     # Docker's own record of what the demo just did to the project's containers (since
@@ -289,6 +290,19 @@ _keep_events() {
         docker events --since "$since" --until "$until" --filter type=network \
             --filter event=connect --filter event=disconnect --format '{{json .}}'
     } 2>/dev/null | grep -F "${ids[@]}" >>"$_saved_events" 2>/dev/null || true
+    _trim_events
+}
+
+_trim_events() {
+    # Only the newest lines are kept: the timeline reads the whole file each time, and
+    # an old line's container is gone (or its time is long before the window asked).
+    local lines
+    lines="$(wc -l 2>/dev/null <"$_saved_events")" || return 0
+    if ((lines > _saved_events_kept)); then
+        if tail -n "$_saved_events_kept" "$_saved_events" >"$_saved_events.new" 2>/dev/null; then
+            mv -f "$_saved_events.new" "$_saved_events" 2>/dev/null || true
+        fi
+    fi
 }
 
 workers=()

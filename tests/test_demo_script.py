@@ -197,3 +197,45 @@ def test_two_stop_signals_at_once_leave_nothing_running(tmp_path: Path) -> None:
     assert ended["exit"] == 130, output
     assert output.endswith("demo: interrupted; put back what it had changed\n"), output
     assert "service1  Processing..." in output
+
+
+# A `docker` whose `events` prints one event of the worker `id-a`, for `_keep_events`.
+EVENTS_DOCKER = r"""#!/usr/bin/env bash
+if [[ "$1" == events && " $* " == *" type=container "* ]]; then
+    echo '{"status":"pause","id":"id-a","time":1764849600}'
+fi
+"""
+
+
+@pytest.mark.parametrize("before", [0, 1999, 2000, 2600])
+def test_saved_events_keep_only_the_newest_lines(tmp_path: Path, before: int) -> None:
+    """`_keep_events` appends what Docker says of the demo's fault to the saved events,
+    and keeps the newest 2000 lines: the file the timeline reads does not grow without
+    bound over a day of demos."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text(EVENTS_DOCKER)
+    (bin_dir / "docker").chmod(0o755)
+    saved = tmp_path / ".build" / "docker-events.jsonl"
+    saved.parent.mkdir()
+    old = [f'{{"status":"die","id":"id-old","n":{n}}}' for n in range(before)]
+    saved.write_text("".join(f"{line}\n" for line in old))
+    done = subprocess.run(
+        [
+            "bash",
+            "-c",
+            'PATH="$2:$PATH"; source "$1"; workers=(id-a); nodes=(); _keep_events 1764849599',
+            "keep",
+            str(DEMO),
+            str(bin_dir),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert done.stdout == done.stderr == ""
+    new = '{"status":"pause","id":"id-a","time":1764849600}'
+    assert saved.read_text().splitlines() == [*old, new][-2000:]
+    assert not saved.with_suffix(".jsonl.new").exists()
