@@ -259,6 +259,19 @@ class ComposeProject:
         assert names, f"{service} is attached to no network"
         return names[0]
 
+    def cuts(self, service: str, since: float) -> list[float]:
+        """When the service's container was disconnected from a network since `since`, as
+        the daemon remembers it (its last 256 events: half a minute or so here), in epoch
+        seconds. Docker reports one disconnect twice, a few milliseconds apart."""
+        lines = self.docker(
+            "events", "--since", f"{since:.3f}", "--until", f"{time.time():.3f}",
+            "--filter", "type=network", "--filter", "event=disconnect",
+            "--format", "{{.TimeNano}} {{.Actor.Attributes.container}}",
+        ).splitlines()  # fmt: skip
+        found = (line.split() for line in lines)
+        mine = self.container(service)
+        return sorted(int(words[0]) / 1e9 for words in found if words[1:] == [mine])
+
     def srvr(self, node: str) -> dict[str, str]:
         """The node's `srvr` answer as {field: value} ({} when it does not answer)."""
         if not self.state(node).get("Running"):

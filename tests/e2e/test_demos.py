@@ -149,21 +149,12 @@ def test_demo_partition(project: ComposeProject) -> None:
     # The timeline draws the cut once the daemon has forgotten it (it keeps its last 256
     # events, the health checks make several a second): from the demo's saved events.
     wait_until(
-        lambda: not _daemon_remembers_a_cut(project, leader, started),
+        lambda: not project.cuts(leader, started),
         timeout=120,
         interval=2,
         message="Docker's daemon to forget the demo's network disconnect",
     )
     _assert_drawn_over(project.timeline(started), leader, "x", "cut off (network disconnect)")
-
-
-def _daemon_remembers_a_cut(project: ComposeProject, service: str, since: float) -> bool:
-    events = project.docker(
-        "events", "--since", f"{since:.3f}", "--until", f"{time.time():.3f}",
-        "--filter", "type=network", "--filter", "event=disconnect",
-        "--format", "{{.Actor.Attributes.container}}",
-    )  # fmt: skip
-    return project.container(service) in events.split()
 
 
 def _assert_drawn_over(timeline: str, lane: str, char: str, legend: str) -> None:
